@@ -1,0 +1,26 @@
+"""meshkit: the self-serve platform of an event-driven data mesh on AWS.
+
+One module per concern, in the order the notebooks teach them::
+
+    import meshkit as mk
+
+    target = mk.sandbox.start()                # embedded moto, an endpoint, or real AWS
+    arn = mk.buses.create_domain_bus("sales")  # the Sales domain's SalesEventBus
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import PackageNotFoundError, version
+
+from . import buses, exceptions, sandbox
+from .exceptions import MeshkitError
+
+try:
+    __version__ = version("meshkit")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = ["MeshkitError", "__version__", "buses", "exceptions", "sandbox"]

@@ -1,0 +1,297 @@
+"""Domain event buses: one custom EventBridge bus per domain, owned and tagged by that domain.
+
+The article names the Sales domain's bus ``SalesEventBus``; meshkit derives every domain's bus the
+same way (``customer-support`` -> ``CustomerSupportEventBus``) and tags what it creates so that
+listing and teardown touch exactly meshkit's buses and nothing else in the account.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import boto3
+import pandas as pd
+from botocore.exceptions import ClientError
+
+from . import _aws
+from .exceptions import NotMeshkitResourceError, ValidationError
+
+__all__ = [
+    "DOMAIN_TAG",
+    "OWNER_TAG",
+    "WORKBOOK_TAG",
+    "bus_name",
+    "create_domain_bus",
+    "delete_domain_bus",
+    "domain_key",
+    "list_domain_buses",
+    "validate_bus_name",
+]
+
+_logger = logging.getLogger(__name__)
+
+WORKBOOK_TAG = "meshkit:workbook"  # value "true": meshkit created (or adopted) it
+DOMAIN_TAG = "meshkit:domain"
+OWNER_TAG = "meshkit:owner"
+
+# CreateEventBus, Name: 1-256 characters of [/.\-_A-Za-z0-9]; a custom bus may not use "/" and may
+# not be called "default" (EventBridge API Reference, CreateEventBus).
+_BUS_NAME_MAX = 256
+_BUS_NAME_CHAR = re.compile(r"[.\-_A-Za-z0-9]")
+_DOMAIN = re.compile(r"[A-Za-z][A-Za-z0-9_\- ]*")
+_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z]|\b|[0-9_\- ])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+_BUS_COLUMNS = ["domain", "bus", "owner", "arn"]
+
+
+def domain_key(domain: str) -> str:
+    """The canonical spelling of a domain: lower-case words joined by ``-``.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.buses.domain_key("CustomerSupport")
+    'customer-support'
+    >>> mk.buses.domain_key("customer_support")
+    'customer-support'
+    """
+    return "-".join(word.lower() for word in _domain_words(domain))
+
+
+def bus_name(domain: str) -> str:
+    """The bus a domain owns, named as in the article: ``<Domain>EventBus``.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.buses.bus_name("sales")
+    'SalesEventBus'
+    >>> mk.buses.bus_name("customer-support")
+    'CustomerSupportEventBus'
+    """
+    return validate_bus_name(
+        "".join(word[:1].upper() + word[1:] for word in _domain_words(domain)) + "EventBus"
+    )
+
+
+def validate_bus_name(name: str) -> str:
+    """Check ``name`` against EventBridge's rules for custom bus names and return it.
+
+    moto accepts names that AWS rejects (spaces, 300 characters), so meshkit checks before calling.
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        Naming the rule that was broken and a name that would pass.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.buses.validate_bus_name("SalesEventBus")
+    'SalesEventBus'
+    """
+    if not isinstance(name, str) or not name:
+        raise ValidationError("bus name is empty: give 1 to 256 letters, digits, '.', '-' or '_'")
+    if len(name) > _BUS_NAME_MAX:
+        raise ValidationError(
+            f"bus name is {len(name)} characters; EventBridge allows at most {_BUS_NAME_MAX}: "
+            f"shorten it, e.g. {name[:40]!r}"
+        )
+    bad = sorted({char for char in name if not _BUS_NAME_CHAR.fullmatch(char)})
+    if bad:
+        fixed = re.sub(r"[^.\-_A-Za-z0-9]+", "-", name).strip("-") or "MyEventBus"
+        raise ValidationError(
+            f"bus name {name!r} contains {', '.join(map(repr, bad))}: custom event bus names may "
+            f"use only letters, digits, '.', '-' and '_' (no '/'); try {fixed!r}"
+        )
+    if name == "default":
+        raise ValidationError(
+            "bus name 'default' is the account's default event bus, not a custom one: "
+            "choose a domain name such as 'SalesEventBus'"
+        )
+    return name
+
+
+def create_domain_bus(
+    domain: str,
+    *,
+    name: str | None = None,
+    owner: str | None = None,
+    description: str | None = None,
+    adopt: bool = False,
+    boto3_session: boto3.Session | None = None,
+) -> str:
+    """Create the domain's event bus, tagged as meshkit's; return its ARN. Idempotent.
+
+    Parameters
+    ----------
+    domain : str
+        The owning domain, e.g. ``"sales"`` or ``"customer-support"``.
+    name : str, optional
+        Bus name; default ``bus_name(domain)`` (``SalesEventBus``). Checked by
+        ``validate_bus_name`` before anything is sent.
+    owner : str, optional
+        The owning team, stored as the ``meshkit:owner`` tag; default ``"<domain>-team"``.
+    description : str, optional
+        Bus description; default ``"<Domain> domain event bus"``.
+    adopt : bool, default False
+        A bus of that name that meshkit did not create is refused unless ``adopt=True``, which
+        tags it so that meshkit lists and governs it from then on.
+    boto3_session : boto3.Session, optional
+        Session to use; default: the one for ``mk.sandbox.start()``'s target.
+
+    Returns
+    -------
+    str
+        The bus ARN.
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        For a domain or bus name that EventBridge would reject.
+    meshkit.exceptions.NotMeshkitResourceError
+        When the bus exists without meshkit's tags and ``adopt`` is False.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.buses.create_domain_bus("sales")  # doctest: +SKIP
+    'arn:aws:events:us-west-2:123456789012:event-bus/SalesEventBus'
+    """
+    key = domain_key(domain)
+    name = validate_bus_name(name) if name is not None else bus_name(domain)
+    description = description or f"{_title(domain)} domain event bus"
+    events = _aws.client("events", boto3_session)
+    try:
+        tags = _domain_tags(key, owner or f"{key}-team")
+        arn = events.create_event_bus(Name=name, Description=description, Tags=tags)["EventBusArn"]
+        _logger.info("created %s", arn)
+        return str(arn)
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+            raise
+    arn = str(events.describe_event_bus(Name=name)["Arn"])
+    existing = _tags(events, arn)
+    if existing.get(WORKBOOK_TAG) != "true" and not adopt:
+        raise NotMeshkitResourceError(
+            f"event bus {name} already exists but meshkit did not create it (it has no "
+            f"{WORKBOOK_TAG} tag): pass adopt=True to govern it as the {key} domain's bus, "
+            "or choose another name"
+        )
+    if existing.get(DOMAIN_TAG, key) != key:
+        raise NotMeshkitResourceError(
+            f"event bus {name} belongs to domain {existing[DOMAIN_TAG]!r}, not {key!r}: "
+            "choose another name"
+        )
+    tags = _domain_tags(key, owner or existing.get(OWNER_TAG) or f"{key}-team")
+    if any(existing.get(tag["Key"]) != tag["Value"] for tag in tags):
+        events.tag_resource(ResourceARN=arn, Tags=tags)
+        _logger.info("tagged %s as the %s domain's bus", arn, key)
+    return arn
+
+
+def list_domain_buses(*, boto3_session: boto3.Session | None = None) -> pd.DataFrame:
+    """The domain buses meshkit created or adopted, one row each, sorted by domain.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``domain``, ``bus``, ``owner``, ``arn``. Buses without meshkit's tags (the default
+        bus, other teams' buses) are left out.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.buses.list_domain_buses()  # doctest: +SKIP
+      domain         bus          owner                                       arn
+    0  sales  SalesEventBus  sales-team  arn:aws:events:us-west-2:123456789012:...
+    """
+    events = _aws.client("events", boto3_session)
+    rows = []
+    for bus in _all_buses(events):
+        tags = _tags(events, bus["Arn"])
+        if tags.get(WORKBOOK_TAG) == "true":
+            rows.append(
+                {
+                    "domain": tags.get(DOMAIN_TAG, ""),
+                    "bus": bus["Name"],
+                    "owner": tags.get(OWNER_TAG, ""),
+                    "arn": bus["Arn"],
+                }
+            )
+    frame = pd.DataFrame(rows, columns=_BUS_COLUMNS)
+    return frame.sort_values(["domain", "bus"], ignore_index=True)
+
+
+def delete_domain_bus(
+    domain: str, *, name: str | None = None, boto3_session: boto3.Session | None = None
+) -> bool:
+    """Delete the domain's bus if meshkit created or adopted it.
+
+    Returns
+    -------
+    bool
+        True when a bus was deleted, False when there was none.
+
+    Raises
+    ------
+    meshkit.exceptions.NotMeshkitResourceError
+        When the bus exists without meshkit's tags: meshkit never deletes what it does not own.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.buses.delete_domain_bus("marketing")  # doctest: +SKIP
+    True
+    """
+    name = validate_bus_name(name) if name is not None else bus_name(domain)
+    events = _aws.client("events", boto3_session)
+    try:
+        arn = events.describe_event_bus(Name=name)["Arn"]
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ResourceNotFoundException":
+            return False
+        raise
+    if _tags(events, arn).get(WORKBOOK_TAG) != "true":
+        raise NotMeshkitResourceError(
+            f"event bus {name} was not created by meshkit (no {WORKBOOK_TAG} tag), so meshkit "
+            "will not delete it: delete it yourself if it is really unused"
+        )
+    events.delete_event_bus(Name=name)
+    _logger.info("deleted %s", arn)
+    return True
+
+
+def _domain_words(domain: str) -> list[str]:
+    if not isinstance(domain, str) or not _DOMAIN.fullmatch(domain.strip()):
+        raise ValidationError(
+            f"domain {domain!r} must start with a letter and use only letters, digits, '-', '_' "
+            "or spaces: e.g. 'sales' or 'customer-support'"
+        )
+    return _WORD.findall(domain.strip())
+
+
+def _title(domain: str) -> str:
+    return " ".join(word[:1].upper() + word[1:] for word in _domain_words(domain))
+
+
+def _domain_tags(key: str, owner: str) -> list[dict[str, str]]:
+    tags = {WORKBOOK_TAG: "true", DOMAIN_TAG: key, OWNER_TAG: owner}
+    return [{"Key": tag, "Value": value} for tag, value in tags.items()]
+
+
+def _tags(events, arn: str) -> dict[str, str]:
+    return {
+        tag["Key"]: tag["Value"] for tag in events.list_tags_for_resource(ResourceARN=arn)["Tags"]
+    }
+
+
+def _all_buses(events) -> list[dict]:
+    """Every bus in the account and region (ListEventBuses has no boto3 paginator)."""
+    buses, kwargs = [], {}
+    while True:
+        page = events.list_event_buses(**kwargs)
+        buses.extend(page["EventBuses"])
+        if not page.get("NextToken"):
+            return buses
+        kwargs["NextToken"] = page["NextToken"]

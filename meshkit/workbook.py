@@ -1,0 +1,215 @@
+"""Run the workbook's notebooks headless against a fresh embedded AWS.
+
+``meshkit run`` (``make run``) is a workshop facilitator's pre-flight check: every notebook, in
+order, on one fresh moto server, with progress and a closing table. ``meshkit run --write`` is how
+contributors refresh the stored outputs: it gives each notebook a wiped, seeded server, exactly as
+the test suite does before comparing outputs with nbval.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from .exceptions import MeshkitError
+from .sandbox import DEFAULT_REGION, EmbeddedServer, embedded_environment
+
+__all__ = [
+    "NBSTRIPOUT_ARGS",
+    "NOTEBOOK_SEED",
+    "NotebookRun",
+    "expects_error",
+    "find_notebooks",
+    "run_notebooks",
+]
+
+_logger = logging.getLogger(__name__)
+
+#: moto's random ids (event ids, message ids) are seeded with this before each notebook is checked.
+NOTEBOOK_SEED = 42
+RAISES_MARKER = "NBVAL_RAISES_EXCEPTION"
+RAISES_TAG = "raises-exception"  # the tag nbclient and nbval both honour
+#: Stored notebooks keep outputs and execution counts; only volatile metadata is stripped.
+NBSTRIPOUT_ARGS = [
+    "--keep-output",
+    "--keep-count",
+    "--extra-keys",
+    "metadata.language_info.version",
+]
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """The outcome of one notebook."""
+
+    notebook: str
+    cells: int
+    seconds: float
+    status: str  # "passed" or "failed"
+    error: str = ""
+
+
+def find_notebooks(root: Path | str = "notebooks") -> list[Path]:
+    """The workbook's notebooks in reading order (``NN_verb_object.ipynb``)."""
+    folder = Path(root)
+    if not folder.is_dir():
+        raise MeshkitError(
+            f"no notebooks folder at {folder.resolve()}: run from the workbook's top folder, "
+            "or name the notebooks to run"
+        )
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def expects_error(cell: nbformat.NotebookNode) -> bool:
+    """True for a code cell that teaches an error (marked ``# NBVAL_RAISES_EXCEPTION``)."""
+    return RAISES_MARKER in cell.get("source", "") or RAISES_TAG in cell.get("metadata", {}).get(
+        "tags", []
+    )
+
+
+def run_notebooks(
+    paths: Iterable[Path | str],
+    *,
+    fresh_per_notebook: bool = False,
+    write: bool = False,
+    cell_timeout: int = 600,
+    on_cell: Callable[[Path, int, int], None] | None = None,
+    on_notebook: Callable[[NotebookRun], None] | None = None,
+) -> list[NotebookRun]:
+    """Execute notebooks in order on one embedded moto server started for this run.
+
+    Parameters
+    ----------
+    paths : iterable of path
+        Notebooks, run in the order given.
+    fresh_per_notebook : bool, default False
+        Wipe and seed the server before each notebook (each then runs as if alone). Otherwise they
+        share it, as learners do, and later notebooks find earlier notebooks' resources.
+    write : bool, default False
+        Save each executed notebook in place, outputs and execution counts included, with volatile
+        metadata stripped by nbstripout (a development dependency).
+    cell_timeout : int, default 600
+        Seconds a single cell may run.
+    on_cell, on_notebook : callable, optional
+        Progress hooks: ``on_cell(path, done, total)`` after each cell, ``on_notebook(run)`` after
+        each notebook.
+
+    Returns
+    -------
+    list of NotebookRun
+    """
+    runs = []
+    with EmbeddedServer() as server:
+        kernel_env = embedded_environment(server.url, DEFAULT_REGION)
+        for path in map(Path, paths):
+            if fresh_per_notebook:
+                server.reset(seed=NOTEBOOK_SEED)
+            run = _run_one(path, kernel_env, write, cell_timeout, on_cell)
+            runs.append(run)
+            if on_notebook is not None:
+                on_notebook(run)
+    return runs
+
+
+def _run_one(
+    path: Path,
+    kernel_env: dict[str, str],
+    write: bool,
+    cell_timeout: int,
+    on_cell: Callable[[Path, int, int], None] | None,
+) -> NotebookRun:
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    nb = nbformat.read(path, as_version=4)
+    code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+    tagged = [cell for cell in code_cells if _tag_expected_error(cell)]
+    started = done = 0  # code cells started and completed, for progress and error messages
+
+    def cell_start(cell: nbformat.NotebookNode, cell_index: int) -> None:
+        nonlocal started
+        started += cell.cell_type == "code"
+
+    def cell_complete(cell: nbformat.NotebookNode, cell_index: int) -> None:
+        nonlocal done
+        if cell.cell_type == "code":
+            done += 1
+            if on_cell is not None:
+                on_cell(path, done, len(code_cells))
+
+    kernel = _current_python_kernel()
+    client = NotebookClient(
+        nb,
+        km=kernel,
+        timeout=cell_timeout,
+        record_timing=False,
+        on_cell_start=cell_start,
+        on_cell_complete=cell_complete,
+        resources={"metadata": {"path": str(path.parent.resolve())}},
+    )
+    clock = time.perf_counter()
+    error = ""
+    try:
+        # The kernel's own log lines (stderr) are noise here; its outputs arrive over ZMQ.
+        client.execute(env=kernel_env, stderr=subprocess.DEVNULL)
+    except CellExecutionError as err:
+        error = f"code cell {started}: {err.ename}: {err.evalue}"
+    except (CellTimeoutError, DeadKernelError) as err:
+        error = f"code cell {started}: {type(err).__name__}: {str(err).splitlines()[0]}"
+    finally:
+        if kernel.has_kernel:  # we passed the manager in, so nbclient leaves shutdown to us
+            kernel.shutdown_kernel(now=True)
+    seconds = time.perf_counter() - clock
+    for cell in tagged:
+        cell.metadata["tags"].remove(RAISES_TAG)
+        if not cell.metadata["tags"]:
+            del cell.metadata["tags"]
+    if write and not error:
+        _keep_only_error_lines(nb)
+        nbformat.write(nb, path)
+        subprocess.run(
+            [sys.executable, "-m", "nbstripout", *NBSTRIPOUT_ARGS, str(path)], check=True
+        )
+    status = "failed" if error else "passed"
+    return NotebookRun(path.name, len(code_cells), round(seconds, 1), status, error)
+
+
+def _keep_only_error_lines(nb: nbformat.NotebookNode) -> None:
+    """Store a raised error as its last line: frames would carry this machine's file paths."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.output_type == "error" and output.traceback:
+                output.traceback = output.traceback[-1:]
+
+
+def _tag_expected_error(cell: nbformat.NotebookNode) -> bool:
+    """Tag a ``# NBVAL_RAISES_EXCEPTION`` cell so nbclient lets it raise; True if tagged here."""
+    tags = cell.metadata.setdefault("tags", [])
+    if RAISES_MARKER in cell.source and RAISES_TAG not in tags:
+        tags.append(RAISES_TAG)
+        return True
+    if not tags:
+        del cell.metadata["tags"]
+    return False
+
+
+def _current_python_kernel():
+    """A kernel manager for this interpreter, whatever ``python3`` kernelspecs are installed."""
+    import ipykernel.kernelspec
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    class _ThisPython(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+            spec = ipykernel.kernelspec.get_kernel_dict()
+            spec["argv"][0] = sys.executable
+            return KernelSpec(resource_dir=ipykernel.kernelspec.RESOURCES, **spec)
+
+    return KernelManager(kernel_name="python3", kernel_spec_manager=_ThisPython())
