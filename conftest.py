@@ -28,7 +28,7 @@ class FreshMeshPerNotebook:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        path = Path(str(item.fspath))
+        path = item.path
         if path.suffix == ".ipynb" and path != self.notebook:
             self.notebook = path
             self.server.reset(seed=NOTEBOOK_SEED)

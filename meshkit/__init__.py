@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
-from . import buses, exceptions, sandbox
+from . import buses, contracts, events, exceptions, sandbox
 from .exceptions import MeshkitError
 
 try:
@@ -23,4 +23,12 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = ["MeshkitError", "__version__", "buses", "exceptions", "sandbox"]
+__all__ = [
+    "MeshkitError",
+    "__version__",
+    "buses",
+    "contracts",
+    "events",
+    "exceptions",
+    "sandbox",
+]

@@ -17,6 +17,7 @@ from .exceptions import TargetError
 
 # Standard retry mode: AWS's recommended client-side retries with backoff for throttling.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+_checked_sessions: dict[int, str] = {}  # id(session) -> account, for sessions callers pass in
 
 
 def target() -> sandbox.Target:
@@ -25,20 +26,36 @@ def target() -> sandbox.Target:
     if current is None:
         raise TargetError(
             "meshkit does not know where AWS is yet: call mk.sandbox.start() first (embedded by "
-            "default), or pass boto3_session= to use a session of your own"
+            "default; real AWS with MESHKIT_TARGET=aws and MESHKIT_AWS_ACCOUNT)"
         )
     return current
 
 
 def session(boto3_session: boto3.Session | None = None) -> boto3.Session:
-    """The caller's session, or one bound to the current target."""
-    return boto3_session if boto3_session is not None else target().session()
+    """The caller's session, checked against the target, or the target's own session.
+
+    On real AWS a session passed in must belong to the account the user opted in to; offline, its
+    calls go to the target's endpoint whatever its credentials.
+    """
+    current = target()
+    if boto3_session is None:
+        return current.session()
+    if current.is_real_aws and _checked_sessions.get(id(boto3_session)) != current.account_id:
+        account = sandbox._caller_account(boto3_session, None)
+        if account != current.account_id:
+            raise TargetError(
+                f"the boto3_session passed in belongs to account {account}, but you opted in to "
+                f"{current.account_id} (MESHKIT_AWS_ACCOUNT): pass a session for that account"
+            )
+        _checked_sessions[id(boto3_session)] = account
+    return boto3_session
 
 
 def client(service_name: str, boto3_session: boto3.Session | None = None) -> Any:
     """A client for ``service_name`` on the current target (its endpoint, unless real AWS)."""
-    current = sandbox.current()
-    endpoint_url = current.endpoint_url if current is not None else None
-    return session(boto3_session).client(
-        service_name, endpoint_url=endpoint_url, config=_CLIENT_CONFIG
+    resolved = session(boto3_session)
+    current = target()
+    config = (
+        _CLIENT_CONFIG.merge(sandbox.REAL_AWS_CONFIG) if current.is_real_aws else _CLIENT_CONFIG
     )
+    return resolved.client(service_name, endpoint_url=current.endpoint_url, config=config)

@@ -34,14 +34,15 @@ _logger = logging.getLogger(__name__)
 WORKBOOK_TAG = "meshkit:workbook"  # value "true": meshkit created (or adopted) it
 DOMAIN_TAG = "meshkit:domain"
 OWNER_TAG = "meshkit:owner"
+ADOPTED_TAG = "meshkit:adopted"  # value "true": it existed before meshkit; never deleted unforced
 
 # CreateEventBus, Name: 1-256 characters of [/.\-_A-Za-z0-9]; a custom bus may not use "/" and may
 # not be called "default" (EventBridge API Reference, CreateEventBus).
 _BUS_NAME_MAX = 256
-_BUS_NAME_CHAR = re.compile(r"[.\-_A-Za-z0-9]")
+_BUS_NAME_BAD = re.compile(r"[^.\-_A-Za-z0-9]+")
 _DOMAIN = re.compile(r"[A-Za-z][A-Za-z0-9_\- ]*")
-_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z]|\b|[0-9_\- ])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
-_BUS_COLUMNS = ["domain", "bus", "owner", "arn"]
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")  # CustomerSupport -> Customer, Support
+_BUS_COLUMNS = ["domain", "bus", "owner", "adopted", "arn"]
 
 
 def domain_key(domain: str) -> str:
@@ -55,7 +56,12 @@ def domain_key(domain: str) -> str:
     >>> mk.buses.domain_key("customer_support")
     'customer-support'
     """
-    return "-".join(word.lower() for word in _domain_words(domain))
+    if not isinstance(domain, str) or not _DOMAIN.fullmatch(domain.strip()):
+        raise ValidationError(
+            f"domain {domain!r} must start with a letter and use only letters, digits, '-', '_' "
+            "or spaces: e.g. 'sales' or 'customer-support'"
+        )
+    return "-".join(word.lower() for word in _WORD.findall(domain.strip()))
 
 
 def bus_name(domain: str) -> str:
@@ -69,9 +75,7 @@ def bus_name(domain: str) -> str:
     >>> mk.buses.bus_name("customer-support")
     'CustomerSupportEventBus'
     """
-    return validate_bus_name(
-        "".join(word[:1].upper() + word[1:] for word in _domain_words(domain)) + "EventBus"
-    )
+    return validate_bus_name(_title(domain).replace(" ", "") + "EventBus")
 
 
 def validate_bus_name(name: str) -> str:
@@ -90,16 +94,19 @@ def validate_bus_name(name: str) -> str:
     >>> mk.buses.validate_bus_name("SalesEventBus")
     'SalesEventBus'
     """
-    if not isinstance(name, str) or not name:
+    if not isinstance(name, str):
+        raise ValidationError(f"bus name must be a string, not {type(name).__name__}")
+    if not name:
         raise ValidationError("bus name is empty: give 1 to 256 letters, digits, '.', '-' or '_'")
     if len(name) > _BUS_NAME_MAX:
         raise ValidationError(
-            f"bus name is {len(name)} characters; EventBridge allows at most {_BUS_NAME_MAX}: "
-            f"shorten it, e.g. {name[:40]!r}"
+            f"bus name {name[:20]!r}... is {len(name)} characters; EventBridge allows at most "
+            f"{_BUS_NAME_MAX}: shorten it"
         )
-    bad = sorted({char for char in name if not _BUS_NAME_CHAR.fullmatch(char)})
+    bad = sorted(set("".join(_BUS_NAME_BAD.findall(name))))
     if bad:
-        fixed = re.sub(r"[^.\-_A-Za-z0-9]+", "-", name).strip("-") or "MyEventBus"
+        fixed = _BUS_NAME_BAD.sub("-", name).strip("-")
+        fixed = fixed if fixed and fixed != "default" else "MyEventBus"
         raise ValidationError(
             f"bus name {name!r} contains {', '.join(map(repr, bad))}: custom event bus names may "
             f"use only letters, digits, '.', '-' and '_' (no '/'); try {fixed!r}"
@@ -136,7 +143,8 @@ def create_domain_bus(
         Bus description; default ``"<Domain> domain event bus"``.
     adopt : bool, default False
         A bus of that name that meshkit did not create is refused unless ``adopt=True``, which
-        tags it so that meshkit lists and governs it from then on.
+        tags it so that meshkit lists and governs it from then on (marked ``meshkit:adopted``, so
+        that ``delete_domain_bus`` leaves it alone unless forced).
     boto3_session : boto3.Session, optional
         Session to use; default: the one for ``mk.sandbox.start()``'s target.
 
@@ -161,9 +169,9 @@ def create_domain_bus(
     key = domain_key(domain)
     name = validate_bus_name(name) if name is not None else bus_name(domain)
     description = description or f"{_title(domain)} domain event bus"
+    tags = _domain_tags(key, owner or f"{key}-team")
     events = _aws.client("events", boto3_session)
     try:
-        tags = _domain_tags(key, owner or f"{key}-team")
         arn = events.create_event_bus(Name=name, Description=description, Tags=tags)["EventBusArn"]
         _logger.info("created %s", arn)
         return str(arn)
@@ -171,7 +179,7 @@ def create_domain_bus(
         if err.response["Error"]["Code"] != "ResourceAlreadyExistsException":
             raise
     arn = str(events.describe_event_bus(Name=name)["Arn"])
-    existing = _tags(events, arn)
+    existing = _tags(events, arn) or {}
     if existing.get(WORKBOOK_TAG) != "true" and not adopt:
         raise NotMeshkitResourceError(
             f"event bus {name} already exists but meshkit did not create it (it has no "
@@ -184,6 +192,8 @@ def create_domain_bus(
             "choose another name"
         )
     tags = _domain_tags(key, owner or existing.get(OWNER_TAG) or f"{key}-team")
+    if existing.get(WORKBOOK_TAG) != "true":  # adopting: remember it was not ours to begin with
+        tags.append({"Key": ADOPTED_TAG, "Value": "true"})
     if any(existing.get(tag["Key"]) != tag["Value"] for tag in tags):
         events.tag_resource(ResourceARN=arn, Tags=tags)
         _logger.info("tagged %s as the %s domain's bus", arn, key)
@@ -196,26 +206,28 @@ def list_domain_buses(*, boto3_session: boto3.Session | None = None) -> pd.DataF
     Returns
     -------
     pandas.DataFrame
-        Columns ``domain``, ``bus``, ``owner``, ``arn``. Buses without meshkit's tags (the default
-        bus, other teams' buses) are left out.
+        Columns ``domain``, ``bus``, ``owner``, ``adopted`` (it existed before meshkit tagged it),
+        ``arn``. Buses without the ``meshkit:workbook=true`` tag (the default bus, other teams'
+        buses) are left out.
 
     Examples
     --------
     >>> import meshkit as mk
     >>> mk.buses.list_domain_buses()  # doctest: +SKIP
-      domain         bus          owner                                       arn
-    0  sales  SalesEventBus  sales-team  arn:aws:events:us-west-2:123456789012:...
+      domain            bus       owner  adopted                                    arn
+    0  sales  SalesEventBus  sales-team    False  arn:aws:events:us-west-2:123456789012:...
     """
     events = _aws.client("events", boto3_session)
     rows = []
     for bus in _all_buses(events):
         tags = _tags(events, bus["Arn"])
-        if tags.get(WORKBOOK_TAG) == "true":
+        if tags is not None and tags.get(WORKBOOK_TAG) == "true":
             rows.append(
                 {
                     "domain": tags.get(DOMAIN_TAG, ""),
                     "bus": bus["Name"],
                     "owner": tags.get(OWNER_TAG, ""),
+                    "adopted": tags.get(ADOPTED_TAG) == "true",
                     "arn": bus["Arn"],
                 }
             )
@@ -224,9 +236,24 @@ def list_domain_buses(*, boto3_session: boto3.Session | None = None) -> pd.DataF
 
 
 def delete_domain_bus(
-    domain: str, *, name: str | None = None, boto3_session: boto3.Session | None = None
+    domain: str,
+    *,
+    name: str | None = None,
+    force: bool = False,
+    boto3_session: boto3.Session | None = None,
 ) -> bool:
-    """Delete the domain's bus if meshkit created or adopted it.
+    """Delete the domain's bus, if meshkit created it for this domain.
+
+    Parameters
+    ----------
+    domain : str
+        The owning domain; a bus tagged for another domain is refused.
+    name : str, optional
+        Bus name; default ``bus_name(domain)``.
+    force : bool, default False
+        Also delete a bus meshkit adopted (one that existed before meshkit tagged it).
+    boto3_session : boto3.Session, optional
+        Session to use; default: the one for ``mk.sandbox.start()``'s target.
 
     Returns
     -------
@@ -236,7 +263,8 @@ def delete_domain_bus(
     Raises
     ------
     meshkit.exceptions.NotMeshkitResourceError
-        When the bus exists without meshkit's tags: meshkit never deletes what it does not own.
+        When the bus has no meshkit tags, belongs to another domain, or was adopted and ``force``
+        is False: meshkit never deletes what it does not own.
 
     Examples
     --------
@@ -244,35 +272,43 @@ def delete_domain_bus(
     >>> mk.buses.delete_domain_bus("marketing")  # doctest: +SKIP
     True
     """
+    key = domain_key(domain)
     name = validate_bus_name(name) if name is not None else bus_name(domain)
     events = _aws.client("events", boto3_session)
     try:
         arn = events.describe_event_bus(Name=name)["Arn"]
     except ClientError as err:
-        if err.response["Error"]["Code"] == "ResourceNotFoundException":
+        if _not_found(err):
             return False
         raise
-    if _tags(events, arn).get(WORKBOOK_TAG) != "true":
+    tags = _tags(events, arn) or {}
+    if tags.get(WORKBOOK_TAG) != "true":
         raise NotMeshkitResourceError(
             f"event bus {name} was not created by meshkit (no {WORKBOOK_TAG} tag), so meshkit "
             "will not delete it: delete it yourself if it is really unused"
         )
-    events.delete_event_bus(Name=name)
+    if tags.get(DOMAIN_TAG) != key:
+        raise NotMeshkitResourceError(
+            f"event bus {name} belongs to domain {tags.get(DOMAIN_TAG)!r}, not {key!r}: "
+            f"call delete_domain_bus({tags.get(DOMAIN_TAG)!r}, name={name!r})"
+        )
+    if tags.get(ADOPTED_TAG) == "true" and not force:
+        raise NotMeshkitResourceError(
+            f"event bus {name} existed before meshkit adopted it, so meshkit will not delete it: "
+            "pass force=True if you are sure nobody else uses it"
+        )
+    events.delete_event_bus(Name=name)  # idempotent: a bus deleted meanwhile is not an error
     _logger.info("deleted %s", arn)
     return True
 
 
-def _domain_words(domain: str) -> list[str]:
-    if not isinstance(domain, str) or not _DOMAIN.fullmatch(domain.strip()):
-        raise ValidationError(
-            f"domain {domain!r} must start with a letter and use only letters, digits, '-', '_' "
-            "or spaces: e.g. 'sales' or 'customer-support'"
-        )
-    return _WORD.findall(domain.strip())
-
-
 def _title(domain: str) -> str:
-    return " ".join(word[:1].upper() + word[1:] for word in _domain_words(domain))
+    """``customer-support`` -> ``Customer Support``: one spelling per domain, from its key."""
+    return " ".join(word.capitalize() for word in domain_key(domain).split("-"))
+
+
+def _not_found(err: ClientError) -> bool:
+    return err.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
 def _domain_tags(key: str, owner: str) -> list[dict[str, str]]:

@@ -67,7 +67,7 @@ def _lab(args: argparse.Namespace) -> int:
         if sig is not None:
             signal.signal(sig, signal.default_int_handler)
     with EmbeddedServer(port=args.aws_port) as server:
-        env = embedded_environment(server.url, DEFAULT_REGION)
+        env = embedded_environment(server.url)
         print(_lab_banner(server.url), flush=True)
         command = [
             sys.executable, "-m", "jupyterlab",
@@ -111,7 +111,9 @@ def _stop(process: subprocess.Popen) -> None:
     """SIGTERM the process group (JupyterLab shuts its kernels down), then SIGKILL what is left."""
     if process.poll() is not None:
         return
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:  # a second Ctrl-C (or a closed terminal) must not cut clean-up short
+            signal.signal(sig, signal.SIG_IGN)
     with contextlib.suppress(OSError):  # stderr may be a closed pipe by now
         print("\nmeshkit lab: stopping JupyterLab and the embedded AWS...", file=sys.stderr)
     for sig in (signal.SIGTERM, signal.SIGKILL):

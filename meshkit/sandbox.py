@@ -15,15 +15,17 @@ into ``os.environ``, and prints one line saying which target it chose:
 from __future__ import annotations
 
 import atexit
+import http.client
 import ipaddress
 import json
 import logging
 import os
 import re
+import socket
 import sys
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
@@ -55,23 +57,18 @@ DEFAULT_REGION = "us-west-2"
 _FAKE_KEY = "testing"  # moto accepts any key; this one is obviously not real
 _MOTO_PROBE_TIMEOUT_S = 2.0
 _PROBE_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2})
+# On real AWS no endpoint override applies (AWS_ENDPOINT_URL_STS could fake the account check).
+REAL_AWS_CONFIG = Config(ignore_configured_endpoint_urls=True)
 _ACCOUNT_ID = re.compile(r"\d{12}")
-_REAL_AWS_HOST = re.compile(r"(^|\.)(amazonaws\.com(\.cn)?|api\.aws)$")
-
-# Variables that could pull real credentials, a real profile or a real endpoint into embedded mode.
-_UNSAFE_IN_EMBEDDED = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_ROLE_ARN",
-    "AWS_ROLE_SESSION_NAME",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+_REAL_AWS_HOST = re.compile(
+    r"(^|\.)(amazonaws\.com(\.cn)?|amazonaws\.eu|api\.aws|c2s\.ic\.gov|sc2s\.sgov\.gov)$"
 )
+_LOOPBACK = "127.0.0.1,localhost,::1"
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback stays local
+
+# Embedded and endpoint modes drop every AWS_* and BOTO_* variable (profiles, session tokens, role
+# and container credentials, per-service endpoints, telemetry) and set only what they need.
+_DROPPED_PREFIXES = ("AWS_", "BOTO_")
 
 Mode = Literal["embedded", "endpoint", "aws"]
 
@@ -97,6 +94,7 @@ class Target:
     endpoint_url: str | None
     account_id: str
     region: str
+    _session: boto3.Session | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_real_aws(self) -> bool:
@@ -104,12 +102,16 @@ class Target:
         return self.mode == "aws"
 
     def session(self) -> boto3.Session:
-        """A boto3 session bound to this target (fake credentials unless on real AWS)."""
-        if self.is_real_aws:
-            return boto3.Session(region_name=self.region)
-        return boto3.Session(
-            aws_access_key_id=_FAKE_KEY, aws_secret_access_key=_FAKE_KEY, region_name=self.region
-        )
+        """The boto3 session bound to this target: on real AWS, the one whose account was checked.
+
+        Examples
+        --------
+        >>> import meshkit as mk
+        >>> events = mk.sandbox.current().session().client("events")  # doctest: +SKIP
+        """
+        if self._session is None:
+            object.__setattr__(self, "_session", _fake_session(self.region))
+        return self._session  # type: ignore[return-value]
 
     def describe(self) -> str:
         """The one line ``start()`` prints."""
@@ -136,7 +138,9 @@ class EmbeddedServer:
     http://127.0.0.1:53127
     """
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, *, port: int = 0) -> None:
+        if port:
+            _check_port_free(port)
         try:
             from moto.server import ThreadedMotoServer
         except ImportError as err:  # moto is an optional dependency on real AWS
@@ -244,24 +248,35 @@ def reset(*, seed: int | None = None) -> None:
     target = _current
     if target is None or target.mode != "embedded" or target.endpoint_url is None:
         where = "no target (call mk.sandbox.start() first)" if target is None else target.mode
-        raise TargetError(f"reset() wipes the embedded moto server only; the target is {where}")
+        raise TargetError(
+            f"reset() wipes the embedded moto server only; the target is {where}. To clean up "
+            "elsewhere, delete what you created (mk.buses.delete_domain_bus, ...)"
+        )
     _reset_moto(target.endpoint_url, seed)
 
 
 def embedded_environment(
-    endpoint_url: str, region: str = DEFAULT_REGION, base: Mapping[str, str] | None = None
+    endpoint_url: str, *, region: str = DEFAULT_REGION, base: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """The environment a process needs to reach an embedded or local endpoint, and nothing real.
 
-    Starts from ``base`` (default ``os.environ``), drops every variable that could bring in real
-    credentials, a profile or a real endpoint, points every AWS config lookup at an empty file, and
-    sets ``AWS_ENDPOINT_URL``, fake credentials and the region. Used for this process by
-    ``start()`` and for JupyterLab's kernels and terminals by ``meshkit lab``.
+    Starts from ``base`` (default ``os.environ``), drops every ``AWS_*`` and ``BOTO_*`` variable
+    (profiles, tokens, role and container credentials, per-service endpoints), points AWS config
+    lookups at an empty file, keeps loopback traffic away from any proxy, and sets
+    ``AWS_ENDPOINT_URL``, fake credentials and the region. Used for this process by ``start()``
+    and for JupyterLab's kernels and terminals by ``meshkit lab``.
+
+    Examples
+    --------
+    >>> from meshkit.sandbox import embedded_environment
+    >>> env = embedded_environment("http://127.0.0.1:5000", base={"AWS_PROFILE": "prod"})
+    >>> "AWS_PROFILE" in env, env["AWS_ACCESS_KEY_ID"]
+    (False, 'testing')
     """
     env = {
         key: value
         for key, value in (os.environ if base is None else base).items()
-        if key not in _UNSAFE_IN_EMBEDDED and not key.startswith("AWS_ENDPOINT_URL_")
+        if not key.upper().startswith(_DROPPED_PREFIXES)
     }
     env.update(
         AWS_ENDPOINT_URL=endpoint_url,
@@ -271,7 +286,10 @@ def embedded_environment(
         AWS_DEFAULT_REGION=region,
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
     )
+    for key in ("NO_PROXY", "no_proxy"):
+        env[key] = ",".join(filter(None, [env.get(key, ""), _LOOPBACK]))
     return _with_interpreter_bin_first(env)
 
 
@@ -289,8 +307,10 @@ def _start_offline(choice: str, region: str | None) -> Target:
                 "127.0.0.1: unset AWS_ENDPOINT_URL to start a private one, or set "
                 "MESHKIT_TARGET=endpoint to use it as it is"
             )
-        mode: Mode = "embedded" if embedded else "endpoint"
-        region = region or (DEFAULT_REGION if embedded else _env_region() or DEFAULT_REGION)
+        mode: Mode = "embedded" if embedded and choice != "endpoint" else "endpoint"
+        region = region or (
+            DEFAULT_REGION if mode == "embedded" else _env_region() or DEFAULT_REGION
+        )
     elif choice == "endpoint":
         raise TargetError(
             "MESHKIT_TARGET=endpoint needs AWS_ENDPOINT_URL, "
@@ -298,18 +318,18 @@ def _start_offline(choice: str, region: str | None) -> Target:
         )
     else:
         endpoint, mode, region = _private_server_url(), "embedded", region or DEFAULT_REGION
-    _apply_environment(embedded_environment(endpoint, region))
-    session = boto3.Session(
-        aws_access_key_id=_FAKE_KEY, aws_secret_access_key=_FAKE_KEY, region_name=region
-    )
+    before = dict(os.environ)
+    _apply_environment(embedded_environment(endpoint, region=region))
+    session = _fake_session(region)
     try:
         account = _caller_account(session, endpoint)
     except (BotoCoreError, ClientError) as err:
+        _apply_environment(before)  # a failed start() leaves the process as it found it
         raise TargetError(
             f"nothing AWS-compatible answered STS GetCallerIdentity at {endpoint} ({err}): start "
             "it, or unset AWS_ENDPOINT_URL to use a private embedded server"
         ) from err
-    return Target(mode, endpoint, account, region)
+    return Target(mode, endpoint, account, region, session)
 
 
 def _start_real_aws(region: str | None) -> Target:
@@ -329,22 +349,46 @@ def _start_real_aws(region: str | None) -> Target:
     if not region:
         raise TargetError("MESHKIT_TARGET=aws needs a region: set AWS_REGION (e.g. us-west-2)")
     session = boto3.Session(region_name=region)
-    actual = _caller_account(session, None)
+    try:
+        actual = _caller_account(session, None)
+    except (BotoCoreError, ClientError) as err:
+        raise TargetError(
+            f"could not ask AWS STS which account your credentials belong to ({err}): log in "
+            "(aws sso login, or set AWS_PROFILE), and restart the kernel if it ran embedded before"
+        ) from err
     if actual != wanted:
         raise TargetError(
             f"MESHKIT_AWS_ACCOUNT={wanted}, but your credentials belong to account {actual}: "
             "switch credentials (AWS_PROFILE) or correct MESHKIT_AWS_ACCOUNT"
         )
     os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = region
-    return Target("aws", None, actual, region)
+    return Target("aws", None, actual, region, session)
 
 
 # -- helpers -----------------------------------------------------------------------------------
 
 
 def _caller_account(session: boto3.Session, endpoint_url: str | None) -> str:
-    sts = session.client("sts", endpoint_url=endpoint_url, config=_PROBE_CONFIG)
+    config = _PROBE_CONFIG if endpoint_url else _PROBE_CONFIG.merge(REAL_AWS_CONFIG)
+    sts = session.client("sts", endpoint_url=endpoint_url, config=config)
     return str(sts.get_caller_identity()["Account"])
+
+
+def _fake_session(region: str) -> boto3.Session:
+    return boto3.Session(
+        aws_access_key_id=_FAKE_KEY, aws_secret_access_key=_FAKE_KEY, region_name=region
+    )
+
+
+def _check_port_free(port: int) -> None:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as err:
+            raise TargetError(
+                f"port {port} on 127.0.0.1 is in use ({err.strerror}): choose another port, "
+                "or 0 for a free one"
+            ) from err
 
 
 def _private_server_url() -> str:
@@ -364,7 +408,7 @@ def _env_region() -> str | None:
 
 
 def _refuse_real_aws_endpoint(endpoint: str) -> None:
-    host = urlsplit(endpoint).hostname or ""
+    host = (urlsplit(endpoint).hostname or "").rstrip(".")
     if _REAL_AWS_HOST.search(host):
         raise TargetError(
             f"AWS_ENDPOINT_URL={endpoint} is real AWS. meshkit reaches real AWS only when you opt "
@@ -385,19 +429,24 @@ def _is_loopback(endpoint: str) -> bool:
 def _answers_moto_api(endpoint: str) -> bool:
     """True when ``endpoint`` serves moto's control API (GET /moto-api/config answers JSON)."""
     try:
-        with urllib.request.urlopen(
+        with _NO_PROXY.open(
             f"{endpoint.rstrip('/')}/moto-api/config", timeout=_MOTO_PROBE_TIMEOUT_S
         ) as response:
             return isinstance(json.load(response), dict)
-    except (OSError, ValueError):
+    except (OSError, ValueError, http.client.HTTPException):
         return False
 
 
 def _reset_moto(endpoint_url: str, seed: int | None) -> None:
     for path in ["/moto-api/reset"] + ([] if seed is None else [f"/moto-api/seed?a={int(seed)}"]):
         request = urllib.request.Request(endpoint_url + path, data=b"", method="POST")
-        with urllib.request.urlopen(request, timeout=30):
-            pass
+        try:
+            with _NO_PROXY.open(request, timeout=30):
+                pass
+        except (OSError, http.client.HTTPException) as err:
+            raise TargetError(
+                f"the embedded server at {endpoint_url} did not reset: {err}"
+            ) from err
 
 
 def _apply_environment(env: Mapping[str, str]) -> None:

@@ -9,6 +9,7 @@ the test suite does before comparing outputs with nbval.
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 import nbformat
 
 from .exceptions import MeshkitError
-from .sandbox import DEFAULT_REGION, EmbeddedServer, embedded_environment
+from .sandbox import EmbeddedServer, embedded_environment
 
 __all__ = [
     "NBSTRIPOUT_ARGS",
@@ -36,6 +37,7 @@ _logger = logging.getLogger(__name__)
 NOTEBOOK_SEED = 42
 RAISES_MARKER = "NBVAL_RAISES_EXCEPTION"
 RAISES_TAG = "raises-exception"  # the tag nbclient and nbval both honour
+_RAISES_LINE = re.compile(rf"^\s*#\s*{RAISES_MARKER}\s*$", re.MULTILINE)  # as nbval reads it
 #: Stored notebooks keep outputs and execution counts; only volatile metadata is stripped.
 NBSTRIPOUT_ARGS = [
     "--keep-output",
@@ -69,9 +71,8 @@ def find_notebooks(root: Path | str = "notebooks") -> list[Path]:
 
 def expects_error(cell: nbformat.NotebookNode) -> bool:
     """True for a code cell that teaches an error (marked ``# NBVAL_RAISES_EXCEPTION``)."""
-    return RAISES_MARKER in cell.get("source", "") or RAISES_TAG in cell.get("metadata", {}).get(
-        "tags", []
-    )
+    tags = cell.get("metadata", {}).get("tags", [])
+    return bool(_RAISES_LINE.search(cell.get("source", ""))) or RAISES_TAG in tags
 
 
 def run_notebooks(
@@ -107,7 +108,7 @@ def run_notebooks(
     """
     runs = []
     with EmbeddedServer() as server:
-        kernel_env = embedded_environment(server.url, DEFAULT_REGION)
+        kernel_env = embedded_environment(server.url)
         for path in map(Path, paths):
             if fresh_per_notebook:
                 server.reset(seed=NOTEBOOK_SEED)
@@ -192,7 +193,7 @@ def _keep_only_error_lines(nb: nbformat.NotebookNode) -> None:
 def _tag_expected_error(cell: nbformat.NotebookNode) -> bool:
     """Tag a ``# NBVAL_RAISES_EXCEPTION`` cell so nbclient lets it raise; True if tagged here."""
     tags = cell.metadata.setdefault("tags", [])
-    if RAISES_MARKER in cell.source and RAISES_TAG not in tags:
+    if _RAISES_LINE.search(cell.source) and RAISES_TAG not in tags:
         tags.append(RAISES_TAG)
         return True
     if not tags:

@@ -20,6 +20,7 @@ ARN = "arn:aws:events:us-west-2:123456789012:event-bus/{}"
         ("customer_support", "customer-support", "CustomerSupportEventBus"),
         ("customer support", "customer-support", "CustomerSupportEventBus"),
         ("fraud2", "fraud-2", "Fraud2EventBus"),
+        ("SALES", "sales", "SalesEventBus"),
     ],
 )
 def test_domain_naming_follows_the_article(domain, key, bus):
@@ -36,6 +37,8 @@ def test_domain_naming_follows_the_article(domain, key, bus):
         ("Sales:Bus!", r"'!', ':'"),
         ("x" * 257, "257 characters; EventBridge allows at most 256"),
         ("default", "default event bus"),
+        ("default/", r"try 'MyEventBus'"),
+        (42, "must be a string"),
     ],
 )
 def test_bad_bus_names_are_refused_with_the_rule_and_a_fix(name, message):
@@ -53,11 +56,11 @@ def test_bad_domains_are_refused(domain):
         mk.buses.bus_name(domain)
 
 
-def test_a_bad_name_sends_nothing(mesh):
+def test_a_bad_name_sends_nothing(mesh, sent):
     with pytest.raises(ValidationError):
         mk.buses.create_domain_bus("sales", name="Sales EventBus")
 
-    assert mk.buses.list_domain_buses().empty
+    assert sent == []
 
 
 def test_create_is_idempotent_and_tags_ownership(mesh):
@@ -94,7 +97,7 @@ def test_list_shows_only_meshkit_buses_sorted_by_domain(mesh):
 
     frame = mk.buses.list_domain_buses()
 
-    assert frame.columns.tolist() == ["domain", "bus", "owner", "arn"]
+    assert frame.columns.tolist() == ["domain", "bus", "owner", "adopted", "arn"]
     assert frame.domain.tolist() == ["customer-support", "marketing", "sales"]
     assert frame.arn.tolist() == [
         ARN.format(b) for b in ["CustomerSupportEventBus", "MarketingEventBus", "SalesEventBus"]
@@ -110,7 +113,9 @@ def test_an_existing_bus_is_adopted_only_when_asked(mesh):
     assert mk.buses.list_domain_buses().empty
 
     assert mk.buses.create_domain_bus("sales", adopt=True) == ARN.format("SalesEventBus")
-    assert mk.buses.list_domain_buses().bus.tolist() == ["SalesEventBus"]
+    listed = mk.buses.list_domain_buses()
+    assert listed.bus.tolist() == ["SalesEventBus"]
+    assert listed.adopted.tolist() == [True]
 
 
 def test_a_bus_of_another_domain_is_not_taken_over(mesh):
@@ -118,6 +123,24 @@ def test_a_bus_of_another_domain_is_not_taken_over(mesh):
 
     with pytest.raises(NotMeshkitResourceError, match="belongs to domain 'sales'"):
         mk.buses.create_domain_bus("marketing", name="SharedBus")
+
+
+def test_an_adopted_bus_is_deleted_only_when_forced(mesh):
+    events = mesh.session().client("events", endpoint_url=mesh.endpoint_url)
+    events.create_event_bus(Name="SalesEventBus")
+    mk.buses.create_domain_bus("sales", adopt=True)
+
+    with pytest.raises(NotMeshkitResourceError, match="force=True"):
+        mk.buses.delete_domain_bus("sales")
+    assert mk.buses.delete_domain_bus("sales", force=True) is True
+
+
+def test_delete_refuses_a_bus_of_another_domain(mesh):
+    mk.buses.create_domain_bus("sales")
+
+    with pytest.raises(NotMeshkitResourceError, match="belongs to domain 'sales'"):
+        mk.buses.delete_domain_bus("marketing", name="SalesEventBus")
+    assert mk.buses.list_domain_buses().bus.tolist() == ["SalesEventBus"]
 
 
 def test_delete_removes_only_meshkit_buses(mesh):

@@ -39,8 +39,11 @@ def api(base: str, path: str, method: str = "GET", body: dict | None = None) -> 
         return json.load(response)
 
 
-def children(pid: int) -> list[int]:
-    result = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+def children(pid: int, command: str = "") -> list[int]:
+    """Child processes of ``pid`` whose command line contains ``command``."""
+    result = subprocess.run(
+        ["pgrep", "-P", str(pid), "-f", command or "."], capture_output=True, text=True
+    )
     return [int(p) for p in result.stdout.split()]
 
 
@@ -66,10 +69,10 @@ def test_lab_shares_one_embedded_aws_and_ctrl_c_leaves_nothing(tmp_path):
     try:
         aws_url = read_until(lab.stdout, r"Embedded AWS \(moto\) at (http://127\.0\.0\.1:\d+)")[1]
         lab_url = read_until(lab.stdout, r"(http://127\.0\.0\.1:\d+)/lab\?token=")[1]
-        [jupyter] = children(lab.pid)
+        [jupyter] = children(lab.pid, "jupyterlab")
         kernel = api(lab_url, "/api/kernels", "POST", {"name": "python3"})
         deadline = time.monotonic() + 30
-        while not (kernels := children(jupyter)) and time.monotonic() < deadline:
+        while not (kernels := children(jupyter, "ipykernel")) and time.monotonic() < deadline:
             time.sleep(0.2)
 
         env = environ_of(kernels[0])

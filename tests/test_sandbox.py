@@ -7,7 +7,6 @@ import threading
 from urllib.parse import urlsplit
 
 import boto3
-import botocore.httpsession
 import pytest
 from werkzeug.serving import make_server
 
@@ -40,23 +39,6 @@ def isolated(monkeypatch):
     os.environ.update(saved_env)
     sandbox._current, sandbox._private_server = saved_current, saved_private
     boto3.DEFAULT_SESSION = None
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    """Record every HTTP request botocore sends; refuse any that would leave this machine."""
-    requests = []
-    original = botocore.httpsession.URLLib3Session.send
-
-    def send(self, request):
-        host = urlsplit(request.url).hostname
-        requests.append((host, request.headers.get("Authorization", b"")))
-        if host not in ("127.0.0.1", "localhost"):
-            raise AssertionError(f"a request left the machine: {request.url}")
-        return original(self, request)
-
-    monkeypatch.setattr(botocore.httpsession.URLLib3Session, "send", send)
-    return requests
 
 
 @pytest.fixture
@@ -309,7 +291,7 @@ def test_the_account_check_asks_sts(mesh):
 def test_embedded_environment_drops_everything_that_could_reach_aws():
     base = {**REAL_LOOKING, "PATH": "/usr/bin", "HOME": "/home/learner"}
 
-    env = mk.sandbox.embedded_environment("http://127.0.0.1:5555", "us-west-2", base)
+    env = mk.sandbox.embedded_environment("http://127.0.0.1:5555", region="us-west-2", base=base)
 
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5555"
     assert env["AWS_ACCESS_KEY_ID"] == env["AWS_SECRET_ACCESS_KEY"] == "testing"
@@ -317,3 +299,80 @@ def test_embedded_environment_drops_everything_that_could_reach_aws():
     assert env["HOME"] == "/home/learner"
     assert not {"AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL_EVENTS"} & env.keys()
     assert env["PATH"].endswith(os.pathsep + "/usr/bin")
+
+
+def test_a_session_passed_in_needs_a_target_too(isolated, sent):
+    with pytest.raises(TargetError, match=r"mk\.sandbox\.start\(\)"):
+        mk.buses.create_domain_bus("sales", boto3_session=boto3.Session(region_name="us-west-2"))
+    assert sent == []
+
+
+def test_on_real_aws_a_session_for_another_account_is_refused(isolated):
+    isolated.setattr(
+        sandbox, "_current", mk.sandbox.Target("aws", None, "111122223333", "eu-west-1")
+    )
+    isolated.setattr(sandbox, "_caller_account", lambda session, endpoint: "999988887777")
+
+    with pytest.raises(TargetError, match=r"belongs to account 999988887777.*111122223333"):
+        mk.buses.list_domain_buses(boto3_session=boto3.Session(region_name="eu-west-1"))
+
+
+def test_the_real_account_check_ignores_endpoint_overrides(isolated, sent):
+    """AWS_ENDPOINT_URL_STS must not be able to answer the account check on real AWS."""
+    with mk.sandbox.EmbeddedServer() as server:
+        isolated.setenv("AWS_ENDPOINT_URL_STS", server.url)
+        session = boto3.Session(
+            aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+            aws_secret_access_key="x",
+            region_name="us-west-2",
+        )
+
+        with pytest.raises(
+            AssertionError, match=r"left the machine: https://sts\.us-west-2\.amazonaws"
+        ):
+            sandbox._caller_account(session, None)
+
+
+def test_proxies_never_see_embedded_traffic(isolated):
+    isolated.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    isolated.setenv("http_proxy", "http://127.0.0.1:9")
+
+    target = mk.sandbox.start(quiet=True)
+    mk.buses.create_domain_bus("sales")
+
+    assert target.mode == "embedded"
+    assert "127.0.0.1" in os.environ["NO_PROXY"]
+
+
+def test_endpoint_asked_for_is_honoured_even_for_a_moto_server(isolated):
+    with mk.sandbox.EmbeddedServer() as server:
+        isolated.setenv("MESHKIT_TARGET", "endpoint")
+        isolated.setenv("AWS_ENDPOINT_URL", server.url)
+
+        target = mk.sandbox.start(quiet=True)
+
+        assert target.mode == "endpoint"
+        with pytest.raises(TargetError):
+            mk.sandbox.reset()
+
+
+def test_a_failed_start_leaves_the_environment_as_it_was(isolated):
+    with mk.sandbox.EmbeddedServer() as server:
+        closed = server.url
+    isolated.setenv("AWS_ENDPOINT_URL", closed)
+    isolated.setenv("AWS_PROFILE", "production")
+    before = dict(os.environ)
+
+    with pytest.raises(TargetError):
+        mk.sandbox.start(quiet=True)
+
+    assert dict(os.environ) == before
+    assert mk.sandbox.current() is None
+
+
+def test_a_busy_port_is_a_clear_error(isolated):
+    with mk.sandbox.EmbeddedServer() as server:
+        port = int(server.url.rsplit(":", 1)[1])
+
+        with pytest.raises(TargetError, match=f"port {port} on 127.0.0.1 is in use"):
+            mk.sandbox.EmbeddedServer(port=port)

@@ -1,0 +1,538 @@
+"""Domain events: the mesh's envelope, and a publisher that loses nothing.
+
+Every event a domain publishes has the same envelope, set by the platform (federated governance):
+the EventBridge ``Detail`` is ``{"metadata": {...}, "data": {...}}``, where ``data`` is the domain's
+business payload (checked against its contract) and ``metadata`` carries what every consumer may
+rely on: an idempotency key chosen by the producer, a correlation id, the contract's schema version
+and the data product the event belongs to.
+
+``publish`` sends events in batches of at most 10 entries and at most the request-size limit,
+resends the entries worth retrying (throttling, internal failures) with exponential backoff and
+jitter, and returns every event it could not deliver: it never drops one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import boto3
+import pandas as pd
+from botocore.exceptions import ClientError
+
+from . import _aws, contracts
+from .exceptions import MeshkitError, ValidationError
+
+__all__ = [
+    "BILLING_CHUNK_BYTES",
+    "CLASSIC_ENTRY_LIMIT_BYTES",
+    "ENTRY_LIMIT_BYTES",
+    "MAX_ENTRIES_PER_CALL",
+    "DomainEvent",
+    "EventSizeError",
+    "FailedEvent",
+    "PublishError",
+    "PublishResult",
+    "UnknownBusError",
+    "batches",
+    "entry_size",
+    "publish",
+]
+
+_logger = logging.getLogger(__name__)
+
+MAX_ENTRIES_PER_CALL = 10  # PutEvents: 1-10 entries per request
+# Entry and request size limit: 1 MB since 2026-01-29 (AWS Compute Blog, "serverless services now
+# support payloads up to 1 MB"); the PutEvents API reference still says 256 KB, selectable below.
+ENTRY_LIMIT_BYTES = 1024 * 1024
+CLASSIC_ENTRY_LIMIT_BYTES = 256 * 1024
+BILLING_CHUNK_BYTES = 64 * 1024  # each started 64 KB of an event is billed as one event
+USD_PER_MILLION_EVENTS = 1.00  # custom events, 2026 price list; check the EventBridge pricing page
+_TIME_BYTES = (
+    14  # what a set Time counts for in an entry's size (AWS: "Calculating PutEvents size")
+)
+_DETAIL_TYPE_MAX = 128
+_SOURCE_MAX = 256
+_RETRYABLE = frozenset({"ThrottlingException", "InternalFailure", "InternalException"})
+_BUS_CHECK_TTL_S = 300.0
+
+_known_buses: dict[tuple[str, str, str], float] = {}  # (endpoint, region, bus) -> checked at
+
+
+class EventSizeError(ValidationError):
+    """An event is larger than the entry-size limit; nothing of its batch was sent."""
+
+
+class UnknownBusError(ValidationError):
+    """The bus does not exist. AWS would accept the events and silently drop them."""
+
+
+class PublishError(MeshkitError):
+    """Publishing stopped; ``result`` says what was sent and holds every event that was not."""
+
+    def __init__(self, message: str, result: PublishResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    """One event a domain publishes, before the platform wraps it in the mesh's envelope.
+
+    Parameters
+    ----------
+    source : str
+        Who publishes: ``"<domain>.domain"``, e.g. ``"sales.domain"`` (the article's source).
+    detail_type : str
+        What happened, e.g. ``"SaleRecorded"``. At most 128 characters.
+    detail : dict
+        The business payload, e.g. ``{"sale_id": ..., "amount": ..., "timestamp": ...}``; it must
+        satisfy the contract of (source, detail_type, schema_version). Sent as ``data``.
+    idempotency_key : str, optional
+        The producer's key for "this business fact": the same sale published twice has the same
+        key, so consumers can de-duplicate. Default: a new UUID (a key per event object).
+    correlation_id : str, optional
+        Ties together the events of one business flow. Default: a new UUID.
+    schema_version : str, default "1.0"
+        The version of the contract ``detail`` follows.
+    data_product : str, optional
+        The data product the event belongs to; default ``"<domain>.<detail-type in kebab case>"``.
+    time : datetime, optional
+        When it happened; default: when EventBridge receives it. Set it for reproducible output.
+    resources : tuple of str
+        ARNs the event concerns.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> event = mk.events.DomainEvent(
+    ...     source="sales.domain", detail_type="SaleRecorded",
+    ...     detail={"sale_id": "S-1", "amount": 12.5, "timestamp": "2026-01-29T10:00:00"},
+    ...     idempotency_key="sale-S-1", correlation_id="checkout-7",
+    ... )
+    >>> event.envelope()["metadata"]["data_product"]
+    'sales.sale-recorded'
+    """
+
+    source: str
+    detail_type: str
+    detail: Mapping[str, Any]
+    idempotency_key: str = field(default_factory=lambda: str(uuid.uuid4()))
+    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    schema_version: str = "1.0"
+    data_product: str | None = None
+    time: datetime | None = None
+    resources: tuple[str, ...] = ()
+
+    @property
+    def domain(self) -> str:
+        """The publishing domain: the part of ``source`` before ``.domain``."""
+        return self.source.removesuffix(".domain")
+
+    def envelope(self) -> dict[str, Any]:
+        """The ``Detail`` EventBridge carries: ``{"metadata": {...}, "data": detail}``."""
+        kebab = re.sub(r"(?<!^)(?=[A-Z])", "-", self.detail_type).lower()
+        return {
+            "metadata": {
+                "idempotency_key": self.idempotency_key,
+                "correlation_id": self.correlation_id,
+                "schema_version": self.schema_version,
+                "data_product": self.data_product or f"{self.domain}.{kebab}",
+            },
+            "data": dict(self.detail),
+        }
+
+    def to_entry(self, bus: str) -> dict[str, Any]:
+        """The PutEvents request entry for ``bus`` (checks the fields, not the contract)."""
+        self._check_fields()
+        try:
+            detail = json.dumps(self.envelope(), separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as err:
+            raise ValidationError(
+                f"detail of {self.detail_type} event {self.idempotency_key!r} is not JSON: {err}; "
+                "convert it first (str() for datetimes and UUIDs, float() or str() for Decimals)"
+            ) from err
+        entry: dict[str, Any] = {
+            "Source": self.source,
+            "DetailType": self.detail_type,
+            "Detail": detail,
+            "EventBusName": bus,
+        }
+        if self.time is not None:
+            entry["Time"] = self.time
+        if self.resources:
+            entry["Resources"] = list(self.resources)
+        return entry
+
+    def _check_fields(self) -> None:
+        for name, value, limit in (
+            ("source", self.source, _SOURCE_MAX),
+            ("detail_type", self.detail_type, _DETAIL_TYPE_MAX),
+        ):
+            if not isinstance(value, str) or not value.strip():
+                raise ValidationError(
+                    f"{name} is missing: every event needs a {name} (e.g. source='sales.domain', "
+                    "detail_type='SaleRecorded')"
+                )
+            if len(value) > limit:
+                raise ValidationError(
+                    f"{name} is {len(value)} characters; EventBridge allows at most {limit}: "
+                    f"shorten {value[:30]!r}..."
+                )
+        if self.source.startswith("aws."):
+            raise ValidationError(
+                f"source {self.source!r} starts with 'aws.', which AWS reserves for its services: "
+                "use '<domain>.domain'"
+            )
+        if not isinstance(self.detail, Mapping):
+            raise ValidationError(
+                "detail must be a dict of the event's business fields, "
+                f"not {type(self.detail).__name__}"
+            )
+
+
+def entry_size(entry: Mapping[str, Any]) -> int:
+    """An entry's size as EventBridge counts it against the limit.
+
+    14 bytes for a set Time, plus the UTF-8 bytes of Source, DetailType, Detail and each Resource.
+    """
+    size = _TIME_BYTES if entry.get("Time") is not None else 0
+    for key in ("Source", "DetailType", "Detail"):
+        size += len(entry.get(key, "").encode("utf-8"))
+    return size + sum(len(arn.encode("utf-8")) for arn in entry.get("Resources", ()))
+
+
+def batches(
+    sized: Iterable[tuple[Any, int]],
+    *,
+    max_entries: int = MAX_ENTRIES_PER_CALL,
+    max_bytes: int = ENTRY_LIMIT_BYTES,
+) -> Iterator[list[Any]]:
+    """Group ``(item, size)`` pairs, in order, into batches within both limits. Streams.
+
+    Raises ``EventSizeError`` for an item larger than ``max_bytes`` on its own.
+    """
+    batch: list[Any] = []
+    batch_bytes = 0
+    for item, size in sized:
+        if size > max_bytes:
+            raise EventSizeError(
+                f"an event of {size:,} bytes is over the {max_bytes:,}-byte entry limit: move "
+                "bulky fields to S3 and put the object's key in the event (claim-check pattern)"
+            )
+        if batch and (len(batch) == max_entries or batch_bytes + size > max_bytes):
+            yield batch
+            batch, batch_bytes = [], 0
+        batch.append(item)
+        batch_bytes += size
+    if batch:
+        yield batch
+
+
+@dataclass(frozen=True)
+class FailedEvent:
+    """An event that was not delivered, with the reason AWS gave on the last attempt."""
+
+    event: DomainEvent
+    error_code: str
+    error_message: str
+    attempts: int
+
+
+@dataclass
+class PublishResult:
+    """What ``publish`` did.
+
+    Attributes
+    ----------
+    sent : int
+        Events EventBridge accepted.
+    failed : list of FailedEvent
+        Every event that was not accepted, with its error: returned, never dropped.
+    api_calls : int
+        PutEvents requests made, retries included.
+    retried : int
+        Entries sent again after a retryable failure.
+    billable_chunks : int
+        64 KB chunks of the accepted events: what EventBridge bills, one event per chunk.
+    event_ids : list of str
+        The ids EventBridge gave the accepted events, in input order (empty with ``record=False``).
+    """
+
+    sent: int = 0
+    failed: list[FailedEvent] = field(default_factory=list)
+    api_calls: int = 0
+    retried: int = 0
+    billable_chunks: int = 0
+    event_ids: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every event was accepted."""
+        return not self.failed
+
+    @property
+    def estimated_cost_usd(self) -> float:
+        """What the accepted events cost to publish, at USD 1.00 per million 64 KB chunks."""
+        return self.billable_chunks * USD_PER_MILLION_EVENTS / 1_000_000
+
+    def failures(self) -> pd.DataFrame:
+        """The failed events as a DataFrame: idempotency_key, detail_type, error_code, attempts."""
+        return pd.DataFrame(
+            [
+                (f.event.idempotency_key, f.event.detail_type, f.error_code, f.attempts)
+                for f in self.failed
+            ],
+            columns=["idempotency_key", "detail_type", "error_code", "attempts"],
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"PublishResult(sent={self.sent}, failed={len(self.failed)}, "
+            f"api_calls={self.api_calls}, retried={self.retried})"
+        )
+
+
+def publish(
+    bus: str,
+    events: Iterable[DomainEvent],
+    *,
+    registry: contracts.ContractRegistry | None = None,
+    validate: bool = True,
+    max_bytes: int = ENTRY_LIMIT_BYTES,
+    max_attempts: int = 4,
+    raise_on_failure: bool = False,
+    record: bool = True,
+    progress: bool | Callable[[PublishResult], None] = False,
+    boto3_session: boto3.Session | None = None,
+) -> PublishResult:
+    """Publish domain events on ``bus``, in batches, retrying what is worth retrying.
+
+    Parameters
+    ----------
+    bus : str
+        Name or ARN of the event bus. Checked first: AWS silently drops events sent to a bus that
+        does not exist.
+    events : iterable of DomainEvent
+        Any iterable. A list is checked whole before anything is sent; a generator is streamed,
+        with memory bounded by one batch (plus the failures, which are kept).
+    registry : ContractRegistry, optional
+        Where contracts are looked up; default ``mk.contracts.default_registry()``.
+    validate : bool, default True
+        Check each event's data against its contract before sending.
+    max_bytes : int, default ENTRY_LIMIT_BYTES (1 MB)
+        Limit for one entry and for one request; ``CLASSIC_ENTRY_LIMIT_BYTES`` (256 KB) for
+        accounts or tools still on the old limit.
+    max_attempts : int, default 4
+        Attempts per entry for retryable failures (throttling, internal errors), with exponential
+        backoff and full jitter between them. Other failures are not retried.
+    raise_on_failure : bool, default False
+        Raise ``PublishError`` (with the result attached) instead of returning failures.
+    record : bool, default True
+        Keep the ids of accepted events in ``result.event_ids``; False keeps memory flat.
+    progress : bool or callable, default False
+        True shows a progress bar (needs tqdm); a callable is called with the running result after
+        each request.
+    boto3_session : boto3.Session, optional
+        Session to use; default: the one for ``mk.sandbox.start()``'s target.
+
+    Returns
+    -------
+    PublishResult
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        For a bad event (missing source, detail-type too long, data that is not JSON or breaks its
+        contract, an oversized event) or an unknown bus, before the batch holding it is sent.
+    PublishError
+        When a request fails as a whole (for example, access denied), or with
+        ``raise_on_failure`` when events failed; ``error.result`` has everything.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> event = mk.events.DomainEvent(
+    ...     source="sales.domain", detail_type="SaleRecorded",
+    ...     detail={"sale_id": "S-1", "amount": 12.5, "timestamp": "2026-01-29T10:00:00"},
+    ... )
+    >>> mk.events.publish("SalesEventBus", [event])  # doctest: +SKIP
+    PublishResult(sent=1, failed=0, api_calls=1, retried=0)
+    """
+    client = _aws.client("events", boto3_session)
+    registry = registry or contracts.default_registry()
+    result = PublishResult()
+    prepared = _prepare(events, bus, registry if validate else None)
+    if isinstance(events, Sequence):
+        prepared = iter(list(prepared))  # a bad event anywhere in a list stops everything
+    _check_bus(client, bus)
+    report = _progress_reporter(progress)
+    try:
+        for batch in batches(prepared, max_bytes=max_bytes):
+            _send_with_retries(client, batch, result, max_attempts, record)
+            report(result)
+    finally:
+        report(None)
+    if raise_on_failure and result.failed:
+        codes = sorted({f.error_code for f in result.failed})
+        raise PublishError(
+            f"{len(result.failed)} of {result.sent + len(result.failed)} events were not "
+            f"delivered ({', '.join(codes)}); they are in error.result.failed, to resend or park",
+            result,
+        )
+    return result
+
+
+@dataclass
+class _Pending:
+    event: DomainEvent
+    entry: dict[str, Any]
+    size: int
+    attempts: int = 0
+
+
+def _prepare(
+    events: Iterable[DomainEvent], bus: str, registry: contracts.ContractRegistry | None
+) -> Iterator[tuple[_Pending, int]]:
+    for index, event in enumerate(events):
+        if not isinstance(event, DomainEvent):
+            raise ValidationError(
+                f"event {index} is a {type(event).__name__}, not a DomainEvent: wrap it with "
+                "mk.events.DomainEvent(source=..., detail_type=..., detail=...)"
+            )
+        entry = event.to_entry(bus)
+        if registry is not None:
+            registry.get(event.source, event.detail_type, event.schema_version).validate(
+                event.detail
+            )
+        size = entry_size(entry)
+        yield _Pending(event, entry, size), size
+
+
+def _send_with_retries(
+    client: Any, batch: list[_Pending], result: PublishResult, max_attempts: int, record: bool
+) -> None:
+    ids: dict[int, str] = {}
+    position = {id(p): i for i, p in enumerate(batch)}
+    pending = batch
+    try:
+        _send_until_settled(client, pending, ids, position, result, max_attempts)
+    finally:
+        if record:  # also when a request failed as a whole: the ids accepted so far are kept
+            result.event_ids.extend(ids[i] for i in sorted(ids))
+
+
+def _send_until_settled(
+    client: Any,
+    pending: list[_Pending],
+    ids: dict[int, str],
+    position: dict[int, int],
+    result: PublishResult,
+    max_attempts: int,
+) -> None:
+    while pending:
+        response = _put_events(client, pending, result)
+        retry: list[_Pending] = []
+        for item, outcome in zip(pending, response["Entries"], strict=True):
+            item.attempts += 1
+            if "EventId" in outcome and not outcome.get("ErrorCode"):
+                ids[position[id(item)]] = outcome["EventId"]
+                result.sent += 1
+                result.billable_chunks += max(1, math.ceil(item.size / BILLING_CHUNK_BYTES))
+            elif outcome.get("ErrorCode") in _RETRYABLE and item.attempts < max_attempts:
+                retry.append(item)
+            else:
+                result.failed.append(
+                    FailedEvent(
+                        item.event,
+                        outcome.get("ErrorCode", "Unknown"),
+                        outcome.get("ErrorMessage", ""),
+                        item.attempts,
+                    )
+                )
+        if retry:
+            result.retried += len(retry)
+            attempt = max(item.attempts for item in retry)
+            _sleep(random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)))
+        pending = retry
+
+
+_BACKOFF_BASE_S = 0.05
+_BACKOFF_CAP_S = 5.0
+_sleep = time.sleep  # replaced in tests
+
+
+def _put_events(client: Any, pending: list[_Pending], result: PublishResult) -> dict[str, Any]:
+    result.api_calls += 1
+    try:
+        return client.put_events(Entries=[item.entry for item in pending])
+    except ClientError as err:
+        code = err.response["Error"]["Code"]
+        bus = pending[0].entry["EventBusName"]
+        if code == "ResourceNotFoundException":  # moto's answer for an unknown bus; AWS drops
+            _known_buses.clear()
+        result.failed.extend(
+            FailedEvent(
+                item.event, code, err.response["Error"].get("Message", ""), item.attempts + 1
+            )
+            for item in pending
+        )
+        raise PublishError(
+            f"PutEvents to {bus} failed as a whole ({code}) after {result.sent} events were sent; "
+            f"the {len(pending)} events of this request are in error.result.failed and the rest "
+            "of the input was not read",
+            result,
+        ) from err
+
+
+def _check_bus(client: Any, bus: str) -> None:
+    key = (client.meta.endpoint_url, client.meta.region_name, bus)
+    checked = _known_buses.get(key)
+    if checked is not None and time.monotonic() - checked < _BUS_CHECK_TTL_S:
+        return
+    try:
+        client.describe_event_bus(Name=bus)
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        raise UnknownBusError(
+            f"event bus {bus!r} does not exist in {client.meta.region_name}: create it with "
+            "mk.buses.create_domain_bus(...) first (AWS would accept these events and drop them)"
+        ) from err
+    _known_buses[key] = time.monotonic()
+
+
+def _progress_reporter(
+    progress: bool | Callable[[PublishResult], None],
+) -> Callable[[PublishResult | None], None]:
+    """A function called with the result after each request, and with None at the end."""
+    if callable(progress):
+        callback = progress
+        return lambda result: None if result is None else callback(result)
+    if not progress:
+        return lambda result: None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as err:
+        raise MeshkitError(
+            "progress=True needs tqdm: pip install tqdm (or pass a callable)"
+        ) from err
+    bar = tqdm(unit="event", desc="publishing")
+
+    def report(result: PublishResult | None) -> None:
+        if result is None:
+            bar.close()
+        else:
+            bar.update(result.sent + len(result.failed) - bar.n)
+            bar.set_postfix(failed=len(result.failed), calls=result.api_calls)
+
+    return report
