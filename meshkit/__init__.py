@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
-from . import buses, contracts, events, exceptions, sandbox
+from . import buses, contracts, events, exceptions, producers, sandbox
 from .exceptions import MeshkitError
 
 try:
@@ -30,5 +30,6 @@ __all__ = [
     "contracts",
     "events",
     "exceptions",
+    "producers",
     "sandbox",
 ]

@@ -224,11 +224,7 @@ def batches(
     batch: list[Any] = []
     batch_bytes = 0
     for item, size in sized:
-        if size > max_bytes:
-            raise EventSizeError(
-                f"an event of {size:,} bytes is over the {max_bytes:,}-byte entry limit: move "
-                "bulky fields to S3 and put the object's key in the event (claim-check pattern)"
-            )
+        _check_size(size, max_bytes)
         if batch and (len(batch) == max_entries or batch_bytes + size > max_bytes):
             yield batch
             batch, batch_bytes = [], 0
@@ -236,6 +232,14 @@ def batches(
         batch_bytes += size
     if batch:
         yield batch
+
+
+def _check_size(size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise EventSizeError(
+            f"an event of {size:,} bytes is over the {max_bytes:,}-byte entry limit: move "
+            "bulky fields to S3 and put the object's key in the event (claim-check pattern)"
+        )
 
 
 @dataclass(frozen=True)
@@ -371,7 +375,7 @@ def publish(
     client = _aws.client("events", boto3_session)
     registry = registry or contracts.default_registry()
     result = PublishResult()
-    prepared = _prepare(events, bus, registry if validate else None)
+    prepared = _prepare(events, bus, registry if validate else None, max_bytes)
     if isinstance(events, Sequence):
         prepared = iter(list(prepared))  # a bad event anywhere in a list stops everything
     _check_bus(client, bus)
@@ -401,8 +405,12 @@ class _Pending:
 
 
 def _prepare(
-    events: Iterable[DomainEvent], bus: str, registry: contracts.ContractRegistry | None
+    events: Iterable[DomainEvent],
+    bus: str,
+    registry: contracts.ContractRegistry | None,
+    max_bytes: int,
 ) -> Iterator[tuple[_Pending, int]]:
+    """Entries with their sizes; each event checked (fields, contract, size) as it is read."""
     for index, event in enumerate(events):
         if not isinstance(event, DomainEvent):
             raise ValidationError(
@@ -415,6 +423,7 @@ def _prepare(
                 event.detail
             )
         size = entry_size(entry)
+        _check_size(size, max_bytes)
         yield _Pending(event, entry, size), size
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import botocore.httpsession
@@ -18,15 +19,23 @@ def mesh() -> mk.sandbox.Target:
     return target
 
 
+class Sent(NamedTuple):
+    host: str
+    auth: bytes
+    operation: str  # X-Amz-Target of JSON-protocol calls, e.g. "AWSEvents.PutEvents"
+
+
 @pytest.fixture
-def sent(monkeypatch):
+def sent(monkeypatch) -> list[Sent]:
     """Record every HTTP request botocore sends; refuse any that would leave this machine."""
-    requests = []
+    requests: list[Sent] = []
     original = botocore.httpsession.URLLib3Session.send
 
     def send(self, request):
         host = urlsplit(request.url).hostname
-        requests.append((host, request.headers.get("Authorization", b"")))
+        target = request.headers.get("X-Amz-Target", b"")
+        operation = target.decode() if isinstance(target, bytes) else target
+        requests.append(Sent(host, request.headers.get("Authorization", b""), operation))
         if host not in ("127.0.0.1", "localhost"):
             raise AssertionError(f"a request left the machine: {request.url}")
         return original(self, request)

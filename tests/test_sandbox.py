@@ -89,8 +89,8 @@ def test_real_looking_credentials_never_leave_the_machine(isolated, sent):
     assert target.mode == "embedded"
     assert target.region == "us-west-2", "embedded mode ignores the shell's region"
     assert sent, "the calls above went somewhere"
-    assert {host for host, _ in sent} == {"127.0.0.1"}
-    assert all(b"Credential=testing/" in auth for _, auth in sent)
+    assert {request.host for request in sent} == {"127.0.0.1"}
+    assert all(b"Credential=testing/" in request.auth for request in sent)
     for key in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL_EVENTS"):
         assert key not in os.environ
     assert os.environ["AWS_CONFIG_FILE"] == os.devnull
@@ -151,7 +151,9 @@ def test_another_endpoint_is_used_as_it_is(isolated, plain_endpoint, sent, capsy
     assert (target.mode, target.endpoint_url) == ("endpoint", plain_endpoint)
     assert f"endpoint {plain_endpoint}" in capsys.readouterr().out
     assert sent
-    assert all(b"Credential=testing/" in auth for _, auth in sent), "fake credentials forced"
+    assert all(b"Credential=testing/" in request.auth for request in sent), (
+        "fake credentials forced"
+    )
 
 
 def test_an_endpoint_that_does_not_answer_is_a_clear_error(isolated):

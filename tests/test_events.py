@@ -1,0 +1,392 @@
+"""Publishing domain events: envelope, batching, retries, partial failures, and bad input."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import random
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from botocore.stub import Stubber
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import meshkit as mk
+from meshkit import _aws
+from meshkit import events as mk_events
+from meshkit.exceptions import MeshkitError, ValidationError
+
+SAMPLES = Path(__file__).parent / "events"
+BUS = "SalesEventBus"
+
+
+def sale(i: int, **overrides) -> mk.events.DomainEvent:
+    fields = {
+        "source": "sales.domain",
+        "detail_type": "SaleRecorded",
+        "detail": {"sale_id": f"S-{i}", "amount": 10 + i, "timestamp": "2026-01-29T10:00:00Z"},
+        "idempotency_key": f"sale-recorded/S-{i}",
+        "correlation_id": "checkout-1",
+    }
+    return mk.events.DomainEvent(**{**fields, **overrides})
+
+
+@pytest.fixture
+def bus(mesh):
+    mk_events._known_buses.clear()
+    mk.buses.create_domain_bus("sales")
+    return BUS
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch):
+    """Backoff waits are recorded, not slept."""
+    waits: list[float] = []
+    monkeypatch.setattr(mk_events, "_sleep", waits.append)
+    return waits
+
+
+def puts(sent) -> list:
+    return [request for request in sent if request.operation == "AWSEvents.PutEvents"]
+
+
+# -- the envelope --------------------------------------------------------------------------------
+
+
+def test_the_envelope_wraps_data_with_the_platforms_metadata():
+    entry = sale(1, time=datetime(2026, 1, 29, 10, tzinfo=timezone.utc)).to_entry(BUS)
+
+    assert entry["Source"] == "sales.domain"
+    assert entry["DetailType"] == "SaleRecorded"
+    assert entry["EventBusName"] == BUS
+    assert entry["Time"] == datetime(2026, 1, 29, 10, tzinfo=timezone.utc)
+    assert json.loads(entry["Detail"]) == {
+        "metadata": {
+            "idempotency_key": "sale-recorded/S-1",
+            "correlation_id": "checkout-1",
+            "schema_version": "1.0",
+            "data_product": "sales.sale-recorded",
+        },
+        "data": {"sale_id": "S-1", "amount": 11, "timestamp": "2026-01-29T10:00:00Z"},
+    }
+
+
+def test_entry_size_counts_what_eventbridge_counts():
+    entry = {"Source": "ab", "DetailType": "cd", "Detail": '{"é":1}', "Resources": ["arn:x"]}
+
+    assert mk.events.entry_size(entry) == 2 + 2 + len('{"é":1}'.encode()) + 5
+    assert mk.events.entry_size({**entry, "Time": datetime.now(timezone.utc)}) == 14 + 2 + 2 + 8 + 5
+
+
+# -- batching ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", [1, 9, 10, 11, 25, 101])
+def test_small_events_take_one_call_per_ten(bus, count):
+    result = mk.events.publish(bus, [sale(i) for i in range(count)])
+
+    assert (result.sent, result.failed, result.api_calls) == (count, [], math.ceil(count / 10))
+    assert len(result.event_ids) == len(set(result.event_ids)) == count
+    assert result.billable_chunks == count
+
+
+def test_events_near_the_size_limit_are_batched_within_it(bus, sent):
+    padding = "x" * (100 * 1024)  # three of these exceed the classic 256 KB request limit
+    big = [sale(i, detail={**sale(i).detail, "note": padding}) for i in range(7)]
+
+    result = mk.events.publish(
+        bus, big, validate=False, max_bytes=mk.events.CLASSIC_ENTRY_LIMIT_BYTES
+    )
+
+    assert result.sent == 7
+    assert result.api_calls == len(puts(sent)) == 4  # 2 + 2 + 2 + 1
+    assert result.billable_chunks == 7 * 2  # each event is between 64 and 128 KB
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sizes=st.lists(st.integers(min_value=1, max_value=1000), max_size=200),
+    max_entries=st.integers(min_value=1, max_value=10),
+    max_bytes=st.integers(min_value=1000, max_value=5000),
+)
+def test_batches_keep_order_and_limits_and_lose_nothing(sizes, max_entries, max_bytes):
+    items = list(enumerate(sizes))
+
+    batched = list(
+        mk.events.batches(
+            ((item, item[1]) for item in items), max_entries=max_entries, max_bytes=max_bytes
+        )
+    )
+
+    assert [item for batch in batched for item in batch] == items  # order, nothing lost or doubled
+    for batch in batched:
+        assert 1 <= len(batch) <= max_entries
+        assert sum(size for _, size in batch) <= max_bytes
+    for first, second in itertools.pairwise(batched):  # a batch closes only when the next
+        assert len(first) == max_entries or (  # item would not fit
+            sum(size for _, size in first) + second[0][1] > max_bytes
+        )
+
+
+def test_a_generator_is_streamed_not_read_whole(bus, monkeypatch):
+    pulled = 0
+
+    def generate():
+        nonlocal pulled
+        for i in range(100):
+            pulled += 1
+            yield sale(i)
+
+    real_client = _aws.client
+    seen_at_first_call: list[int] = []
+
+    def spying_client(*args, **kwargs):
+        client = real_client(*args, **kwargs)
+        put = client.put_events
+
+        def put_events(**params):
+            seen_at_first_call.append(pulled)
+            return put(**params)
+
+        client.put_events = put_events
+        return client
+
+    monkeypatch.setattr(_aws, "client", spying_client)
+
+    result = mk.events.publish(bus, generate(), record=False)
+
+    assert result.sent == 100 and result.event_ids == []
+    assert seen_at_first_call[0] <= 11, "the first batch left before the input was read"
+
+
+# -- retries and partial failures (botocore Stubber) -------------------------------------------
+
+
+@pytest.fixture
+def stubbed(mesh, monkeypatch):
+    """An events client whose answers the test scripts; the bus check is answered already."""
+    client = mesh.session().client("events", endpoint_url=mesh.endpoint_url)
+    monkeypatch.setattr(_aws, "client", lambda *args, **kwargs: client)
+    mk_events._known_buses[(client.meta.endpoint_url, client.meta.region_name, BUS)] = 1e18
+    with Stubber(client) as stubber:
+        yield stubber
+    mk_events._known_buses.clear()
+
+
+def test_the_documented_partial_failure_is_retried_until_delivered(stubbed, no_sleep):
+    sample = json.loads((SAMPLES / "put_events_partial_failure.json").read_text())
+    stubbed.add_response("put_events", sample)
+    stubbed.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "e-2"}]})
+
+    result = mk.events.publish(BUS, [sale(0), sale(1), sale(2)])
+
+    assert (result.sent, result.failed, result.api_calls, result.retried) == (3, [], 2, 1)
+    assert result.event_ids == [
+        sample["Entries"][0]["EventId"],
+        "e-2",
+        sample["Entries"][2]["EventId"],
+    ]
+    assert len(no_sleep) == 1 and 0 <= no_sleep[0] <= mk_events._BACKOFF_CAP_S
+
+
+def test_a_failure_not_worth_retrying_is_returned_at_once(stubbed):
+    stubbed.add_response(
+        "put_events",
+        {
+            "FailedEntryCount": 1,
+            "Entries": [
+                {"EventId": "e-0"},
+                {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."},
+            ],
+        },
+    )
+
+    result = mk.events.publish(BUS, [sale(0), sale(1)])
+
+    assert (result.sent, result.api_calls, result.retried) == (1, 1, 0)
+    [failure] = result.failed
+    assert (failure.event.idempotency_key, failure.error_code, failure.attempts) == (
+        "sale-recorded/S-1",
+        "MalformedDetail",
+        1,
+    )
+    assert result.failures().error_code.tolist() == ["MalformedDetail"]
+
+
+def test_retries_are_bounded_and_back_off_exponentially(stubbed, no_sleep, monkeypatch):
+    monkeypatch.setattr(mk_events.random, "uniform", lambda low, high: high)  # the ceiling
+    throttled = {"ErrorCode": "ThrottlingException", "ErrorMessage": "Rate exceeded."}
+    for _ in range(3):
+        stubbed.add_response("put_events", {"FailedEntryCount": 1, "Entries": [throttled]})
+
+    result = mk.events.publish(BUS, [sale(0)], max_attempts=3)
+
+    assert result.sent == 0 and result.api_calls == 3
+    assert [f.attempts for f in result.failed] == [3]
+    assert no_sleep == [mk_events._BACKOFF_BASE_S * 2, mk_events._BACKOFF_BASE_S * 4]
+
+
+def test_raise_on_failure_raises_with_everything_attached(stubbed):
+    stubbed.add_response(
+        "put_events",
+        {
+            "FailedEntryCount": 1,
+            "Entries": [{"ErrorCode": "InvalidArgument", "ErrorMessage": "no"}],
+        },
+    )
+
+    with pytest.raises(mk.events.PublishError, match=r"error\.result\.failed") as raised:
+        mk.events.publish(BUS, [sale(0)], raise_on_failure=True)
+
+    assert [f.error_code for f in raised.value.result.failed] == ["InvalidArgument"]
+
+
+def test_a_request_refused_whole_stops_and_returns_its_events(stubbed):
+    stubbed.add_response(
+        "put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": f"e-{i}"} for i in range(10)]}
+    )
+    stubbed.add_client_error(
+        "put_events", service_error_code="AccessDeniedException", http_status_code=400
+    )
+
+    with pytest.raises(mk.events.PublishError, match="AccessDeniedException") as raised:
+        mk.events.publish(BUS, [sale(i) for i in range(25)])
+
+    result = raised.value.result
+    assert result.sent == 10 and len(result.event_ids) == 10
+    assert [f.event.idempotency_key for f in result.failed] == [
+        f"sale-recorded/S-{i}" for i in range(10, 20)
+    ]
+
+
+def test_ten_thousand_events_with_five_percent_failures_lose_nothing(bus, monkeypatch):
+    """Every event is delivered exactly once or returned as failed; none is lost or doubled."""
+    delivered: list[str] = []
+    chance = random.Random(42)
+    real_client = _aws.client
+
+    def flaky_client(*args, **kwargs):
+        client = real_client(*args, **kwargs)
+        put = client.put_events
+
+        def put_events(Entries):  # boto3's parameter name
+            fail = {i for i in range(len(Entries)) if chance.random() < 0.05}
+            passed = [e for i, e in enumerate(Entries) if i not in fail]
+            answers = iter(put(Entries=passed)["Entries"] if passed else [])
+            outcome = []
+            for i, entry in enumerate(Entries):
+                if i in fail:
+                    code = "ThrottlingException" if chance.random() < 0.8 else "InvalidArgument"
+                    outcome.append({"ErrorCode": code, "ErrorMessage": "injected"})
+                else:
+                    outcome.append(next(answers))
+                    delivered.append(json.loads(entry["Detail"])["metadata"]["idempotency_key"])
+            return {"FailedEntryCount": len(fail), "Entries": outcome}
+
+        client.put_events = put_events
+        return client
+
+    monkeypatch.setattr(_aws, "client", flaky_client)
+    keys = [f"sale-recorded/S-{i}" for i in range(10_000)]
+
+    result = mk.events.publish(bus, (sale(i) for i in range(10_000)))
+
+    failed = [f.event.idempotency_key for f in result.failed]
+    assert result.sent + len(failed) == 10_000
+    assert len(delivered) == len(set(delivered)) == result.sent, "nothing delivered twice"
+    assert sorted(delivered + failed) == sorted(keys), "nothing lost"
+    assert result.retried > 0 and failed, "both retried and returned failures happened"
+    assert {f.error_code for f in result.failed} <= {"ThrottlingException", "InvalidArgument"}
+
+
+def test_progress_is_reported_after_each_request(bus):
+    seen: list[tuple[int, int]] = []
+
+    mk.events.publish(
+        bus, [sale(i) for i in range(25)], progress=lambda r: seen.append((r.sent, r.api_calls))
+    )
+
+    assert seen == [(10, 1), (20, 2), (25, 3)]
+
+
+# -- bad input: a clear error, and nothing sent ------------------------------------------------
+
+
+class NotJson:
+    pass
+
+
+BAD_EVENTS = {
+    "detail not JSON": (
+        lambda: sale(0, detail={"sale_id": "S-0", "amount": 1, "timestamp": NotJson()}),
+        ValidationError,
+        r"detail of SaleRecorded .* is not JSON.*convert it first",
+    ),
+    "oversized": (
+        lambda: sale(0, detail={**sale(0).detail, "note": "x" * (1024 * 1024)}),
+        mk.events.EventSizeError,
+        r"over the 1,048,576-byte entry limit: move bulky fields to S3",
+    ),
+    "missing source": (lambda: sale(0, source=""), ValidationError, r"source is missing"),
+    "missing detail-type": (
+        lambda: sale(0, detail_type=" "),
+        ValidationError,
+        r"detail_type is missing",
+    ),
+    "detail-type too long": (
+        lambda: sale(0, detail_type="S" * 129),
+        ValidationError,
+        r"detail_type is 129 characters; EventBridge allows at most 128",
+    ),
+    "reserved source": (lambda: sale(0, source="aws.sales"), ValidationError, r"reserves"),
+    "contract violation": (
+        lambda: sale(0, detail={"sale_id": "S-0", "amount": "12", "timestamp": "2026-01-29"}),
+        mk.contracts.ContractViolation,
+        r"data\.amount: '12' is not of type 'number'.*fix the event's data",
+    ),
+    "missing required field": (
+        lambda: sale(0, detail={"sale_id": "S-0", "timestamp": "2026-01-29T10:00:00Z"}),
+        mk.contracts.ContractViolation,
+        r"data\.amount: 'amount' is a required property",
+    ),
+    "unknown contract": (
+        lambda: sale(0, detail_type="SaleRefunded"),
+        mk.contracts.UnknownContractError,
+        r"no contract for .*SaleRefunded.*mk\.contracts\.register",
+    ),
+    "not a DomainEvent": (lambda: {"Source": "sales.domain"}, ValidationError, r"wrap it with"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_EVENTS, ids=list(BAD_EVENTS))
+def test_bad_input_is_a_clear_error_and_nothing_is_sent(bus, sent, case):
+    make_bad, error, message = BAD_EVENTS[case]
+    good = [sale(i) for i in range(1, 15)]  # the bad event sits in the second batch
+
+    with pytest.raises(error, match=message) as raised:
+        mk.events.publish(bus, [*good, make_bad()])
+
+    assert isinstance(raised.value, MeshkitError)
+    assert puts(sent) == [], "the good events before it were not sent either"
+
+
+def test_an_unknown_bus_is_a_clear_error_and_nothing_is_sent(mesh, sent):
+    mk_events._known_buses.clear()
+
+    with pytest.raises(
+        mk.events.UnknownBusError, match=r"'NoSuchEventBus' does not exist.*drop them"
+    ):
+        mk.events.publish("NoSuchEventBus", [sale(0)])
+
+    assert puts(sent) == []
+
+
+def test_the_bus_check_is_cached(bus, sent):
+    mk.events.publish(bus, [sale(0)])
+    mk.events.publish(bus, [sale(1)])
+
+    checks = [r for r in sent if r.operation == "AWSEvents.DescribeEventBus"]
+    assert len(checks) <= 1
