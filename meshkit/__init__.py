@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
-from . import buses, contracts, events, exceptions, producers, sandbox
+from . import buses, contracts, events, exceptions, faults, producers, sandbox
 from .exceptions import MeshkitError
 
 try:
@@ -30,6 +30,7 @@ __all__ = [
     "contracts",
     "events",
     "exceptions",
+    "faults",
     "producers",
     "sandbox",
 ]

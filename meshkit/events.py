@@ -21,8 +21,10 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import boto3
@@ -140,13 +142,12 @@ class DomainEvent:
 
     def envelope(self) -> dict[str, Any]:
         """The ``Detail`` EventBridge carries: ``{"metadata": {...}, "data": detail}``."""
-        kebab = re.sub(r"(?<!^)(?=[A-Z])", "-", self.detail_type).lower()
         return {
             "metadata": {
                 "idempotency_key": self.idempotency_key,
                 "correlation_id": self.correlation_id,
                 "schema_version": self.schema_version,
-                "data_product": self.data_product or f"{self.domain}.{kebab}",
+                "data_product": self.data_product or f"{self.domain}.{_kebab(self.detail_type)}",
             },
             "data": dict(self.detail),
         }
@@ -198,6 +199,12 @@ class DomainEvent:
                 "detail must be a dict of the event's business fields, "
                 f"not {type(self.detail).__name__}"
             )
+
+
+@lru_cache(maxsize=256)
+def _kebab(name: str) -> str:
+    """``SaleRecorded`` -> ``sale-recorded``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
 
 
 def entry_size(entry: Mapping[str, Any]) -> int:
@@ -268,8 +275,9 @@ class PublishResult:
         Entries sent again after a retryable failure.
     billable_chunks : int
         64 KB chunks of the accepted events: what EventBridge bills, one event per chunk.
-    event_ids : list of str
-        The ids EventBridge gave the accepted events, in input order (empty with ``record=False``).
+    delivered : list of (str, str)
+        ``(idempotency_key, event_id)`` of each accepted event, in input order (empty with
+        ``record=False``).
     """
 
     sent: int = 0
@@ -277,7 +285,12 @@ class PublishResult:
     api_calls: int = 0
     retried: int = 0
     billable_chunks: int = 0
-    event_ids: list[str] = field(default_factory=list)
+    delivered: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def event_ids(self) -> list[str]:
+        """The ids EventBridge gave the accepted events, in input order."""
+        return [event_id for _, event_id in self.delivered]
 
     @property
     def ok(self) -> bool:
@@ -288,6 +301,12 @@ class PublishResult:
     def estimated_cost_usd(self) -> float:
         """What the accepted events cost to publish, at USD 1.00 per million 64 KB chunks."""
         return self.billable_chunks * USD_PER_MILLION_EVENTS / 1_000_000
+
+    def outcomes(self) -> pd.DataFrame:
+        """One row per event: idempotency_key, status (sent or failed), event_id, error_code."""
+        rows = [(key, "sent", event_id, None) for key, event_id in self.delivered]
+        rows += [(f.event.idempotency_key, "failed", None, f.error_code) for f in self.failed]
+        return pd.DataFrame(rows, columns=["idempotency_key", "status", "event_id", "error_code"])
 
     def failures(self) -> pd.DataFrame:
         """The failed events as a DataFrame: idempotency_key, detail_type, error_code, attempts."""
@@ -342,7 +361,7 @@ def publish(
     raise_on_failure : bool, default False
         Raise ``PublishError`` (with the result attached) instead of returning failures.
     record : bool, default True
-        Keep the ids of accepted events in ``result.event_ids``; False keeps memory flat.
+        Keep each accepted event's key and id in ``result.delivered``; False keeps memory flat.
     progress : bool or callable, default False
         True shows a progress bar (needs tqdm); a callable is called with the running result after
         each request.
@@ -380,12 +399,23 @@ def publish(
         prepared = iter(list(prepared))  # a bad event anywhere in a list stops everything
     _check_bus(client, bus)
     report = _progress_reporter(progress)
-    try:
-        for batch in batches(prepared, max_bytes=max_bytes):
-            _send_with_retries(client, batch, result, max_attempts, record)
-            report(result)
-    finally:
-        report(None)
+    # One request in flight while the next batch is prepared (validation overlaps network I/O);
+    # requests stay in order, and a failure surfaces before the next request is sent.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="meshkit-publish") as sender:
+        in_flight: Future[None] | None = None
+        try:
+            for batch in batches(prepared, max_bytes=max_bytes):
+                if in_flight is not None:
+                    in_flight.result()
+                    report(result)
+                in_flight = sender.submit(
+                    _send_with_retries, client, batch, result, max_attempts, record
+                )
+            if in_flight is not None:
+                in_flight.result()
+                report(result)
+        finally:
+            report(None)
     if raise_on_failure and result.failed:
         codes = sorted({f.error_code for f in result.failed})
         raise PublishError(
@@ -437,7 +467,7 @@ def _send_with_retries(
         _send_until_settled(client, pending, ids, position, result, max_attempts)
     finally:
         if record:  # also when a request failed as a whole: the ids accepted so far are kept
-            result.event_ids.extend(ids[i] for i in sorted(ids))
+            result.delivered.extend((batch[i].event.idempotency_key, ids[i]) for i in sorted(ids))
 
 
 def _send_until_settled(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import random
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -262,44 +261,69 @@ def test_a_request_refused_whole_stops_and_returns_its_events(stubbed):
     ]
 
 
-def test_ten_thousand_events_with_five_percent_failures_lose_nothing(bus, monkeypatch):
-    """Every event is delivered exactly once or returned as failed; none is lost or doubled."""
-    delivered: list[str] = []
-    chance = random.Random(42)
-    real_client = _aws.client
-
-    def flaky_client(*args, **kwargs):
-        client = real_client(*args, **kwargs)
-        put = client.put_events
-
-        def put_events(Entries):  # boto3's parameter name
-            fail = {i for i in range(len(Entries)) if chance.random() < 0.05}
-            passed = [e for i, e in enumerate(Entries) if i not in fail]
-            answers = iter(put(Entries=passed)["Entries"] if passed else [])
-            outcome = []
-            for i, entry in enumerate(Entries):
-                if i in fail:
-                    code = "ThrottlingException" if chance.random() < 0.8 else "InvalidArgument"
-                    outcome.append({"ErrorCode": code, "ErrorMessage": "injected"})
-                else:
-                    outcome.append(next(answers))
-                    delivered.append(json.loads(entry["Detail"])["metadata"]["idempotency_key"])
-            return {"FailedEntryCount": len(fail), "Entries": outcome}
-
-        client.put_events = put_events
-        return client
-
-    monkeypatch.setattr(_aws, "client", flaky_client)
+def test_ten_thousand_events_with_five_percent_failures_lose_nothing(bus):
+    """Every event is accepted by EventBridge exactly once or returned as failed; none is lost."""
     keys = [f"sale-recorded/S-{i}" for i in range(10_000)]
 
-    result = mk.events.publish(bus, (sale(i) for i in range(10_000)))
+    with mk.faults.failing_put_events(
+        0.05, codes=["ThrottlingException"] * 4 + ["InvalidArgument"], seed=42
+    ) as faults:
+        result = mk.events.publish(bus, (sale(i) for i in range(10_000)))
 
+    sent = [key for key, _ in result.delivered]
     failed = [f.event.idempotency_key for f in result.failed]
     assert result.sent + len(failed) == 10_000
-    assert len(delivered) == len(set(delivered)) == result.sent, "nothing delivered twice"
-    assert sorted(delivered + failed) == sorted(keys), "nothing lost"
+    assert sorted(sent + failed) == sorted(keys), "nothing lost, nothing counted twice"
+    assert sorted(result.event_ids) == sorted(faults.accepted_ids), "EventBridge's own count agrees"
     assert result.retried > 0 and failed, "both retried and returned failures happened"
     assert {f.error_code for f in result.failed} <= {"ThrottlingException", "InvalidArgument"}
+    assert result.outcomes().status.value_counts().to_dict() == {
+        "sent": result.sent,
+        "failed": len(failed),
+    }
+
+
+def test_what_is_accepted_is_what_arrives(bus, mesh):
+    """End to end through a subscribed queue, with failures injected: arrivals == sent."""
+    queue = catch_all(mesh)
+
+    with mk.faults.failing_put_events(
+        0.05, codes=["ThrottlingException", "InvalidArgument"], seed=7
+    ):
+        result = mk.events.publish(bus, [sale(i) for i in range(300)])
+
+    arrived = drain(mesh, queue)
+    assert sorted(arrived) == sorted(key for key, _ in result.delivered)
+    assert len(arrived) + len(result.failed) == 300
+
+
+def catch_all(mesh) -> str:
+    """A queue that receives every event on the Sales bus (rule + target, as a consumer would)."""
+    session = mesh.session()
+    sqs = session.client("sqs", endpoint_url=mesh.endpoint_url)
+    events = session.client("events", endpoint_url=mesh.endpoint_url)
+    queue = sqs.create_queue(QueueName="catch-all")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name="catch-all", EventBusName=BUS, EventPattern=json.dumps({"source": ["sales.domain"]})
+    )
+    events.put_targets(Rule="catch-all", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
+    return queue
+
+
+def drain(mesh, queue: str) -> list[str]:
+    """Idempotency keys of every event in the queue, deleting as it reads."""
+    sqs = mesh.session().client("sqs", endpoint_url=mesh.endpoint_url)
+    keys = []
+    while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
+        keys += [json.loads(m["Body"])["detail"]["metadata"]["idempotency_key"] for m in batch]
+        sqs.delete_message_batch(
+            QueueUrl=queue,
+            Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch],
+        )
+    return keys
 
 
 def test_progress_is_reported_after_each_request(bus):

@@ -1,0 +1,157 @@
+"""Publishing throughput: the article's loop vs raw boto3 batches vs mk.events.publish.
+
+All three publish the same sales on the same embedded server, in interleaved rounds (so that
+machine noise hits them alike); the script prints events per second (median of the rounds), API
+calls per 1,000 events, the ratios between them, and the peak memory of publishing a generator of
+100,000 events. Run it with `.venv/bin/python bench/publish.py` (about two minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+
+import meshkit as mk
+from meshkit.sandbox import EmbeddedServer
+
+BUS = "SalesEventBus"
+
+
+def sales(count: int) -> Iterator[dict]:
+    for i in range(count):
+        yield {"sale_id": f"S-{i}", "amount": 10 + i % 990, "timestamp": "2026-01-29T10:00:00Z"}
+
+
+def envelope(sale: dict) -> str:
+    """The same Detail meshkit sends, built by hand."""
+    metadata = {
+        "idempotency_key": f"sale-recorded/{sale['sale_id']}",
+        "correlation_id": "bench",
+        "schema_version": "1.0",
+        "data_product": "sales.sale-recorded",
+    }
+    return json.dumps({"metadata": metadata, "data": sale}, separators=(",", ":"))
+
+
+def article_loop(client, count: int) -> int:
+    """The article's producer: one PutEvents per sale, response ignored."""
+    for sale in sales(count):
+        client.put_events(
+            Entries=[
+                {
+                    "Source": "sales.domain",
+                    "DetailType": "SaleRecorded",
+                    "Detail": envelope(sale),
+                    "EventBusName": BUS,
+                }
+            ]
+        )
+    return count
+
+
+def raw_batches(client, count: int) -> int:
+    """Hand-made batches of 10 (no size check, no retries, no validation)."""
+    calls, batch = 0, []
+    for sale in sales(count):
+        batch.append(
+            {
+                "Source": "sales.domain",
+                "DetailType": "SaleRecorded",
+                "Detail": envelope(sale),
+                "EventBusName": BUS,
+            }
+        )
+        if len(batch) == 10:
+            client.put_events(Entries=batch)
+            calls, batch = calls + 1, []
+    if batch:
+        client.put_events(Entries=batch)
+        calls += 1
+    return calls
+
+
+def domain_events(count: int) -> Iterator[mk.events.DomainEvent]:
+    for sale in sales(count):
+        yield mk.events.DomainEvent(
+            source="sales.domain",
+            detail_type="SaleRecorded",
+            detail=sale,
+            idempotency_key=f"sale-recorded/{sale['sale_id']}",
+            correlation_id="bench",
+        )
+
+
+def meshkit_publish(count: int) -> int:
+    result = mk.events.publish(BUS, domain_events(count), record=False)
+    assert result.sent == count and not result.failed
+    return result.api_calls
+
+
+def timed(run: Callable[[], int]) -> tuple[float, int]:
+    started = time.perf_counter()
+    calls = run()
+    return time.perf_counter() - started, calls
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=2000, help="events per approach and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--memory-events", type=int, default=100_000)
+    args = parser.parse_args()
+
+    with EmbeddedServer() as server:
+        os.environ["AWS_ENDPOINT_URL"] = server.url
+        target = mk.sandbox.start(quiet=True)
+        mk.buses.create_domain_bus("sales")
+        client = target.session().client("events", endpoint_url=target.endpoint_url)
+        approaches = {
+            "article loop (1 event per call)": lambda: (
+                article_loop(client, args.events),
+                args.events,
+            )[1],
+            "raw boto3, batches of 10": lambda: raw_batches(client, args.events),
+            "mk.events.publish": lambda: meshkit_publish(args.events),
+        }
+        seconds: dict[str, list[float]] = {name: [] for name in approaches}
+        calls: dict[str, int] = {}
+        for round_ in range(1, args.rounds + 1):
+            for name, run in approaches.items():
+                elapsed, calls[name] = timed(run)
+                seconds[name].append(elapsed)
+            print(f"round {round_}/{args.rounds} done", flush=True)
+
+        rate = {name: args.events / statistics.median(times) for name, times in seconds.items()}
+        print(f"\n{args.events:,} events per approach, median of {args.rounds} interleaved rounds")
+        print(f"{'approach':<34}{'events/s':>10}{'calls/1,000 events':>20}")
+        for name in approaches:
+            print(f"{name:<34}{rate[name]:>10,.0f}{calls[name] * 1000 / args.events:>20,.0f}")
+        article, raw, mesh = rate.values()
+        print(f"\nmk.events.publish / raw boto3 batches: {mesh / raw:.2f}x")
+        print(f"mk.events.publish / article loop:      {mesh / article:.2f}x")
+
+        print(
+            f"\npeak memory while publishing a generator of {args.memory_events:,} events...",
+            flush=True,
+        )
+        tracemalloc.start()
+        started = time.perf_counter()
+        meshkit_publish(args.memory_events)
+        elapsed = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"peak traced memory: {peak / 2**20:.1f} MiB ({elapsed:.0f} s under tracemalloc)")
+        tracemalloc.start()
+        held = list(domain_events(args.memory_events))
+        _, listed = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"for scale, the same {len(held):,} events held in a list: {listed / 2**20:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()

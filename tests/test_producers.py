@@ -1,0 +1,255 @@
+"""Producers: the article's handler, change data capture, and the local stream runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import meshkit as mk
+from meshkit import events as mk_events
+
+SAMPLE = json.loads((Path(__file__).parent / "events" / "dynamodb_stream_event.json").read_text())
+
+
+@pytest.fixture
+def sales(mesh):
+    """The Sales bus and table, and a catch-all queue subscribed to everything on the bus."""
+    mk_events._known_buses.clear()
+    mk.buses.create_domain_bus("sales")
+    mk.producers.create_sales_table()
+    session = mesh.session()
+    sqs = session.client("sqs", endpoint_url=mesh.endpoint_url)
+    events = session.client("events", endpoint_url=mesh.endpoint_url)
+    queue = sqs.create_queue(QueueName="catch-all")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name="catch-all",
+        EventBusName="SalesEventBus",
+        EventPattern=json.dumps({"source": ["sales.domain"]}),
+    )
+    events.put_targets(
+        Rule="catch-all", EventBusName="SalesEventBus", Targets=[{"Id": "q", "Arn": arn}]
+    )
+
+    def delivered() -> list[dict]:
+        bodies = []
+        while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
+            bodies += [json.loads(m["Body"]) for m in batch]
+            sqs.delete_message_batch(
+                QueueUrl=queue,
+                Entries=[
+                    {"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch
+                ],
+            )
+        return bodies
+
+    table = session.client("dynamodb", endpoint_url=mesh.endpoint_url)
+    return table, delivered
+
+
+def put_sale(table, sale_id: str, amount: str, **extra: str) -> None:
+    item = {
+        "sale_id": {"S": sale_id},
+        "amount": {"N": amount},
+        "timestamp": {"S": "2026-01-29T10:00:00Z"},
+    }
+    item.update({key: {"S": value} for key, value in extra.items()})
+    table.put_item(TableName="Sales", Item=item)
+
+
+def test_the_article_handler_publishes_and_answers_as_the_article_does(sales):
+    _, delivered = sales
+
+    response = mk.producers.lambda_handler(
+        {"sale_id": "S-1", "amount": 42.5, "timestamp": "2026-01-29T10:00:00Z"}, None
+    )
+
+    assert response == {"statusCode": 200, "body": json.dumps("Event published successfully!")}
+    [event] = delivered()
+    assert (event["source"], event["detail-type"]) == ("sales.domain", "SaleRecorded")
+    assert event["detail"]["data"] == {
+        "sale_id": "S-1",
+        "amount": 42.5,
+        "timestamp": "2026-01-29T10:00:00Z",
+    }
+    assert event["detail"]["metadata"]["idempotency_key"] == "sale-recorded/S-1"
+
+
+def test_the_article_handler_raises_instead_of_answering_200_over_a_lost_event(sales, monkeypatch):
+    monkeypatch.setenv("SALES_EVENT_BUS", "NoSuchEventBus")
+
+    with pytest.raises(mk.events.UnknownBusError):
+        mk.producers.lambda_handler({"sale_id": "S-1", "amount": 1}, None)
+
+
+def test_the_stream_handler_turns_the_documented_sample_into_events(sales):
+    _, delivered = sales
+
+    response = mk.producers.stream_handler(SAMPLE, None)
+
+    assert response == {"batchItemFailures": []}
+    got = {e["detail-type"]: e["detail"] for e in delivered()}
+    assert got["SaleRecorded"]["data"] == {
+        "sale_id": "S-1001",
+        "amount": 149.9,
+        "timestamp": "2026-01-29T10:00:00Z",
+    }
+    assert got["SaleUpdated"]["data"] == {
+        "sale_id": "S-1001",
+        "amount": 129.9,
+        "timestamp": "2026-01-29T10:00:00Z",
+        "changed": ["amount"],
+    }
+    assert got["SaleDeleted"]["data"] == {"sale_id": "S-1001"}
+    assert (
+        got["SaleRecorded"]["metadata"]["idempotency_key"]
+        == "sales/S-1001/4421584500000000017450439091"
+    )
+
+
+def test_a_record_that_breaks_its_contract_is_reported_not_dropped(sales):
+    bad = json.loads(json.dumps(SAMPLE))
+    bad["Records"][0]["dynamodb"]["NewImage"]["amount"] = {"N": "-1"}
+
+    response = mk.producers.stream_handler(bad, None)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "4421584500000000017450439091"}]}
+
+
+def test_the_runner_delivers_the_lambda_event_shape(sales):
+    table, _ = sales
+    seen: list[dict] = []
+    put_sale(table, "S-1", "10")
+    table.delete_item(TableName="Sales", Key={"sale_id": {"S": "S-1"}})
+
+    mk.producers.StreamRunner(lambda event, context: seen.append(event), "Sales").run()
+
+    [event] = seen
+    documented = SAMPLE["Records"][0]
+    for record in event["Records"]:
+        assert record.keys() == documented.keys()
+        assert set(record["dynamodb"]) - {"OldImage", "NewImage"} == set(documented["dynamodb"]) - {
+            "NewImage"
+        }
+        assert record["awsRegion"] == "us-west-2", "from the stream ARN (moto says us-east-1)"
+        assert record["eventSourceARN"].startswith(
+            "arn:aws:dynamodb:us-west-2:123456789012:table/Sales/stream/"
+        )
+        assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], int)
+    assert [r["eventName"] for r in event["Records"]] == ["INSERT", "REMOVE"]
+
+
+def test_changes_flow_from_the_table_to_the_bus(sales):
+    table, delivered = sales
+    put_sale(table, "S-1", "12.5")
+    put_sale(table, "S-2", "1200", currency="EUR")
+    table.update_item(
+        TableName="Sales",
+        Key={"sale_id": {"S": "S-1"}},
+        UpdateExpression="SET amount = :a",
+        ExpressionAttributeValues={":a": {"N": "15"}},
+    )
+    table.delete_item(TableName="Sales", Key={"sale_id": {"S": "S-2"}})
+    runner = mk.producers.StreamRunner(mk.producers.stream_handler, "Sales")
+
+    summary = runner.run()
+
+    assert (summary.records, summary.batches, summary.dead_lettered) == (4, 1, [])
+    got = [
+        (
+            e["detail-type"],
+            e["detail"]["data"]["sale_id"],
+            e["detail"]["metadata"]["schema_version"],
+        )
+        for e in delivered()
+    ]
+    assert sorted(got) == sorted(
+        [
+            ("SaleRecorded", "S-1", "1.0"),
+            ("SaleRecorded", "S-2", "1.1"),
+            ("SaleUpdated", "S-1", "1.0"),
+            ("SaleDeleted", "S-2", "1.0"),
+        ]
+    )
+    assert runner.run().records == 0, "a second run starts where the first stopped"
+
+
+def test_a_partial_batch_failure_is_retried_from_the_failed_record(sales):
+    table, _ = sales
+    for i in range(4):
+        put_sale(table, f"S-{i}", "10")
+    calls: list[list[str]] = []
+
+    def handler(event, context):
+        ids = [r["dynamodb"]["Keys"]["sale_id"]["S"] for r in event["Records"]]
+        calls.append(ids)
+        if len(calls) == 1:  # the third record fails once
+            return {
+                "batchItemFailures": [
+                    {"itemIdentifier": event["Records"][2]["dynamodb"]["SequenceNumber"]}
+                ]
+            }
+        return {"batchItemFailures": []}
+
+    summary = mk.producers.StreamRunner(handler, "Sales").run()
+
+    assert calls == [["S-0", "S-1", "S-2", "S-3"], ["S-2", "S-3"]]
+    assert (summary.records, summary.retried_batches) == (4, 1)
+
+
+def test_a_poison_record_is_dead_lettered_after_the_retries(sales, mesh):
+    table, _ = sales
+    put_sale(table, "S-0", "10")
+    put_sale(table, "S-poison", "10")
+    put_sale(table, "S-2", "10")
+    sqs = mesh.session().client("sqs", endpoint_url=mesh.endpoint_url)
+    dlq = sqs.create_queue(QueueName="sales-stream-failures")["QueueUrl"]
+    attempts = {"count": 0}
+
+    def handler(event, context):
+        for record in event["Records"]:
+            if record["dynamodb"]["Keys"]["sale_id"]["S"] == "S-poison":
+                attempts["count"] += 1
+                raise ValueError("cannot handle this one")
+        return None
+
+    runner = mk.producers.StreamRunner(
+        handler, "Sales", batch_size=1, max_retries=2, on_failure_queue_url=dlq
+    )
+    summary = runner.run()
+
+    assert attempts["count"] == 3, "the first attempt and two retries"
+    assert summary.records == 2
+    assert [r["dynamodb"]["Keys"]["sale_id"]["S"] for r in summary.dead_lettered] == ["S-poison"]
+    [message] = sqs.receive_message(QueueUrl=dlq)["Messages"]
+    assert json.loads(message["Body"])["dynamodb"]["Keys"]["sale_id"]["S"] == "S-poison"
+
+
+def test_latest_skips_what_the_stream_already_holds(sales):
+    table, _ = sales
+    put_sale(table, "S-old", "10")
+    seen: list[str] = []
+    runner = mk.producers.StreamRunner(
+        lambda event, context: seen.extend(
+            r["dynamodb"]["Keys"]["sale_id"]["S"] for r in event["Records"]
+        ),
+        "Sales",
+        starting_position="LATEST",
+    )
+    runner.run()
+    put_sale(table, "S-new", "10")
+
+    runner.run()
+
+    assert seen == ["S-new"]
+
+
+def test_creating_the_sales_table_is_idempotent(sales):
+    first = mk.producers.create_sales_table()
+
+    assert mk.producers.create_sales_table() == first
+    assert first.startswith("arn:aws:dynamodb:us-west-2:123456789012:table/Sales/stream/")
