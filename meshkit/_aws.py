@@ -18,6 +18,8 @@ from .exceptions import TargetError
 # Standard retry mode: AWS's recommended client-side retries with backoff for throttling.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 _checked_sessions: dict[int, str] = {}  # id(session) -> account, for sessions callers pass in
+# Clients are thread-safe and costly to create (tens of ms): one per session, service and target.
+_clients: dict[tuple[int, str, str | None, bool, bool], tuple[boto3.Session, Any]] = {}
 
 
 def target() -> sandbox.Target:
@@ -51,11 +53,32 @@ def session(boto3_session: boto3.Session | None = None) -> boto3.Session:
     return boto3_session
 
 
-def client(service_name: str, boto3_session: boto3.Session | None = None) -> Any:
-    """A client for ``service_name`` on the current target (its endpoint, unless real AWS)."""
+def client(
+    service_name: str,
+    boto3_session: boto3.Session | None = None,
+    *,
+    parameter_validation: bool = True,
+) -> Any:
+    """A client for ``service_name`` on the current target (its endpoint, unless real AWS).
+
+    ``parameter_validation=False`` skips botocore's check of request parameters against the API
+    model, for callers that have checked them already (``mk.events.publish`` does, per entry).
+    """
     resolved = session(boto3_session)
     current = target()
+    key = (
+        id(resolved),
+        service_name,
+        current.endpoint_url,
+        current.is_real_aws,
+        parameter_validation,
+    )
+    cached = _clients.get(key)
+    if cached is not None and cached[0] is resolved:
+        return cached[1]
     config = (
         _CLIENT_CONFIG.merge(sandbox.REAL_AWS_CONFIG) if current.is_real_aws else _CLIENT_CONFIG
     )
-    return resolved.client(service_name, endpoint_url=current.endpoint_url, config=config)
+    made = resolved.client(service_name, endpoint_url=current.endpoint_url, config=config)
+    _clients[key] = (resolved, made)
+    return made

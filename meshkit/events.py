@@ -21,7 +21,6 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -64,7 +63,9 @@ _TIME_BYTES = (
 )
 _DETAIL_TYPE_MAX = 128
 _SOURCE_MAX = 256
-_RETRYABLE = frozenset({"ThrottlingException", "InternalFailure", "InternalException"})
+# Per-entry codes worth retrying, as the PutEventsResultEntry reference lists them; the others
+# (InvalidArgument, MalformedDetail, AccessDeniedException, ...) fail the same way every time.
+_RETRYABLE = frozenset({"ThrottlingException", "InternalFailure"})
 _BUS_CHECK_TTL_S = 300.0
 
 _known_buses: dict[tuple[str, str, str], float] = {}  # (endpoint, region, bus) -> checked at
@@ -391,7 +392,8 @@ def publish(
     >>> mk.events.publish("SalesEventBus", [event])  # doctest: +SKIP
     PublishResult(sent=1, failed=0, api_calls=1, retried=0)
     """
-    client = _aws.client("events", boto3_session)
+    # meshkit checks every entry itself (fields, JSON, size), so botocore need not check them again
+    client = _aws.client("events", boto3_session, parameter_validation=False)
     registry = registry or contracts.default_registry()
     result = PublishResult()
     prepared = _prepare(events, bus, registry if validate else None, max_bytes)
@@ -399,23 +401,12 @@ def publish(
         prepared = iter(list(prepared))  # a bad event anywhere in a list stops everything
     _check_bus(client, bus)
     report = _progress_reporter(progress)
-    # One request in flight while the next batch is prepared (validation overlaps network I/O);
-    # requests stay in order, and a failure surfaces before the next request is sent.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="meshkit-publish") as sender:
-        in_flight: Future[None] | None = None
-        try:
-            for batch in batches(prepared, max_bytes=max_bytes):
-                if in_flight is not None:
-                    in_flight.result()
-                    report(result)
-                in_flight = sender.submit(
-                    _send_with_retries, client, batch, result, max_attempts, record
-                )
-            if in_flight is not None:
-                in_flight.result()
-                report(result)
-        finally:
-            report(None)
+    try:
+        for batch in batches(prepared, max_bytes=max_bytes):
+            _send_with_retries(client, batch, result, max_attempts, record)
+            report(result)
+    finally:
+        report(None)
     if raise_on_failure and result.failed:
         codes = sorted({f.error_code for f in result.failed})
         raise PublishError(

@@ -69,7 +69,9 @@ def failing_put_events(
     if not 0 <= rate <= 1:
         raise ValidationError(f"rate is {rate}; give a probability from 0 to 1")
     session = _aws.session(boto3_session)
-    real = _aws.client("events", session)  # created before the hook: its calls go through
+    hooked = _aws.client("events", session, parameter_validation=False)  # what publish() uses
+    current = _aws.target()
+    real = session.client("events", endpoint_url=current.endpoint_url)  # unhooked: calls go through
     chance = random.Random(seed)
     faults = InjectedFaults()
 
@@ -96,8 +98,10 @@ def failing_put_events(
         return response, {"FailedEntryCount": failed + len(failing), "Entries": outcome}
 
     hook_id = f"meshkit-faults-{id(faults)}"
-    session.events.register(_EVENT, fail_some, unique_id=hook_id)
+    for emitter in (session.events, hooked.meta.events):  # clients made later, and meshkit's own
+        emitter.register(_EVENT, fail_some, unique_id=hook_id)
     try:
         yield faults
     finally:
-        session.events.unregister(_EVENT, unique_id=hook_id)
+        for emitter in (session.events, hooked.meta.events):
+            emitter.unregister(_EVENT, unique_id=hook_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -42,3 +44,39 @@ def sent(monkeypatch) -> list[Sent]:
 
     monkeypatch.setattr(botocore.httpsession.URLLib3Session, "send", send)
     return requests
+
+
+@pytest.fixture
+def sales_tap(mesh) -> Callable[[], list[dict]]:
+    """The Sales bus with a queue subscribed to all its events; call the result to drain them."""
+    mk.events._known_buses.clear()
+    mk.buses.create_domain_bus("sales")
+    session = mesh.session()
+    sqs = session.client("sqs", endpoint_url=mesh.endpoint_url)
+    events = session.client("events", endpoint_url=mesh.endpoint_url)
+    queue = sqs.create_queue(QueueName="sales-tap")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    events.put_rule(
+        Name="sales-tap",
+        EventBusName="SalesEventBus",
+        EventPattern=json.dumps({"source": ["sales.domain"]}),
+    )
+    events.put_targets(
+        Rule="sales-tap",
+        EventBusName="SalesEventBus",
+        Targets=[{"Id": "tap", "Arn": attributes["Attributes"]["QueueArn"]}],
+    )
+
+    def drain() -> list[dict]:
+        bodies: list[dict] = []
+        while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
+            bodies += [json.loads(message["Body"]) for message in batch]
+            sqs.delete_message_batch(
+                QueueUrl=queue,
+                Entries=[
+                    {"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch
+                ],
+            )
+        return bodies
+
+    return drain

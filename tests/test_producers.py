@@ -8,47 +8,15 @@ from pathlib import Path
 import pytest
 
 import meshkit as mk
-from meshkit import events as mk_events
 
 SAMPLE = json.loads((Path(__file__).parent / "events" / "dynamodb_stream_event.json").read_text())
 
 
 @pytest.fixture
-def sales(mesh):
-    """The Sales bus and table, and a catch-all queue subscribed to everything on the bus."""
-    mk_events._known_buses.clear()
-    mk.buses.create_domain_bus("sales")
+def sales(mesh, sales_tap):
+    """The Sales table, and a drain of every event that reaches the Sales bus."""
     mk.producers.create_sales_table()
-    session = mesh.session()
-    sqs = session.client("sqs", endpoint_url=mesh.endpoint_url)
-    events = session.client("events", endpoint_url=mesh.endpoint_url)
-    queue = sqs.create_queue(QueueName="catch-all")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    events.put_rule(
-        Name="catch-all",
-        EventBusName="SalesEventBus",
-        EventPattern=json.dumps({"source": ["sales.domain"]}),
-    )
-    events.put_targets(
-        Rule="catch-all", EventBusName="SalesEventBus", Targets=[{"Id": "q", "Arn": arn}]
-    )
-
-    def delivered() -> list[dict]:
-        bodies = []
-        while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
-            bodies += [json.loads(m["Body"]) for m in batch]
-            sqs.delete_message_batch(
-                QueueUrl=queue,
-                Entries=[
-                    {"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch
-                ],
-            )
-        return bodies
-
-    table = session.client("dynamodb", endpoint_url=mesh.endpoint_url)
-    return table, delivered
+    return mesh.session().client("dynamodb", endpoint_url=mesh.endpoint_url), sales_tap
 
 
 def put_sale(table, sale_id: str, amount: str, **extra: str) -> None:
