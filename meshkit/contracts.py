@@ -138,10 +138,14 @@ def check_compatibility(
 ) -> CompatibilityReport:
     """Compare two versions of a contract, property by property (nested objects included).
 
-    The rules: adding an optional property is compatible; adding a required property, removing
-    or retyping a property, or making an optional property required, is breaking (events already
-    published, replayed or written by producers on the old version would no longer validate, or
-    consumers would lose a field they read).
+    Breaking (events already published, replayed or written by producers on the old version would
+    no longer validate, or consumers would lose a field they read): adding a required property,
+    removing a required one, retyping one, making an optional one required, tightening a
+    constraint (``minLength``/``minimum`` up, ``maxLength``/``maximum`` down, a new or changed
+    ``pattern``, ``enum``, ``const`` or ``format``), closing an object
+    (``additionalProperties: false``) or adding a property to a closed one. Compatible: adding an
+    optional property, removing an optional one, loosening or dropping a constraint. Keywords
+    beyond these (``oneOf``, ``$ref``, ...) are not compared.
 
     Examples
     --------
@@ -169,6 +173,9 @@ def _compare_object(
 ) -> None:
     old_props, new_props = old.get("properties", {}), new.get("properties", {})
     old_required, new_required = set(old.get("required", [])), set(new.get("required", []))
+    old_closed = old.get("additionalProperties") is False
+    if not old_closed and new.get("additionalProperties") is False:
+        breaking.append(f"closed {path} (additionalProperties: false)")
     for name in sorted(old_props.keys() | new_props.keys()):
         where = f"{path}.{name}"
         if name not in new_props:
@@ -176,16 +183,40 @@ def _compare_object(
         elif name not in old_props:
             if name in new_required:
                 breaking.append(f"added required {where}")
+            elif old_closed:
+                breaking.append(f"added {where} to a closed object")
             else:
                 compatible.append(f"added optional {where}")
         else:
             old_type, new_type = old_props[name].get("type"), new_props[name].get("type")
             if old_type != new_type:
                 breaking.append(f"retyped {where} from {old_type} to {new_type}")
-            elif name in new_required and name not in old_required:
+                continue
+            if name in new_required and name not in old_required:
                 breaking.append(f"made {where} required")
-            elif old_type == "object":
+            _compare_constraints(where, old_props[name], new_props[name], breaking, compatible)
+            if old_type == "object":
                 _compare_object(where, old_props[name], new_props[name], breaking, compatible)
+
+
+_LOWER_BOUNDS = ("minLength", "minimum", "exclusiveMinimum", "minItems")
+_UPPER_BOUNDS = ("maxLength", "maximum", "exclusiveMaximum", "maxItems")
+_EXACT = ("pattern", "enum", "const", "format")
+
+
+def _compare_constraints(
+    where: str, old: Mapping, new: Mapping, breaking: list[str], compatible: list[str]
+) -> None:
+    for keyword in (*_LOWER_BOUNDS, *_UPPER_BOUNDS, *_EXACT):
+        before, after = old.get(keyword), new.get(keyword)
+        if before == after:
+            continue
+        if after is None:
+            compatible.append(f"dropped {keyword} of {where}")
+        elif before is None or keyword in _EXACT or (after > before) == (keyword in _LOWER_BOUNDS):
+            breaking.append(f"tightened {where}: {keyword} {before} -> {after}")
+        else:
+            compatible.append(f"loosened {where}: {keyword} {before} -> {after}")
 
 
 class ContractRegistry:

@@ -94,6 +94,55 @@ def test_compatibility_rules(changes, compatible, change):
     assert change in (report.compatible + report.breaking)
 
 
+@pytest.mark.parametrize(
+    ("spec", "compatible", "change"),
+    [
+        ({"type": "string", "maxLength": 5}, False, "tightened data.sale_id: maxLength None -> 5"),
+        ({"type": "number", "minimum": 10}, False, "tightened data.amount: minimum None -> 10"),
+        (
+            {"type": "string", "pattern": "^S-"},
+            False,
+            "tightened data.sale_id: pattern None -> ^S-",
+        ),
+    ],
+)
+def test_tightening_a_constraint_is_breaking(spec, compatible, change):
+    name = "sale_id" if spec["type"] == "string" else "amount"
+    new = evolve()
+    new["properties"][name] = spec
+
+    report = mk.contracts.check_compatibility(SCHEMA, new)
+
+    assert report.is_compatible is compatible
+    assert change in report.breaking
+
+
+def test_loosening_a_constraint_is_compatible():
+    old, new = evolve(), evolve()
+    old["properties"]["amount"] = {"type": "number", "minimum": 10, "maximum": 100}
+    new["properties"]["amount"] = {"type": "number", "minimum": 0}
+
+    report = mk.contracts.check_compatibility(old, new)
+
+    assert report.is_compatible
+    assert set(report.compatible) == {
+        "loosened data.amount: minimum 10 -> 0",
+        "dropped maximum of data.amount",
+    }
+
+
+def test_closed_objects_make_additions_breaking():
+    closed = {**evolve(), "additionalProperties": False}
+
+    assert "closed data (additionalProperties: false)" in (
+        mk.contracts.check_compatibility(SCHEMA, closed).breaking
+    )
+    grown = {**evolve(add={"currency": {"type": "string"}}), "additionalProperties": False}
+    assert mk.contracts.check_compatibility(closed, grown).breaking == (
+        "added data.currency to a closed object",
+    )
+
+
 def test_compatibility_looks_into_nested_objects():
     new = evolve()
     new["properties"]["customer"] = {
