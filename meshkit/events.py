@@ -30,7 +30,7 @@ import boto3
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from . import _aws, contracts
+from . import _aws, contracts, sandbox
 from .exceptions import MeshkitError, ValidationError
 
 __all__ = [
@@ -69,6 +69,7 @@ _RETRYABLE = frozenset({"ThrottlingException", "InternalFailure"})
 _BUS_CHECK_TTL_S = 300.0
 
 _known_buses: dict[tuple[str, str, str], float] = {}  # (endpoint, region, bus) -> checked at
+sandbox._forget_on_reset.append(_known_buses.clear)
 
 
 class EventSizeError(ValidationError):

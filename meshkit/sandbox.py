@@ -24,7 +24,7 @@ import re
 import socket
 import sys
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -174,6 +174,7 @@ class EmbeddedServer:
 
 _current: Target | None = None
 _private_server: EmbeddedServer | None = None
+_forget_on_reset: list[Callable[[], None]] = []  # later modules register their caches here
 
 
 def current() -> Target | None:
@@ -253,6 +254,8 @@ def reset(*, seed: int | None = None) -> None:
             "elsewhere, delete what you created (mk.buses.delete_domain_bus, ...)"
         )
     _reset_moto(target.endpoint_url, seed)
+    for forget in _forget_on_reset:  # caches of what existed before the wipe
+        forget()
 
 
 def embedded_environment(

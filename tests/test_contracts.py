@@ -179,3 +179,25 @@ def test_unknown_contracts_and_bad_versions_are_clear_errors():
         Contract("s.domain", "X", "v1", SCHEMA)
     with pytest.raises(ValidationError, match="not a valid JSON Schema"):
         Contract("s.domain", "X", "1.0", {"type": "nonsense"})
+
+
+def test_annotations_are_ignored_but_properties_named_like_them_are_checked():
+    schema = {
+        "title": "Note",
+        "description": "a note",
+        "type": "object",
+        "required": ["title"],
+        "properties": {
+            "title": {"type": "string", "description": "its title"},
+            "kind": {"const": {"title": "fixed"}},
+        },
+    }
+    contract = Contract("s.domain", "Note", "1.0", schema)
+
+    contract.validate({"title": "hello", "kind": {"title": "fixed"}})
+    with pytest.raises(ContractViolation, match=r"data\.kind"):
+        contract.validate({"title": "hello", "kind": {}})
+    with pytest.raises(ContractViolation, match=r"data\.title: 7 is not of type 'string'"):
+        contract.validate({"title": 7})
+    with pytest.raises(ContractViolation, match="'title' is a required property"):
+        contract.validate({})

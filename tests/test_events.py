@@ -377,6 +377,15 @@ def test_an_unknown_bus_is_a_clear_error_and_nothing_is_sent(mesh, sent):
     assert puts(sent) == []
 
 
+def test_a_reset_forgets_which_buses_exist(bus):
+    mk.events.publish(bus, [sale(0)])
+
+    mk.sandbox.reset()
+
+    with pytest.raises(mk.events.UnknownBusError):
+        mk.events.publish(bus, [sale(1)])
+
+
 def test_the_bus_check_is_cached(bus, sent):
     mk.events.publish(bus, [sale(0)])
     mk.events.publish(bus, [sale(1)])
