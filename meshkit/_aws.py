@@ -7,6 +7,8 @@ guess: an unconfigured process never falls through to whatever credentials are l
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import Any
 
 import boto3
@@ -17,9 +19,11 @@ from .exceptions import TargetError
 
 # Standard retry mode: AWS's recommended client-side retries with backoff for throttling.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
-_checked_sessions: dict[int, str] = {}  # id(session) -> account, for sessions callers pass in
-# Clients are thread-safe and costly to create (tens of ms): one per session, service and target.
-_clients: dict[tuple[int, str, str | None, bool, bool], tuple[boto3.Session, Any]] = {}
+# Per session (held weakly, so a session's clients go when it goes): the account a caller's
+# session was checked against on real AWS, and clients, which are costly to create (tens of ms).
+_checked_accounts: weakref.WeakKeyDictionary[boto3.Session, str] = weakref.WeakKeyDictionary()
+_clients: weakref.WeakKeyDictionary[boto3.Session, dict[tuple, Any]] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()  # boto3 sessions are not thread-safe when creating clients
 
 
 def target() -> sandbox.Target:
@@ -42,14 +46,14 @@ def session(boto3_session: boto3.Session | None = None) -> boto3.Session:
     current = target()
     if boto3_session is None:
         return current.session()
-    if current.is_real_aws and _checked_sessions.get(id(boto3_session)) != current.account_id:
+    if current.is_real_aws and _checked_accounts.get(boto3_session) != current.account_id:
         account = sandbox._caller_account(boto3_session, None)
         if account != current.account_id:
             raise TargetError(
                 f"the boto3_session passed in belongs to account {account}, but you opted in to "
                 f"{current.account_id} (MESHKIT_AWS_ACCOUNT): pass a session for that account"
             )
-        _checked_sessions[id(boto3_session)] = account
+        _checked_accounts[boto3_session] = account
     return boto3_session
 
 
@@ -61,24 +65,31 @@ def client(
 ) -> Any:
     """A client for ``service_name`` on the current target (its endpoint, unless real AWS).
 
-    ``parameter_validation=False`` skips botocore's check of request parameters against the API
-    model, for callers that have checked them already (``mk.events.publish`` does, per entry).
+    Clients are cached per session. ``parameter_validation=False`` skips botocore's check of the
+    request against the API model, for callers that check what they send themselves
+    (``mk.events.publish`` does, entry by entry).
     """
     resolved = session(boto3_session)
     current = target()
-    key = (
-        id(resolved),
-        service_name,
-        current.endpoint_url,
-        current.is_real_aws,
-        parameter_validation,
-    )
-    cached = _clients.get(key)
-    if cached is not None and cached[0] is resolved:
-        return cached[1]
+    key = (service_name, current.endpoint_url, current.is_real_aws, parameter_validation)
+    with _lock:
+        cached = _clients.setdefault(resolved, {})
+        if key not in cached:
+            config = _CLIENT_CONFIG.merge(Config(parameter_validation=parameter_validation))
+            if current.is_real_aws:
+                config = config.merge(sandbox.REAL_AWS_CONFIG)
+            cached[key] = resolved.client(
+                service_name, endpoint_url=current.endpoint_url, config=config
+            )
+        return cached[key]
+
+
+def uncached_client(service_name: str, boto3_session: boto3.Session | None = None) -> Any:
+    """A new client, configured like ``client``'s, that no one else holds (no hooks of others)."""
+    resolved = session(boto3_session)
+    current = target()
     config = (
         _CLIENT_CONFIG.merge(sandbox.REAL_AWS_CONFIG) if current.is_real_aws else _CLIENT_CONFIG
     )
-    made = resolved.client(service_name, endpoint_url=current.endpoint_url, config=config)
-    _clients[key] = (resolved, made)
-    return made
+    with _lock:
+        return resolved.client(service_name, endpoint_url=current.endpoint_url, config=config)

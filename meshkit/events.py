@@ -14,7 +14,6 @@ jitter, and returns every event it could not deliver: it never drops one.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import random
 import re
@@ -28,7 +27,7 @@ from typing import Any
 
 import boto3
 import pandas as pd
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from . import _aws, contracts, sandbox
 from .exceptions import MeshkitError, ValidationError
@@ -49,8 +48,6 @@ __all__ = [
     "publish",
 ]
 
-_logger = logging.getLogger(__name__)
-
 MAX_ENTRIES_PER_CALL = 10  # PutEvents: 1-10 entries per request
 # Entry and request size limit: 1 MB since 2026-01-29 (AWS Compute Blog, "serverless services now
 # support payloads up to 1 MB"); the PutEvents API reference still says 256 KB, selectable below.
@@ -68,7 +65,7 @@ _SOURCE_MAX = 256
 _RETRYABLE = frozenset({"ThrottlingException", "InternalFailure"})
 _BUS_CHECK_TTL_S = 300.0
 
-_known_buses: dict[tuple[str, str, str], float] = {}  # (endpoint, region, bus) -> checked at
+_known_buses: dict[tuple[str, str, str, str], float] = {}  # (endpoint, account, region, bus)
 sandbox._forget_on_reset.append(_known_buses.clear)
 
 
@@ -196,6 +193,15 @@ class DomainEvent:
                 f"source {self.source!r} starts with 'aws.', which AWS reserves for its services: "
                 "use '<domain>.domain'"
             )
+        if self.time is not None and not isinstance(self.time, datetime):
+            raise ValidationError(
+                f"time must be a datetime, not {type(self.time).__name__}: e.g. "
+                "datetime(2026, 1, 29, 10, tzinfo=timezone.utc)"
+            )
+        if isinstance(self.resources, str) or not all(isinstance(r, str) for r in self.resources):
+            raise ValidationError(
+                "resources must be a tuple of ARN strings, e.g. ('arn:aws:s3:::receipts/S-1',)"
+            )
         if not isinstance(self.detail, Mapping):
             raise ValidationError(
                 "detail must be a dict of the event's business fields, "
@@ -246,8 +252,8 @@ def batches(
 def _check_size(size: int, max_bytes: int) -> None:
     if size > max_bytes:
         raise EventSizeError(
-            f"an event of {size:,} bytes is over the {max_bytes:,}-byte entry limit: move "
-            "bulky fields to S3 and put the object's key in the event (claim-check pattern)"
+            f"an event of {size:,} bytes is over the {max_bytes:,}-byte entry limit (max_bytes): "
+            "move bulky fields to S3 and put the object's key in the event (claim-check pattern)"
         )
 
 
@@ -280,6 +286,10 @@ class PublishResult:
     delivered : list of (str, str)
         ``(idempotency_key, event_id)`` of each accepted event, in input order (empty with
         ``record=False``).
+    unsent : list of DomainEvent
+        Events read from the input but never sent because publishing stopped (see
+        ``PublishError``): all the rest of a list; of a generator, the few read ahead (the rest
+        are still in the generator).
     """
 
     sent: int = 0
@@ -288,6 +298,7 @@ class PublishResult:
     retried: int = 0
     billable_chunks: int = 0
     delivered: list[tuple[str, str]] = field(default_factory=list)
+    unsent: list[DomainEvent] = field(default_factory=list)
 
     @property
     def event_ids(self) -> list[str]:
@@ -337,6 +348,7 @@ def publish(
     max_attempts: int = 4,
     raise_on_failure: bool = False,
     record: bool = True,
+    check_bus: bool = True,
     progress: bool | Callable[[PublishResult], None] = False,
     boto3_session: boto3.Session | None = None,
 ) -> PublishResult:
@@ -364,6 +376,9 @@ def publish(
         Raise ``PublishError`` (with the result attached) instead of returning failures.
     record : bool, default True
         Keep each accepted event's key and id in ``result.delivered``; False keeps memory flat.
+    check_bus : bool, default True
+        Check (``events:DescribeEventBus``, cached) that the bus exists before sending. Turn it
+        off for a bus in another account that grants you only ``events:PutEvents``.
     progress : bool or callable, default False
         True shows a progress bar (needs tqdm); a callable is called with the running result after
         each request.
@@ -400,12 +415,33 @@ def publish(
     prepared = _prepare(events, bus, registry if validate else None, max_bytes)
     if isinstance(events, Sequence):
         prepared = iter(list(prepared))  # a bad event anywhere in a list stops everything
-    _check_bus(client, bus)
+    if check_bus:
+        _check_bus(client, bus)
     report = _progress_reporter(progress)
+    in_hand: list[_Pending] = []  # read from the input, not yet settled (sent or failed)
+
+    def read() -> Iterator[tuple[_Pending, int]]:
+        for item in prepared:
+            in_hand.append(item[0])
+            yield item
+
     try:
-        for batch in batches(prepared, max_bytes=max_bytes):
+        for batch in batches(read(), max_bytes=max_bytes):
+            del in_hand[: len(batch)]  # from here on, each is either delivered or failed
             _send_with_retries(client, batch, result, max_attempts, record)
             report(result)
+    except PublishError:
+        result.unsent.extend(pending.event for pending in in_hand)  # read ahead, not sent
+        if isinstance(events, Sequence):
+            result.unsent.extend(pending.event for pending, _ in prepared)
+        raise
+    except ValidationError as err:
+        if not result.sent and not result.failed:
+            raise
+        result.unsent.extend(pending.event for pending in in_hand)
+        raise PublishError(  # a bad event deep in a generator: say what went out before it
+            f"{err}; {result.sent} events were sent before it (error.result)", result
+        ) from err
     finally:
         report(None)
     if raise_on_failure and result.failed:
@@ -439,13 +475,17 @@ def _prepare(
                 f"event {index} is a {type(event).__name__}, not a DomainEvent: wrap it with "
                 "mk.events.DomainEvent(source=..., detail_type=..., detail=...)"
             )
-        entry = event.to_entry(bus)
-        if registry is not None:
-            registry.get(event.source, event.detail_type, event.schema_version).validate(
-                event.detail
-            )
-        size = entry_size(entry)
-        _check_size(size, max_bytes)
+        try:
+            entry = event.to_entry(bus)
+            if registry is not None:
+                registry.get(event.source, event.detail_type, event.schema_version).validate(
+                    event.detail
+                )
+            size = entry_size(entry)
+            _check_size(size, max_bytes)
+        except ValidationError as err:  # say which event, in a list of thousands
+            err.args = (f"event {index} ({event.idempotency_key}): {err}", *err.args[1:])
+            raise
         yield _Pending(event, entry, size), size
 
 
@@ -506,34 +546,40 @@ def _put_events(client: Any, pending: list[_Pending], result: PublishResult) -> 
     result.api_calls += 1
     try:
         return client.put_events(Entries=[item.entry for item in pending])
-    except ClientError as err:
-        code = err.response["Error"]["Code"]
-        bus = pending[0].entry["EventBusName"]
+    except (ClientError, BotoCoreError) as err:
+        if isinstance(err, ClientError):
+            code, message = err.response["Error"]["Code"], err.response["Error"].get("Message", "")
+        else:  # no answer (timeout, connection lost): the request may or may not have landed
+            code, message = "RequestFailed", f"{err} (the events may have been delivered)"
         if code == "ResourceNotFoundException":  # moto's answer for an unknown bus; AWS drops
             _known_buses.clear()
         result.failed.extend(
-            FailedEvent(
-                item.event, code, err.response["Error"].get("Message", ""), item.attempts + 1
-            )
-            for item in pending
+            FailedEvent(item.event, code, message, item.attempts + 1) for item in pending
         )
         raise PublishError(
-            f"PutEvents to {bus} failed as a whole ({code}) after {result.sent} events were sent; "
-            f"the {len(pending)} events of this request are in error.result.failed and the rest "
-            "of the input was not read",
+            f"PutEvents to {pending[0].entry['EventBusName']} failed as a whole ({code}) after "
+            f"{result.sent} events were sent; this request's {len(pending)} events are in "
+            "error.result.failed, and events not sent yet are in error.result.unsent (from a "
+            "list) or still in your generator",
             result,
         ) from err
 
 
 def _check_bus(client: Any, bus: str) -> None:
-    key = (client.meta.endpoint_url, client.meta.region_name, bus)
+    key = (client.meta.endpoint_url, _aws.target().account_id, client.meta.region_name, bus)
     checked = _known_buses.get(key)
     if checked is not None and time.monotonic() - checked < _BUS_CHECK_TTL_S:
         return
     try:
         client.describe_event_bus(Name=bus)
     except ClientError as err:
-        if err.response["Error"]["Code"] != "ResourceNotFoundException":
+        code = err.response["Error"]["Code"]
+        if code in ("AccessDeniedException", "AccessDenied"):
+            raise MeshkitError(
+                f"cannot check that event bus {bus!r} exists: events:DescribeEventBus is denied. "
+                "Allow it, or publish with check_bus=False (then a missing bus drops events)"
+            ) from err
+        if code != "ResourceNotFoundException":
             raise
         raise UnknownBusError(
             f"event bus {bus!r} does not exist in {client.meta.region_name}: create it with "

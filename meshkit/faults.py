@@ -1,10 +1,10 @@
 """Fault injection: make EventBridge fail some PutEvents entries, the way it does under load.
 
-moto never throttles and never fails an entry on its own, so code that handles partial failures
-would go untested offline. ``failing_put_events`` hooks botocore's ``before-call`` event on a
-session: each PutEvents entry fails with the chosen error code at the chosen rate (the response
-has AWS's documented shape, ``FailedEntryCount`` plus ``ErrorCode``/``ErrorMessage`` per entry),
-and the other entries are sent for real. It works on any target, real AWS included.
+moto never throttles, so code that handles partial failures would go untested offline.
+``failing_put_events`` hooks botocore's ``before-call`` event on the client meshkit publishes
+with: each PutEvents entry fails with the chosen error code at the chosen rate (the response has
+AWS's documented shape, ``FailedEntryCount`` plus ``ErrorCode``/``ErrorMessage`` per entry), and
+the other entries are sent for real. It works on any target, real AWS included.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def failing_put_events(
     seed : int, optional
         Seed for reproducible failures.
     boto3_session : boto3.Session, optional
-        The session whose clients fail; default the target's (the one meshkit uses).
+        The session whose meshkit client fails; default the target's. Clients you create
+        yourself are not affected.
 
     Examples
     --------
@@ -68,18 +69,21 @@ def failing_put_events(
     """
     if not 0 <= rate <= 1:
         raise ValidationError(f"rate is {rate}; give a probability from 0 to 1")
-    session = _aws.session(boto3_session)
-    hooked = _aws.client("events", session, parameter_validation=False)  # what publish() uses
-    current = _aws.target()
-    real = session.client("events", endpoint_url=current.endpoint_url)  # unhooked: calls go through
+    if not codes:
+        raise ValidationError(
+            "codes is empty: give at least one error code, e.g. 'ThrottlingException'"
+        )
+    hooked = _aws.client("events", boto3_session, parameter_validation=False)  # publish()'s client
+    real = _aws.uncached_client("events", boto3_session)  # unhooked: its calls go through
     chance = random.Random(seed)
     faults = InjectedFaults()
 
     def fail_some(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        entries = json.loads(params["body"])["Entries"]  # the serialized request
+        request = json.loads(params["body"])  # the serialized request
+        entries = request.pop("Entries")
         failing = {i for i in range(len(entries)) if chance.random() < rate}
         passing = [entry for i, entry in enumerate(entries) if i not in failing]
-        answers = iter(real.put_events(Entries=passing)["Entries"] if passing else [])
+        answers = iter(real.put_events(**request, Entries=passing)["Entries"] if passing else [])
         outcome, failed = [], 0
         for i in range(len(entries)):
             if i in failing:
@@ -95,13 +99,16 @@ def failing_put_events(
         faults.failed += len(failing)
         faults.passed += len(passing)
         response = AWSResponse("https://injected.invalid", 200, {}, None)
-        return response, {"FailedEntryCount": failed + len(failing), "Entries": outcome}
+        parsed = {
+            "FailedEntryCount": failed + len(failing),
+            "Entries": outcome,
+            "ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0},
+        }
+        return response, parsed
 
     hook_id = f"meshkit-faults-{id(faults)}"
-    for emitter in (session.events, hooked.meta.events):  # clients made later, and meshkit's own
-        emitter.register(_EVENT, fail_some, unique_id=hook_id)
+    hooked.meta.events.register(_EVENT, fail_some, unique_id=hook_id)
     try:
         yield faults
     finally:
-        for emitter in (session.events, hooked.meta.events):
-            emitter.unregister(_EVENT, unique_id=hook_id)
+        hooked.meta.events.unregister(_EVENT, unique_id=hook_id)

@@ -169,7 +169,8 @@ def stubbed(mesh, monkeypatch):
     """An events client whose answers the test scripts; the bus check is answered already."""
     client = mesh.session().client("events", endpoint_url=mesh.endpoint_url)
     monkeypatch.setattr(_aws, "client", lambda *args, **kwargs: client)
-    mk_events._known_buses[(client.meta.endpoint_url, client.meta.region_name, BUS)] = 1e18
+    key = (client.meta.endpoint_url, mesh.account_id, client.meta.region_name, BUS)
+    mk_events._known_buses[key] = 1e18
     with Stubber(client) as stubber:
         yield stubber
     mk_events._known_buses.clear()
@@ -321,7 +322,7 @@ BAD_EVENTS = {
     "oversized": (
         lambda: sale(0, detail={**sale(0).detail, "note": "x" * (1024 * 1024)}),
         mk.events.EventSizeError,
-        r"over the 1,048,576-byte entry limit: move bulky fields to S3",
+        r"event 14 \(sale-recorded/S-0\): .*over the 1,048,576-byte entry limit \(max_bytes\)",
     ),
     "missing source": (lambda: sale(0, source=""), ValidationError, r"source is missing"),
     "missing detail-type": (
@@ -366,6 +367,44 @@ def test_bad_input_is_a_clear_error_and_nothing_is_sent(bus, sent, case):
     assert puts(sent) == [], "the good events before it were not sent either"
 
 
+def test_a_request_that_gets_no_answer_returns_its_events_and_the_unsent(stubbed):
+    stubbed.add_response(
+        "put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": f"e-{i}"} for i in range(10)]}
+    )
+    stubbed.add_client_error("put_events", service_error_code="AccessDeniedException")
+
+    with pytest.raises(mk.events.PublishError) as raised:
+        mk.events.publish(BUS, [sale(i) for i in range(25)])
+
+    result = raised.value.result
+    accounted = [key for key, _ in result.delivered]
+    accounted += [f.event.idempotency_key for f in result.failed]
+    accounted += [event.idempotency_key for event in result.unsent]
+    assert sorted(accounted) == sorted(f"sale-recorded/S-{i}" for i in range(25))
+
+
+def test_a_bad_event_deep_in_a_generator_says_what_went_out_before_it(bus):
+    def generate():
+        yield from (sale(i) for i in range(20))
+        yield sale(20, detail_type="S" * 129)
+
+    with pytest.raises(mk.events.PublishError, match=r"event 20 .*10 events were sent") as raised:
+        mk.events.publish(bus, generate())
+
+    result = raised.value.result
+    assert result.sent == 10, "the first batch; the second was waiting for its last event"
+    assert [e.idempotency_key for e in result.unsent] == [
+        f"sale-recorded/S-{i}" for i in range(10, 20)
+    ]
+
+
+def test_wrongly_typed_time_and_resources_are_refused_before_sending():
+    with pytest.raises(ValidationError, match="time must be a datetime"):
+        sale(0, time="2026-01-29").to_entry(BUS)
+    with pytest.raises(ValidationError, match="resources must be a tuple of ARN strings"):
+        sale(0, resources="arn:aws:s3:::receipts/S-0").to_entry(BUS)
+
+
 def test_an_unknown_bus_is_a_clear_error_and_nothing_is_sent(mesh, sent):
     mk_events._known_buses.clear()
 
@@ -391,4 +430,4 @@ def test_the_bus_check_is_cached(bus, sent):
     mk.events.publish(bus, [sale(1)])
 
     checks = [r for r in sent if r.operation == "AWSEvents.DescribeEventBus"]
-    assert len(checks) <= 1
+    assert len(checks) == 1
