@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 import boto3
 import pandas as pd
@@ -43,6 +44,7 @@ _BUS_NAME_BAD = re.compile(r"[^.\-_A-Za-z0-9]+")
 _DOMAIN = re.compile(r"[A-Za-z][A-Za-z0-9_\- ]*")
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")  # CustomerSupport -> Customer, Support
 _BUS_COLUMNS = ["domain", "bus", "owner", "adopted", "arn"]
+_forget_on_delete: list[Callable[[], None]] = []  # caches of later modules that knew the bus
 
 
 def domain_key(domain: str) -> str:
@@ -298,6 +300,8 @@ def delete_domain_bus(
             "pass force=True if you are sure nobody else uses it"
         )
     events.delete_event_bus(Name=name)  # idempotent: a bus deleted meanwhile is not an error
+    for forget in _forget_on_delete:
+        forget()
     _logger.info("deleted %s", arn)
     return True
 

@@ -220,14 +220,23 @@ def _compare_object(
                 compatible.append(f"added optional {where}")
         else:
             old_type, new_type = old_props[name].get("type"), new_props[name].get("type")
-            if old_type != new_type:
-                breaking.append(f"retyped {where} from {old_type} to {new_type}")
-                continue
+            if _types(old_type) != _types(new_type):
+                if _types(old_type) <= _types(new_type) and new_type is not None:
+                    compatible.append(f"widened {where} from {old_type} to {new_type}")
+                else:
+                    breaking.append(f"retyped {where} from {old_type} to {new_type}")
+                    continue
             if name in new_required and name not in old_required:
                 breaking.append(f"made {where} required")
             _compare_constraints(where, old_props[name], new_props[name], breaking, compatible)
             if old_type == "object":
                 _compare_object(where, old_props[name], new_props[name], breaking, compatible)
+
+
+def _types(declared: Any) -> frozenset[str]:
+    """The JSON types a ``type`` keyword admits (``number`` includes ``integer``)."""
+    names = {declared} if isinstance(declared, str) else set(declared or ())
+    return frozenset(names | ({"integer"} if "number" in names else set()))
 
 
 _LOWER_BOUNDS = ("minLength", "minimum", "exclusiveMinimum", "minItems")
@@ -314,6 +323,8 @@ def _packaged_contracts() -> Iterator[Contract]:
         if not source_dir.is_dir():
             continue
         for type_dir in source_dir.iterdir():
+            if not type_dir.is_dir():
+                continue
             for file in type_dir.iterdir():
                 if file.name.endswith(".json"):
                     schema = json.loads(file.read_text(encoding="utf-8"))

@@ -29,7 +29,7 @@ import boto3
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import _aws, contracts, sandbox
+from . import _aws, buses, contracts, sandbox
 from .exceptions import MeshkitError, ValidationError
 
 __all__ = [
@@ -67,6 +67,7 @@ _BUS_CHECK_TTL_S = 300.0
 
 _known_buses: dict[tuple[str, str, str, str], float] = {}  # (endpoint, account, region, bus)
 sandbox._forget_on_reset.append(_known_buses.clear)
+buses._forget_on_delete.append(_known_buses.clear)
 
 
 class EventSizeError(ValidationError):

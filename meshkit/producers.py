@@ -14,6 +14,7 @@ honouring partial batch responses (``batchItemFailures``) and retries.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -115,6 +116,12 @@ def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     {'statusCode': 200, 'body': '"Event published successfully!"'}
     """
     _ensure_target()
+    missing = [key for key in ("sale_id", "amount") if key not in event]
+    if missing:
+        raise ValidationError(
+            f"the invocation event lacks {', '.join(missing)}: invoke with "
+            '{"sale_id": "S-1", "amount": 12.5}'
+        )
     sale_id, amount = event["sale_id"], event["amount"]
     timestamp = event.get("timestamp") or datetime.now(timezone.utc).isoformat()
     sale = events.DomainEvent(
@@ -188,6 +195,7 @@ def stream_handler(event: Mapping[str, Any], context: Any) -> dict[str, list[dic
     """
     _ensure_target()
     registry = contracts.default_registry()
+    bus = os.environ.get(_BUS_ENV, bus_name("sales"))
     failed: list[str] = []
     ready: list[tuple[str, events.DomainEvent]] = []
     for record in DynamoDBStreamEvent(dict(event)).records:
@@ -203,9 +211,7 @@ def stream_handler(event: Mapping[str, Any], context: Any) -> dict[str, list[dic
             continue
         ready.append((sequence, domain_event))
     if ready:
-        result = events.publish(
-            os.environ.get(_BUS_ENV, bus_name("sales")), [e for _, e in ready], validate=False
-        )
+        result = events.publish(bus, [e for _, e in ready], validate=False)
         undelivered = {id(f.event) for f in result.failed}
         failed.extend(sequence for sequence, e in ready if id(e) in undelivered)
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
@@ -270,7 +276,12 @@ class StreamRunner:
     max_retries : int, default 2
     starting_position : {"TRIM_HORIZON", "LATEST"}, default "TRIM_HORIZON"
     on_failure_queue_url : str, optional
-        An SQS queue that receives each given-up record as JSON.
+        An SQS queue that receives, for each batch given up on, the invocation record Lambda
+        sends to an on-failure destination (``DDBStreamBatchInfo``: shard and sequence range,
+        not the records; those are in ``StreamRunSummary.dead_lettered``).
+    report_batch_item_failures : bool, default True
+        As the mapping's ``FunctionResponseTypes=["ReportBatchItemFailures"]``. Without it,
+        Lambda ignores ``batchItemFailures`` and counts the batch as done: records are lost.
     boto3_session : boto3.Session, optional
 
     Examples
@@ -290,13 +301,25 @@ class StreamRunner:
         max_retries: int = 2,
         starting_position: str = "TRIM_HORIZON",
         on_failure_queue_url: str | None = None,
+        report_batch_item_failures: bool = True,
         boto3_session: boto3.Session | None = None,
     ) -> None:
         if not 1 <= batch_size <= 1000:
-            raise ValidationError(f"batch_size is {batch_size}; DynamoDB streams allow 1 to 1000")
+            raise ValidationError(
+                f"batch_size is {batch_size}; give 1 to 1000 (GetRecords returns at most 1,000 "
+                "records per call; Lambda's mapping itself allows up to 10,000)"
+            )
+        if max_retries < 0:
+            raise ValidationError(
+                f"max_retries is {max_retries}; give 0 or more. (Lambda's -1, retry until the "
+                "record expires, has no offline equivalent: a poison record would block the shard)"
+            )
         if starting_position not in ("TRIM_HORIZON", "LATEST"):
-            raise ValidationError("starting_position must be 'TRIM_HORIZON' or 'LATEST'")
+            raise ValidationError(
+                f"starting_position is {starting_position!r}; give 'TRIM_HORIZON' or 'LATEST'"
+            )
         self.handler = handler
+        self.report_batch_item_failures = report_batch_item_failures
         self.batch_size = batch_size
         self.max_retries = max_retries
         self.on_failure_queue_url = on_failure_queue_url
@@ -316,14 +339,13 @@ class StreamRunner:
         """Process what the stream holds now, until every shard is drained or time is up."""
         summary = StreamRunSummary()
         deadline = time.monotonic() + time_budget_s
-        shards = self._streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"][
-            "Shards"
-        ]
-        for shard in shards:
-            shard_id = shard["ShardId"]
+        first_run = not self._checkpoints
+        for shard_id in self._shards_parents_first():
             if shard_id not in self._checkpoints:
                 self._checkpoints[shard_id] = None
-                if self._starting_position == "LATEST":  # skip what is there already
+                # Like a new event source mapping: LATEST skips what the shards hold when it is
+                # created; shards that appear later (after a rollover) are read from the start.
+                if first_run and self._starting_position == "LATEST":
                     while records := self._read(shard_id):
                         self._checkpoints[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
             while time.monotonic() < deadline:
@@ -333,7 +355,24 @@ class StreamRunner:
                 self._deliver(shard_id, records, summary, deadline)
         return summary
 
+    def _shards_parents_first(self) -> list[str]:
+        shards, kwargs = [], {"StreamArn": self.stream_arn}
+        while True:
+            page = self._streams.describe_stream(**kwargs)["StreamDescription"]
+            shards += page["Shards"]
+            if not page.get("LastEvaluatedShardId"):
+                break
+            kwargs["ExclusiveStartShardId"] = page["LastEvaluatedShardId"]
+        parents = {s["ShardId"]: s.get("ParentShardId") for s in shards}
+
+        def depth(shard_id: str | None) -> int:
+            return 0 if shard_id not in parents else 1 + depth(parents[shard_id])
+
+        return sorted(parents, key=depth)
+
     def _read(self, shard_id: str) -> list[dict[str, Any]]:
+        """The next records after the checkpoint; follows a few empty pages, as GetRecords may
+        return some before it reaches records."""
         after = self._checkpoints[shard_id]
         kwargs: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": shard_id}
         if after is None:
@@ -341,8 +380,12 @@ class StreamRunner:
         else:
             kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=after)
         iterator = self._streams.get_shard_iterator(**kwargs)["ShardIterator"]
-        response = self._streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
-        return [self._lambda_record(record) for record in response["Records"]]
+        for _ in range(_EMPTY_PAGES_FOLLOWED):
+            response = self._streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+            if response["Records"] or not response.get("NextShardIterator"):
+                return [self._lambda_record(record) for record in response["Records"]]
+            iterator = response["NextShardIterator"]
+        return []
 
     def _deliver(
         self,
@@ -362,9 +405,9 @@ class StreamRunner:
             if failed_at is None:
                 return
             records = records[failed_at:]
+        self._send_to_failure_queue(shard_id, records)  # first: if it fails, nothing moves on
         summary.dead_lettered.extend(records)
         self._checkpoints[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
-        self._send_to_failure_queue(records)
 
     def _invoke(self, records: list[dict[str, Any]], deadline: float) -> int | None:
         """Call the handler; return the index of the first record to retry, or None."""
@@ -373,23 +416,48 @@ class StreamRunner:
         except Exception:  # a raising handler fails the whole batch, as on Lambda
             _logger.exception("stream handler raised; the whole batch will be retried")
             return 0
-        failures = (response or {}).get("batchItemFailures") or []
+        if not self.report_batch_item_failures:
+            return None  # Lambda ignores the response: the batch counts as done
+        failures = response.get("batchItemFailures") if isinstance(response, dict) else None
         if not failures:
             return None
-        failed = {str(item["itemIdentifier"]) for item in failures}
-        positions = [i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] in failed]
-        return min(positions) if positions else 0  # an unknown identifier fails the batch
+        sequences = [r["dynamodb"]["SequenceNumber"] for r in records]
+        identifiers = [f.get("itemIdentifier") if isinstance(f, dict) else None for f in failures]
+        if any(identifier not in sequences for identifier in identifiers):
+            return 0  # Lambda: an empty, null or unknown identifier fails the whole batch
+        return min(sequences.index(identifier) for identifier in identifiers)
 
-    def _send_to_failure_queue(self, records: list[dict[str, Any]]) -> None:
+    def _send_to_failure_queue(self, shard_id: str, records: list[dict[str, Any]]) -> None:
+        """Send the invocation record Lambda sends to an on-failure destination."""
         if self.on_failure_queue_url is None:
             return
+        first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
+        invocation = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": _LocalContext.function_name,
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": self.max_retries + 1,
+            },
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST"},
+            "version": "1.0",
+            "timestamp": datetime.now(timezone.utc).isoformat(),
+            "DDBStreamBatchInfo": {
+                "shardId": shard_id,
+                "startSequenceNumber": first["SequenceNumber"],
+                "endSequenceNumber": last["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": _iso(first.get("ApproximateCreationDateTime")),
+                "approximateArrivalOfLastRecord": _iso(last.get("ApproximateCreationDateTime")),
+                "batchSize": len(records),
+                "streamArn": self.stream_arn,
+            },
+        }
         sqs = _aws.client("sqs", self._session)
-        for record in records:
-            sqs.send_message(QueueUrl=self.on_failure_queue_url, MessageBody=json.dumps(record))
+        sqs.send_message(QueueUrl=self.on_failure_queue_url, MessageBody=json.dumps(invocation))
 
     def _lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
         """The record as Lambda delivers it (moto's awsRegion and eventVersion differ)."""
-        stream = dict(record["dynamodb"])
+        stream = {key: _base64_binaries(value) for key, value in record["dynamodb"].items()}
         created = stream.get("ApproximateCreationDateTime")
         if isinstance(created, datetime):
             stream["ApproximateCreationDateTime"] = int(created.timestamp())
@@ -402,6 +470,24 @@ class StreamRunner:
             "dynamodb": stream,
             "eventSourceARN": self.stream_arn,
         }
+
+
+_EMPTY_PAGES_FOLLOWED = 5
+
+
+def _iso(epoch: float | None) -> str | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc).isoformat()
+
+
+def _base64_binaries(value: Any) -> Any:
+    """boto3 gives DynamoDB binaries (B, BS) as bytes; Lambda's event carries them base64."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, dict):
+        return {key: _base64_binaries(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_base64_binaries(item) for item in value]
+    return value
 
 
 def _plain(value: Any) -> Any:

@@ -113,7 +113,7 @@ def test_tightening_a_constraint_is_breaking(spec, compatible, change):
 
     report = mk.contracts.check_compatibility(SCHEMA, new)
 
-    assert report.is_compatible is compatible
+    assert not report.is_compatible
     assert change in report.breaking
 
 
@@ -201,3 +201,14 @@ def test_annotations_are_ignored_but_properties_named_like_them_are_checked():
         contract.validate({"title": 7})
     with pytest.raises(ContractViolation, match="'title' is a required property"):
         contract.validate({})
+
+
+def test_widening_a_type_is_compatible_and_narrowing_it_is_not():
+    narrow, wide = evolve(), evolve()
+    narrow["properties"]["amount"] = {"type": "integer"}
+    wide["properties"]["amount"] = {"type": "number"}
+
+    assert mk.contracts.check_compatibility(narrow, wide).compatible == (
+        "widened data.amount from integer to number",
+    )
+    assert not mk.contracts.check_compatibility(wide, narrow).is_compatible

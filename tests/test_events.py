@@ -425,6 +425,15 @@ def test_a_reset_forgets_which_buses_exist(bus):
         mk.events.publish(bus, [sale(1)])
 
 
+def test_deleting_a_bus_forgets_that_it_existed(bus):
+    mk.events.publish(bus, [sale(0)])
+
+    mk.buses.delete_domain_bus("sales")
+
+    with pytest.raises(mk.events.UnknownBusError):
+        mk.events.publish(bus, [sale(1)])
+
+
 def test_the_bus_check_is_cached(bus, sent):
     mk.events.publish(bus, [sale(0)])
     mk.events.publish(bus, [sale(1)])

@@ -17,6 +17,7 @@ from meshkit.workbook import NBSTRIPOUT_ARGS, expects_error, find_notebooks
 
 NOTEBOOKS = find_notebooks(Path(__file__).resolve().parent.parent / "notebooks")
 NAME = re.compile(r"\d\d_[a-z]+(_[a-z0-9]+)*\.ipynb")
+RANDOM_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 LOCAL_PATH = re.compile(r"(/home/|/root/|/Users/|/tmp/|/work/|site-packages|\\\\Users\\\\)")
 
 
@@ -60,6 +61,16 @@ def test_outputs_hold_no_path_of_the_machine_that_ran_them(path):
     for index, cell in enumerate(code_cells(path)):
         for output in cell.outputs:
             assert not LOCAL_PATH.search(str(output)), f"code cell {index} shows a local path"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_outputs_hold_no_random_ids(path):
+    """A UUID in a stored output differs on the next run: fix the id, or do not show it."""
+    for index, cell in enumerate(code_cells(path)):
+        if "NBVAL_IGNORE_OUTPUT" in cell.source:
+            continue
+        for output in cell.outputs:
+            assert not RANDOM_ID.search(str(output)), f"code cell {index} shows a random id"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

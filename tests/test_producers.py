@@ -192,9 +192,103 @@ def test_a_poison_record_is_dead_lettered_after_the_retries(sales, mesh):
 
     assert attempts["count"] == 3, "the first attempt and two retries"
     assert summary.records == 2
-    assert [r["dynamodb"]["Keys"]["sale_id"]["S"] for r in summary.dead_lettered] == ["S-poison"]
+    [poison] = summary.dead_lettered
+    assert poison["dynamodb"]["Keys"]["sale_id"]["S"] == "S-poison"
     [message] = sqs.receive_message(QueueUrl=dlq)["Messages"]
-    assert json.loads(message["Body"])["dynamodb"]["Keys"]["sale_id"]["S"] == "S-poison"
+    info = json.loads(message["Body"])  # what Lambda sends an on-failure destination
+    assert info["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert info["DDBStreamBatchInfo"]["startSequenceNumber"] == poison["dynamodb"]["SequenceNumber"]
+    assert info["DDBStreamBatchInfo"]["batchSize"] == 1
+
+
+def test_a_failure_queue_that_fails_keeps_the_records_for_the_next_run(sales):
+    table, _ = sales
+    put_sale(table, "S-poison", "10")
+
+    def handler(event, context):
+        raise ValueError("poison")
+
+    runner = mk.producers.StreamRunner(
+        handler, "Sales", max_retries=0, on_failure_queue_url="http://127.0.0.1:1/no-such-queue"
+    )
+    with pytest.raises(Exception):  # noqa: B017 - whatever SQS says, the run must stop
+        runner.run()
+
+    runner.on_failure_queue_url = None
+    assert len(runner.run().dead_lettered) == 1, "the record was offered again"
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"batchItemFailures": [{"itemIdentifier": ""}]},
+        {"batchItemFailures": [{"id": "wrong key"}]},
+        {"batchItemFailures": ["not a dict"]},
+    ],
+)
+def test_a_malformed_partial_response_fails_the_whole_batch(sales, response):
+    table, _ = sales
+    put_sale(table, "S-0", "10")
+    put_sale(table, "S-1", "10")
+    calls: list[int] = []
+
+    def handler(event, context):
+        calls.append(len(event["Records"]))
+        return response if len(calls) == 1 else None
+
+    mk.producers.StreamRunner(handler, "Sales").run()
+
+    assert calls == [2, 2], "retried whole"
+
+
+def test_without_report_batch_item_failures_reported_failures_are_ignored(sales):
+    table, _ = sales
+    put_sale(table, "S-0", "10")
+    calls: list[int] = []
+
+    def handler(event, context):
+        calls.append(1)
+        return {
+            "batchItemFailures": [
+                {"itemIdentifier": event["Records"][0]["dynamodb"]["SequenceNumber"]}
+            ]
+        }
+
+    summary = mk.producers.StreamRunner(handler, "Sales", report_batch_item_failures=False).run()
+
+    assert (calls, summary.records) == ([1], 1), "as on Lambda: the batch counts as done"
+
+
+def test_bad_runner_settings_are_clear_errors(sales):
+    with pytest.raises(mk.MeshkitError, match="max_retries is -1; give 0 or more"):
+        mk.producers.StreamRunner(mk.producers.stream_handler, "Sales", max_retries=-1)
+    with pytest.raises(mk.MeshkitError, match="starting_position is 'AT_TIMESTAMP'"):
+        mk.producers.StreamRunner(
+            mk.producers.stream_handler, "Sales", starting_position="AT_TIMESTAMP"
+        )
+
+
+def test_binary_attributes_arrive_base64_as_in_lambdas_event(sales):
+    table, _ = sales
+    table.put_item(TableName="Sales", Item={"sale_id": {"S": "S-0"}, "receipt": {"B": b"\x00\x01"}})
+    seen: list[dict] = []
+
+    mk.producers.StreamRunner(lambda event, context: seen.extend(event["Records"]), "Sales").run()
+
+    assert seen[0]["dynamodb"]["NewImage"]["receipt"] == {"B": "AAE="}
+
+
+def test_events_that_fail_to_publish_are_reported_by_sequence_number(sales):
+    with mk.faults.failing_put_events(1.0, codes=["InvalidArgument"]):
+        response = mk.producers.stream_handler(SAMPLE, None)
+
+    sequences = [record["dynamodb"]["SequenceNumber"] for record in SAMPLE["Records"]]
+    assert response == {"batchItemFailures": [{"itemIdentifier": s} for s in sequences]}
+
+
+def test_the_article_handler_names_a_missing_field(sales):
+    with pytest.raises(mk.MeshkitError, match="lacks amount"):
+        mk.producers.lambda_handler({"sale_id": "S-1"}, None)
 
 
 def test_latest_skips_what_the_stream_already_holds(sales):
