@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -83,8 +83,9 @@ class Contract:
                 f"contract {self.key} is not a valid JSON Schema: {err.message}"
             ) from err
         # Annotations never change validity; leaving them out makes each check ~15% faster.
-        validator = Draft202012Validator(_without_annotations(self.schema))
-        object.__setattr__(self, "_validator", validator)
+        lean = _without_annotations(self.schema)
+        object.__setattr__(self, "_validator", Draft202012Validator(lean))
+        object.__setattr__(self, "_is_valid", _fast_is_valid(lean))
 
     @property
     def key(self) -> str:
@@ -100,9 +101,9 @@ class Contract:
         >>> contract = mk.contracts.get("sales.domain", "SaleRecorded", "1.0")
         >>> contract.validate({"sale_id": "S-1", "amount": 12.5, "timestamp": "2026-01-29"})
         """
-        validator: Draft202012Validator = self._validator  # type: ignore[attr-defined]
-        if validator.is_valid(data):  # the fast path; errors are only collected for bad data
+        if self._is_valid(data):  # type: ignore[attr-defined]  # errors only for bad data
             return
+        validator: Draft202012Validator = self._validator  # type: ignore[attr-defined]
         error = min(validator.iter_errors(data), key=lambda e: (len(e.path), str(list(e.path))))
         path = "data" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
         missing = re.match(r"'(.+)' is a required property", error.message)
@@ -142,6 +143,34 @@ def _without_annotations(schema: Any) -> Any:
             value = _without_annotations(value)
         stripped[keyword] = value
     return stripped
+
+
+_SPLITTABLE = frozenset({"type", "required", "properties", "minProperties", "maxProperties"})
+
+
+def _fast_is_valid(schema: Mapping[str, Any]) -> Callable[[Any], bool]:
+    """``is_valid`` for ``schema``, about twice as fast for the usual contract shape.
+
+    For an object schema made only of ``type``, ``required``, ``properties`` and property
+    counts, JSON Schema's meaning is exactly: the object passes the top-level keywords, and each
+    property present passes its own subschema. Checking each property with its own validator
+    skips jsonschema's per-property bookkeeping. Any other shape uses the plain validator.
+    """
+    whole = Draft202012Validator(schema).is_valid
+    if schema.get("type") != "object" or not schema.keys() <= _SPLITTABLE:
+        return whole
+    top = Draft202012Validator({k: v for k, v in schema.items() if k != "properties"}).is_valid
+    fields = [
+        (name, Draft202012Validator(sub).is_valid)
+        for name, sub in schema.get("properties", {}).items()
+    ]
+
+    def is_valid(data: Any) -> bool:
+        if not isinstance(data, Mapping) or not top(data):
+            return False
+        return all(check(data[name]) for name, check in fields if name in data)
+
+    return is_valid
 
 
 @dataclass(frozen=True)

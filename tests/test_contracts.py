@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 import meshkit as mk
 from meshkit.contracts import Contract, ContractRegistry, ContractViolation, UnknownContractError
@@ -212,3 +215,36 @@ def test_widening_a_type_is_compatible_and_narrowing_it_is_not():
         "widened data.amount from integer to number",
     )
     assert not mk.contracts.check_compatibility(wide, narrow).is_compatible
+
+
+values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-5, 5) | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+instances = values | st.fixed_dictionaries(
+    {},
+    optional={
+        "sale_id": values | st.text(max_size=70),
+        "amount": values,
+        "timestamp": values | st.text(min_size=8, max_size=12),
+        "currency": values | st.sampled_from(["EUR", "eur", "EURO"]),
+        "extra": values,
+    },
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=instances)
+def test_the_fast_check_agrees_with_jsonschema(data):
+    """The per-property fast path must accept exactly what jsonschema itself accepts."""
+    for contract in mk.contracts.default_registry():
+        expected = Draft202012Validator(contract.schema).is_valid(data)
+        try:
+            contract.validate(data)
+            accepted = True
+        except ContractViolation:
+            accepted = False
+        assert accepted is expected, (contract.key, data)
