@@ -435,7 +435,10 @@ class StreamRunner:
         invocation = {
             "requestContext": {
                 "requestId": str(uuid.uuid4()),
-                "functionArn": _LocalContext.function_name,
+                "functionArn": (
+                    f"arn:aws:lambda:{self.region}:{self.stream_arn.split(':')[4]}:function:"
+                    f"{_LocalContext.function_name}"
+                ),
                 "condition": "RetryAttemptsExhausted",
                 "approximateInvokeCount": self.max_retries + 1,
             },
