@@ -461,6 +461,7 @@ class _Pending:
     entry: dict[str, Any]
     size: int
     attempts: int = 0
+    event_id: str | None = None
 
 
 def _prepare(
@@ -493,49 +494,41 @@ def _prepare(
 def _send_with_retries(
     client: Any, batch: list[_Pending], result: PublishResult, max_attempts: int, record: bool
 ) -> None:
-    ids: dict[int, str] = {}
-    position = {id(p): i for i, p in enumerate(batch)}
-    pending = batch
+    """Send one batch until each entry is accepted or has failed for good."""
     try:
-        _send_until_settled(client, pending, ids, position, result, max_attempts)
+        pending = batch
+        while pending:
+            pending = _send_once(client, pending, result, max_attempts)
+            if pending:
+                result.retried += len(pending)
+                attempt = max(item.attempts for item in pending)
+                _sleep(random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)))
     finally:
         if record:  # also when a request failed as a whole: the ids accepted so far are kept
-            result.delivered.extend((batch[i].event.idempotency_key, ids[i]) for i in sorted(ids))
+            result.delivered.extend(
+                (item.event.idempotency_key, item.event_id) for item in batch if item.event_id
+            )
 
 
-def _send_until_settled(
-    client: Any,
-    pending: list[_Pending],
-    ids: dict[int, str],
-    position: dict[int, int],
-    result: PublishResult,
-    max_attempts: int,
-) -> None:
-    while pending:
-        response = _put_events(client, pending, result)
-        retry: list[_Pending] = []
-        for item, outcome in zip(pending, response["Entries"], strict=True):
-            item.attempts += 1
-            if "EventId" in outcome and not outcome.get("ErrorCode"):
-                ids[position[id(item)]] = outcome["EventId"]
-                result.sent += 1
-                result.billable_chunks += max(1, math.ceil(item.size / BILLING_CHUNK_BYTES))
-            elif outcome.get("ErrorCode") in _RETRYABLE and item.attempts < max_attempts:
-                retry.append(item)
-            else:
-                result.failed.append(
-                    FailedEvent(
-                        item.event,
-                        outcome.get("ErrorCode", "Unknown"),
-                        outcome.get("ErrorMessage", ""),
-                        item.attempts,
-                    )
-                )
-        if retry:
-            result.retried += len(retry)
-            attempt = max(item.attempts for item in retry)
-            _sleep(random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)))
-        pending = retry
+def _send_once(
+    client: Any, pending: list[_Pending], result: PublishResult, max_attempts: int
+) -> list[_Pending]:
+    """One PutEvents request; returns the entries worth another attempt."""
+    response = _put_events(client, pending, result)
+    retry: list[_Pending] = []
+    for item, outcome in zip(pending, response["Entries"], strict=True):
+        item.attempts += 1
+        if "EventId" in outcome and not outcome.get("ErrorCode"):
+            item.event_id = outcome["EventId"]
+            result.sent += 1
+            result.billable_chunks += max(1, math.ceil(item.size / BILLING_CHUNK_BYTES))
+        elif outcome.get("ErrorCode") in _RETRYABLE and item.attempts < max_attempts:
+            retry.append(item)
+        else:
+            code = outcome.get("ErrorCode", "Unknown")
+            message = outcome.get("ErrorMessage", "")
+            result.failed.append(FailedEvent(item.event, code, message, item.attempts))
+    return retry
 
 
 _BACKOFF_BASE_S = 0.05

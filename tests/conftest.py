@@ -49,7 +49,6 @@ def sent(monkeypatch) -> list[Sent]:
 @pytest.fixture
 def sales_tap(mesh) -> Callable[[], list[dict]]:
     """The Sales bus with a queue subscribed to all its events; call the result to drain them."""
-    mk.events._known_buses.clear()
     mk.buses.create_domain_bus("sales")
     session = mesh.session()
     sqs = session.client("sqs", endpoint_url=mesh.endpoint_url)
