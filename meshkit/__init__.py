@@ -6,6 +6,9 @@ One module per concern, in the order the notebooks teach them::
 
     target = mk.sandbox.start()                # embedded moto, an endpoint, or real AWS
     arn = mk.buses.create_domain_bus("sales")  # the Sales domain's SalesEventBus
+    result = mk.events.publish("SalesEventBus", events)
+    sub = mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern={...})
+    summary = mk.consumers.run(handler, sub.queue_url)
 """
 
 from __future__ import annotations
@@ -13,7 +16,18 @@ from __future__ import annotations
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
-from . import buses, contracts, events, exceptions, faults, producers, sandbox
+from . import (
+    buses,
+    consumers,
+    contracts,
+    events,
+    exceptions,
+    faults,
+    patterns,
+    producers,
+    sandbox,
+    subscriptions,
+)
 from .exceptions import MeshkitError
 
 try:
@@ -27,10 +41,13 @@ __all__ = [
     "MeshkitError",
     "__version__",
     "buses",
+    "consumers",
     "contracts",
     "events",
     "exceptions",
     "faults",
+    "patterns",
     "producers",
     "sandbox",
+    "subscriptions",
 ]

@@ -35,6 +35,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from botocore.exceptions import ClientError
 
 from . import _aws, contracts, events, sandbox
+from ._lambda import LocalContext, reported_failures
 from .buses import DOMAIN_TAG, OWNER_TAG, WORKBOOK_TAG, bus_name
 from .exceptions import MeshkitError, ValidationError
 
@@ -243,20 +244,6 @@ class StreamRunSummary:
     dead_lettered: list[dict[str, Any]] = field(default_factory=list)
 
 
-class _LocalContext:
-    """The parts of Lambda's context object that handlers commonly read."""
-
-    function_name = "meshkit-local"
-    memory_limit_in_mb = 128
-
-    def __init__(self, deadline: float) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-        self._deadline = deadline
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
 class StreamRunner:
     """Poll a DynamoDB stream and call a Lambda handler as Lambda's event source mapping would.
 
@@ -332,6 +319,7 @@ class StreamRunner:
             )
         self.stream_arn: str = table["LatestStreamArn"]
         self.region = self.stream_arn.split(":")[3]
+        self._account = self.stream_arn.split(":")[4]
         self._starting_position = starting_position
         self._checkpoints: dict[str, str | None] = {}  # shard -> last completed sequence number
 
@@ -412,20 +400,18 @@ class StreamRunner:
     def _invoke(self, records: list[dict[str, Any]], deadline: float) -> int | None:
         """Call the handler; return the index of the first record to retry, or None."""
         try:
-            response = self.handler({"Records": records}, _LocalContext(deadline))
+            context = LocalContext(deadline, region=self.region, account=self._account)
+            response = self.handler({"Records": records}, context)
         except Exception:  # a raising handler fails the whole batch, as on Lambda
             _logger.exception("stream handler raised; the whole batch will be retried")
             return 0
-        if not self.report_batch_item_failures:
-            return None  # Lambda ignores the response: the batch counts as done
-        failures = response.get("batchItemFailures") if isinstance(response, dict) else None
-        if not failures:
-            return None
         sequences = [r["dynamodb"]["SequenceNumber"] for r in records]
-        identifiers = [f.get("itemIdentifier") if isinstance(f, dict) else None for f in failures]
-        if any(identifier not in sequences for identifier in identifiers):
-            return 0  # Lambda: an empty, null or unknown identifier fails the whole batch
-        return min(sequences.index(identifier) for identifier in identifiers)
+        failed = reported_failures(
+            response, sequences, report_batch_item_failures=self.report_batch_item_failures
+        )
+        if failed is None:
+            return 0
+        return sequences.index(failed[0]) if failed else None
 
     def _send_to_failure_queue(self, shard_id: str, records: list[dict[str, Any]]) -> None:
         """Send the invocation record Lambda sends to an on-failure destination."""
@@ -435,10 +421,9 @@ class StreamRunner:
         invocation = {
             "requestContext": {
                 "requestId": str(uuid.uuid4()),
-                "functionArn": (
-                    f"arn:aws:lambda:{self.region}:{self.stream_arn.split(':')[4]}:function:"
-                    f"{_LocalContext.function_name}"
-                ),
+                "functionArn": LocalContext(
+                    0, region=self.region, account=self._account
+                ).invoked_function_arn,
                 "condition": "RetryAttemptsExhausted",
                 "approximateInvokeCount": self.max_retries + 1,
             },

@@ -6,6 +6,8 @@ changes one, the test fails: update the ledger, and the notebook prose that expl
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -102,3 +104,82 @@ def test_moto_stream_records_name_the_wrong_region(mesh):
 
     assert mesh.region == "us-west-2"
     assert (record["awsRegion"], record["eventVersion"]) == ("us-east-1", "1.0")
+
+
+@pytest.mark.parametrize("operator", [{"!=": "USD"}, {"like": "US%"}])
+def test_moto_accepts_unknown_pattern_operators_and_matches_everything(sales_tap, operator):
+    """AWS: PutRule rejects an unknown operator (InvalidEventPatternException). moto stores the
+    rule, and it matches every event. meshkit's check_pattern refuses it before put_rule."""
+    session = mk.sandbox.current().session()
+    events = session.client("events", endpoint_url=mk.sandbox.current().endpoint_url)
+    rule = {"Name": "sales-tap", "EventBusName": "SalesEventBus"}
+    events.put_rule(**rule, EventPattern=json.dumps({"detail": {"data": {"currency": [operator]}}}))
+    sale = {"sale_id": "S-1", "amount": 1, "timestamp": "2026-01-29T10:00:00Z", "currency": "USD"}
+
+    mk.events.publish(
+        "SalesEventBus",
+        [mk.events.DomainEvent("sales.domain", "SaleRecorded", sale, schema_version="1.1")],
+    )
+
+    assert len(sales_tap()) == 1
+    with pytest.raises(mk.patterns.PatternError, match="unknown operator"):
+        mk.patterns.check_pattern({"detail": {"data": {"currency": [operator]}}})
+
+
+def test_moto_test_event_pattern_answers_nothing(events):
+    """AWS: TestEventPattern returns {"Result": true|false}. moto returns no Result at all, so
+    mk.patterns.try_pattern publishes to a scratch bus offline instead."""
+    response = events.test_event_pattern(
+        EventPattern=json.dumps({"source": ["sales.domain"]}),
+        Event=json.dumps(
+            {
+                "id": "1",
+                "account": "123456789012",
+                "source": "sales.domain",
+                "time": "2026-01-29T10:00:00Z",
+                "region": "us-west-2",
+                "resources": [],
+                "detail-type": "SaleRecorded",
+                "detail": {},
+            }
+        ),
+    )
+    assert "Result" not in response
+
+
+def test_moto_stores_queue_policies_but_never_enforces_them(sales_tap, mesh):
+    """AWS: a queue policy that does not admit events.amazonaws.com for the rule makes delivery
+    fail (the event is retried, then goes to the target's DLQ). moto delivers regardless."""
+    sqs = mesh.session().client("sqs", endpoint_url=mesh.endpoint_url)
+    queue = sqs.get_queue_url(QueueName="sales-tap")["QueueUrl"]
+    deny_all = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "sqs:*", "Resource": "*"}],
+    }
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": json.dumps(deny_all)})
+
+    mk.events.publish(
+        "SalesEventBus", [mk.events.DomainEvent("sales.domain", "SaleDeleted", {"sale_id": "S-1"})]
+    )
+
+    assert len(sales_tap()) == 1
+
+
+def test_moto_moves_a_message_to_the_dlq_after_max_receive_count_receives(mesh):
+    """AWS and moto agree: after maxReceiveCount receives, the next receive moves the message to
+    the DLQ instead of returning it; mk.consumers.run counts it dead-lettered at its last receive.
+    """
+    sqs = mesh.session().client("sqs", endpoint_url=mesh.endpoint_url)
+    dlq = sqs.create_queue(QueueName="parity-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]
+    redrive = {"deadLetterTargetArn": dlq_arn["QueueArn"], "maxReceiveCount": 2}
+    queue = sqs.create_queue(
+        QueueName="parity",
+        Attributes={"VisibilityTimeout": "0", "RedrivePolicy": json.dumps(redrive)},
+    )["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody="poison")
+
+    receives = [len(sqs.receive_message(QueueUrl=queue).get("Messages", [])) for _ in range(3)]
+
+    assert receives == [1, 1, 0]
+    assert len(sqs.receive_message(QueueUrl=dlq)["Messages"]) == 1

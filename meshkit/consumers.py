@@ -1,0 +1,640 @@
+"""Consumers: handlers for a domain's subscription queue, and a local event source mapping.
+
+On AWS, a Lambda function reads the consuming domain's queue through an *event source mapping*:
+Lambda long-polls the queue, invokes the function with a batch of messages in the SQS event
+shape, deletes the messages the function processed, and leaves the others to be received again
+after the queue's visibility timeout, until SQS moves them to the dead-letter queue.
+
+Offline no Lambda runs, so ``run`` plays the mapping's part with the same contract, and the same
+handler code runs unchanged in both places:
+
+- ``lambda_handler``: the article's consumer, made correct for the message EventBridge sends;
+- ``idempotent_batch_handler``: a production handler built with Powertools for AWS Lambda
+  (partial batch responses, idempotency on the producer's key stored in DynamoDB);
+- ``peek`` and ``redrive``: look into a dead-letter queue, and send its messages back.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pandas as pd
+from botocore.exceptions import ClientError
+
+from . import _aws
+from ._lambda import LocalContext, reported_failures
+from .buses import DOMAIN_TAG, WORKBOOK_TAG
+from .exceptions import MeshkitError, ValidationError
+from .subscriptions import queue_depths
+
+__all__ = [
+    "RunSummary",
+    "create_idempotency_table",
+    "idempotent_batch_handler",
+    "lambda_handler",
+    "peek",
+    "redrive",
+    "run",
+    "sale_from_record",
+]
+
+_logger = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+# ReceiveMessage returns at most 10 messages; Lambda's mapping gathers up to 10,000 per batch
+# from standard queues when a batching window is set.
+_RECEIVE_MAX = 10
+_BATCH_MAX = 10_000
+# SQS attributes Lambda copies into each record's "attributes".
+_RECORD_ATTRIBUTES = (
+    "ApproximateReceiveCount",
+    "SentTimestamp",
+    "SenderId",
+    "ApproximateFirstReceiveTimestamp",
+    "AWSTraceHeader",
+    "SequenceNumber",
+    "MessageGroupId",
+    "MessageDeduplicationId",
+)
+
+
+# -- handlers -----------------------------------------------------------------------------------
+
+
+def sale_from_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The sale inside one SQS record of a Sales event: ``body`` -> EventBridge event -> data.
+
+    The body EventBridge puts on the queue is the whole event (``id``, ``source``,
+    ``detail-type``, ``detail``, ...), not the detail alone, and meshkit's detail is the
+    envelope ``{"metadata": ..., "data": ...}``.
+    """
+    event = json.loads(record["body"])
+    detail = event["detail"]
+    return dict(detail["data"]) if "data" in detail and "metadata" in detail else dict(detail)
+
+
+def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """The article's consumer, reading the sale where EventBridge actually puts it.
+
+    The article reads ``sale_id`` straight from ``json.loads(record["body"])``, which is the
+    EventBridge event, so it fails with ``KeyError: 'sale_id'``. This version reads
+    ``body -> detail -> data``. Any error fails the whole batch (every message is retried); see
+    ``idempotent_batch_handler`` for a handler that reports only the failed messages.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.consumers.run(mk.consumers.lambda_handler, queue_url)  # doctest: +SKIP
+    RunSummary(processed=3, failed=0, dead_lettered=0, batches=1, stopped='drained')
+    """
+    for record in event["Records"]:
+        sale = sale_from_record(record)
+        _logger.info("Processing sale: %s with amount: %s", sale["sale_id"], sale["amount"])
+    # The SQS event source mapping ignores the return value (unless it holds batchItemFailures).
+    return {"statusCode": 200, "body": json.dumps("Event processed successfully")}
+
+
+def create_idempotency_table(
+    name: str, *, domain: str | None = None, boto3_session: boto3.Session | None = None
+) -> str:
+    """Create the DynamoDB table Powertools' idempotency utility keeps its records in.
+
+    Idempotent. Keyed by ``id`` (string), with time to live on ``expiration`` so DynamoDB deletes
+    records once they expire. Returns the table's ARN.
+    """
+    dynamodb = _aws.client("dynamodb", boto3_session)
+    tags = [{"Key": WORKBOOK_TAG, "Value": "true"}]
+    if domain:
+        tags.append({"Key": DOMAIN_TAG, "Value": domain})
+    try:
+        arn = dynamodb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            Tags=tags,
+        )["TableDescription"]["TableArn"]
+        dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+        dynamodb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"},
+        )
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+        arn = dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
+    return str(arn)
+
+
+def idempotent_batch_handler(
+    process: Callable[[dict[str, Any]], Any],
+    *,
+    table_name: str,
+    name: str | None = None,
+    expires_after_s: int = 3600,
+    boto3_session: boto3.Session | None = None,
+) -> Handler:
+    """A production SQS handler, built with Powertools for AWS Lambda, around ``process``.
+
+    ``process(event)`` receives one EventBridge event (the parsed message body) and does the
+    consumer's work. The handler returned:
+
+    - processes each record on its own and answers with a partial batch response, so one bad
+      message is retried alone instead of with its whole batch (Powertools' ``BatchProcessor``;
+      enable ``ReportBatchItemFailures`` on the event source mapping);
+    - runs ``process`` at most once per producer's idempotency key
+      (``detail.metadata.idempotency_key``) within ``expires_after_s``, recording it in the
+      DynamoDB table ``table_name`` (Powertools' idempotency utility). Not on the event's ``id``:
+      when a producer retries a ``PutEvents``, EventBridge gives the same fact a new ``id``, and
+      SQS a new ``messageId``. A message without a key fails (and ends in the DLQ) rather than
+      being processed without protection.
+
+    Parameters
+    ----------
+    process : callable
+        ``process(event: dict) -> Any``; its result is stored with the idempotency record and
+        must be JSON-serialisable.
+    table_name : str
+        The idempotency table (see ``create_idempotency_table``).
+    name : str, optional
+        The consumer's name in the idempotency keys; default ``process.__name__``. Consumers
+        sharing a table need different names, or one would skip the other's events.
+    expires_after_s : int, default 3600
+        How long a key is remembered. Longer than the longest redelivery you expect (the queue's
+        retention period, to be safe).
+    boto3_session : boto3.Session, optional
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> def award_points(event):
+    ...     return {"points": int(event["detail"]["data"]["amount"])}
+    >>> handler = mk.consumers.idempotent_batch_handler(
+    ...     award_points, table_name="marketing-idempotency")  # doctest: +SKIP
+    """
+    from aws_lambda_powertools.utilities.batch import (
+        BatchProcessor,
+        EventType,
+        process_partial_response,
+    )
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    config = IdempotencyConfig(
+        event_key_jmespath="detail.metadata.idempotency_key",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=expires_after_s,
+    )
+    store = DynamoDBPersistenceLayer(
+        table_name=table_name, boto3_client=_aws.client("dynamodb", boto3_session)
+    )
+    once = idempotent_function(
+        lambda event: process(event),
+        data_keyword_argument="event",
+        persistence_store=store,
+        config=config,
+        key_prefix=name or getattr(process, "__name__", "process"),
+    )
+    processor = BatchProcessor(event_type=EventType.SQS)
+
+    def record_handler(record: Any) -> Any:
+        return once(event=json.loads(record.body))
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        config.register_lambda_context(context)
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+
+    handler.__name__ = f"{getattr(process, '__name__', 'process')}_handler"
+    return handler
+
+
+# -- the local event source mapping -------------------------------------------------------------
+
+
+@dataclass
+class RunSummary:
+    """What one ``run`` did.
+
+    Attributes
+    ----------
+    processed : int
+        Messages the handler completed; they were deleted from the queue.
+    failed : int
+        Failed deliveries (a message that failed twice counts twice).
+    dead_lettered : int
+        Messages whose last allowed receive failed: SQS moves them to the DLQ.
+    batches : int
+        Handler invocations.
+    stopped : str
+        ``"drained"``, ``"time budget"`` or ``"max_messages"``.
+    failures : list of dict
+        One entry per failed delivery: ``message_id``, ``receive_count``, ``error``.
+    elapsed_s : float
+    """
+
+    processed: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    stopped: str = ""
+    failures: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    elapsed_s: float = field(default=0.0, repr=False)
+
+    def failures_frame(self) -> pd.DataFrame:
+        """``failures`` as a DataFrame: message_id, receive_count, dead_lettered, error."""
+        columns = ["message_id", "receive_count", "dead_lettered", "error"]
+        return pd.DataFrame(self.failures, columns=columns)
+
+
+def run(
+    handler: Handler,
+    queue_url: str,
+    *,
+    batch_size: int = 10,
+    batching_window_s: float = 0.0,
+    wait_time_s: int = 1,
+    time_budget_s: float = 60.0,
+    max_messages: int | None = None,
+    report_batch_item_failures: bool = True,
+    boto3_session: boto3.Session | None = None,
+) -> RunSummary:
+    """Feed a queue's messages to a Lambda handler as Lambda's SQS event source mapping does.
+
+    Per the mapping's contract: long-poll the queue; call ``handler(event, context)`` with
+    ``{"Records": [...]}`` in the SQS event shape; delete the messages that succeeded; leave the
+    failed ones in the queue, to be received again once their visibility timeout ends (all of
+    the batch when the handler raises; the ``batchItemFailures`` when it answers with a partial
+    batch response; the whole batch when that response names an unknown message). After
+    ``maxReceiveCount`` receives SQS moves a message to the DLQ: ``run`` counts such a message as
+    dead-lettered when its last allowed receive fails.
+
+    It stops when the queue is drained (nothing waiting, nothing in flight), when
+    ``max_messages`` messages were processed or dead-lettered, or at the time budget.
+
+    Parameters
+    ----------
+    handler : callable
+        ``handler(event, context)``, the Lambda function's handler.
+    queue_url : str
+    batch_size : int, default 10
+        Most records per invocation (the mapping's ``BatchSize``, 1 to 10,000; above 10 it
+        needs ``batching_window_s``, as on AWS).
+    batching_window_s : float, default 0
+        How long to gather a batch (``MaximumBatchingWindowInSeconds``).
+    wait_time_s : int, default 1
+        Long-poll wait of each receive (Lambda uses 20; 1 keeps a local run responsive).
+    time_budget_s : float, default 60
+    max_messages : int, optional
+        Stop once this many messages were processed or dead-lettered.
+    report_batch_item_failures : bool, default True
+        As ``FunctionResponseTypes=["ReportBatchItemFailures"]``. Without it, Lambda ignores a
+        partial batch response and deletes the whole batch: the failed messages are lost.
+    boto3_session : boto3.Session, optional
+
+    Returns
+    -------
+    RunSummary
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.consumers.run(mk.consumers.lambda_handler, sub.queue_url)  # doctest: +SKIP
+    RunSummary(processed=3, failed=0, dead_lettered=0, batches=1, stopped='drained')
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise ValidationError(f"batch_size must be a whole number, not {batch_size!r}")
+    if not 1 <= batch_size <= _BATCH_MAX:
+        raise ValidationError(f"batch_size is {batch_size}; give 1 to {_BATCH_MAX:,}")
+    if batch_size > _RECEIVE_MAX and batching_window_s <= 0:
+        raise ValidationError(
+            f"batch_size {batch_size} needs a batching window: pass batching_window_s >= 1, as "
+            "Lambda requires MaximumBatchingWindowInSeconds for batches of more than 10"
+        )
+    if not 0 <= wait_time_s <= 20:
+        raise ValidationError(f"wait_time_s is {wait_time_s}; SQS allows 0 to 20 seconds")
+    sqs = _aws.client("sqs", boto3_session)
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["QueueArn", "RedrivePolicy", "VisibilityTimeout"]
+    )["Attributes"]
+    queue_arn = attributes["QueueArn"]
+    if int(attributes.get("VisibilityTimeout", 30)) < 1:
+        raise ValidationError(
+            f"{queue_arn} has a visibility timeout of 0: a message would be received again while "
+            "its handler still runs. Lambda requires a visibility timeout of at least the "
+            "function's timeout (AWS advises six times it): set it to 1 or more"
+        )
+    redrive = json.loads(attributes.get("RedrivePolicy") or "{}")
+    max_receives = int(redrive["maxReceiveCount"]) if redrive else None
+    if max_receives is None:
+        _logger.warning("%s has no dead-letter queue: failing messages return forever", queue_arn)
+
+    summary = RunSummary()
+    started = time.monotonic()
+    deadline = started + time_budget_s
+    while True:
+        if max_messages is not None and summary.processed + summary.dead_lettered >= max_messages:
+            summary.stopped = "max_messages"
+            break
+        if time.monotonic() >= deadline:
+            summary.stopped = "time budget"
+            break
+        wait = max(0, min(wait_time_s, int(deadline - time.monotonic())))
+        messages = _gather(sqs, queue_url, batch_size, batching_window_s, wait)
+        if not messages:
+            waiting, in_flight, delayed = queue_depths(queue_url, boto3_session=boto3_session)
+            if waiting == in_flight == delayed == 0:
+                summary.stopped = "drained"
+                break
+            continue
+        _deliver(
+            handler,
+            messages,
+            queue_arn,
+            max_receives,
+            deadline,
+            summary,
+            sqs,
+            queue_url,
+            report_batch_item_failures,
+        )
+    summary.elapsed_s = time.monotonic() - started
+    return summary
+
+
+def _gather(
+    sqs: Any, queue_url: str, batch_size: int, window_s: float, wait_s: int
+) -> list[dict[str, Any]]:
+    """Receive up to ``batch_size`` messages, for at most the batching window."""
+    messages: dict[str, dict[str, Any]] = {}  # by id: one message once per batch
+    window_ends = time.monotonic() + window_s
+    while len(messages) < batch_size:
+        received = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=min(_RECEIVE_MAX, batch_size - len(messages)),
+            WaitTimeSeconds=0 if messages else wait_s,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        messages.update((message["MessageId"], message) for message in received)
+        if not received or time.monotonic() >= window_ends:
+            break
+    return list(messages.values())
+
+
+def _deliver(
+    handler: Handler,
+    messages: list[dict[str, Any]],
+    queue_arn: str,
+    max_receives: int | None,
+    deadline: float,
+    summary: RunSummary,
+    sqs: Any,
+    queue_url: str,
+    report_batch_item_failures: bool,
+) -> None:
+    region, account = queue_arn.split(":")[3], queue_arn.split(":")[4]
+    records = [_lambda_record(message, queue_arn, region) for message in messages]
+    ids = [record["messageId"] for record in records]
+    summary.batches += 1
+    try:
+        response = handler(
+            {"Records": records}, LocalContext(deadline, region=region, account=account)
+        )
+        failed = reported_failures(
+            response, ids, report_batch_item_failures=report_batch_item_failures
+        )
+        error = "reported in batchItemFailures"
+        if failed is None:
+            failed, error = ids, "batchItemFailures named a message not in the batch"
+    except Exception as err:  # a raising handler fails the whole batch, as on Lambda
+        _logger.warning("handler raised %r: the whole batch of %d will be retried", err, len(ids))
+        failed, error = ids, f"{type(err).__name__}: {err}"
+    failed_set = set(failed)
+    done = [r for r in records if r["messageId"] not in failed_set]
+    _delete(sqs, queue_url, done)
+    summary.processed += len(done)
+    for record in records:
+        if record["messageId"] not in failed_set:
+            continue
+        receives = int(record["attributes"]["ApproximateReceiveCount"])
+        exhausted = max_receives is not None and receives >= max_receives
+        summary.failed += 1
+        summary.dead_lettered += exhausted
+        summary.failures.append(
+            {
+                "message_id": record["messageId"],
+                "receive_count": receives,
+                "dead_lettered": exhausted,
+                "error": error,
+            }
+        )
+
+
+def _delete(sqs: Any, queue_url: str, records: list[dict[str, Any]]) -> None:
+    for start in range(0, len(records), _RECEIVE_MAX):
+        chunk = records[start : start + _RECEIVE_MAX]
+        response = sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(index), "ReceiptHandle": record["receiptHandle"]}
+                for index, record in enumerate(chunk)
+            ],
+        )
+        for failure in response.get("Failed", []):
+            # The message stays in the queue and comes back: processed twice, never lost.
+            _logger.warning("could not delete a processed message: %s", failure)
+
+
+def _lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """One message as Lambda's SQS event carries it."""
+    system = message.get("Attributes", {})
+    record: dict[str, Any] = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {name: system[name] for name in _RECORD_ATTRIBUTES if name in system},
+        "messageAttributes": {
+            name: _lambda_message_attribute(value)
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    return record
+
+
+def _lambda_message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
+    """SQS's ``{"StringValue", "DataType"}`` in Lambda's camelCase form."""
+    attribute: dict[str, Any] = {
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": value["DataType"],
+    }
+    if "StringValue" in value:
+        attribute["stringValue"] = value["StringValue"]
+    if "BinaryValue" in value:
+        attribute["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode("ascii")
+    return attribute
+
+
+# -- dead-letter queues -------------------------------------------------------------------------
+
+_PEEK_COLUMNS = ["message_id", "receive_count", "source", "detail_type", "idempotency_key", "body"]
+
+
+def peek(
+    dlq_url: str, *, max_messages: int = 100, boto3_session: boto3.Session | None = None
+) -> pd.DataFrame:
+    """The messages in a (dead-letter) queue, as a DataFrame, left in the queue.
+
+    Peeking is a receive: each message's receive count goes up by one, and the messages are made
+    visible again right after. Do not peek at a queue with a redrive policy of its own.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``message_id``, ``receive_count``, ``source``, ``detail_type``, ``idempotency_key``,
+        ``body`` (the raw text), oldest first when SQS allows.
+    """
+    sqs = _aws.client("sqs", boto3_session)
+    seen: dict[str, dict[str, Any]] = {}
+    handles: list[str] = []
+    try:
+        while len(seen) < max_messages:
+            batch = sqs.receive_message(
+                QueueUrl=dlq_url,
+                MaxNumberOfMessages=min(_RECEIVE_MAX, max_messages - len(seen)),
+                VisibilityTimeout=30,  # hidden while we look, so each is seen once
+                MessageSystemAttributeNames=["All"],
+            ).get("Messages", [])
+            if not batch:
+                break
+            for message in batch:
+                handles.append(message["ReceiptHandle"])
+                seen[message["MessageId"]] = _peek_row(message)
+    finally:
+        for start in range(0, len(handles), _RECEIVE_MAX):
+            sqs.change_message_visibility_batch(
+                QueueUrl=dlq_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                    for index, handle in enumerate(handles[start : start + _RECEIVE_MAX])
+                ],
+            )
+    return pd.DataFrame(list(seen.values()), columns=_PEEK_COLUMNS)
+
+
+def _peek_row(message: dict[str, Any]) -> dict[str, Any]:
+    row = {
+        "message_id": message["MessageId"],
+        "receive_count": int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0)),
+        "source": None,
+        "detail_type": None,
+        "idempotency_key": None,
+        "body": message["Body"],
+    }
+    try:
+        event = json.loads(message["Body"])
+        row["source"] = event.get("source")
+        row["detail_type"] = event.get("detail-type")
+        row["idempotency_key"] = event.get("detail", {}).get("metadata", {}).get("idempotency_key")
+    except (ValueError, AttributeError):
+        pass  # not an EventBridge event: the raw body is still there
+    return row
+
+
+def redrive(
+    dlq_url: str,
+    *,
+    to: str | None = None,
+    max_messages: int | None = None,
+    boto3_session: boto3.Session | None = None,
+) -> int:
+    """Move messages from a dead-letter queue back to their source queue; return how many.
+
+    Each message is sent to ``to`` (default: the one queue that uses ``dlq_url`` as its DLQ)
+    with its body and attributes, and deleted from the DLQ only once the send succeeded: a crash
+    in between leaves a copy in both, never in neither (idempotent consumers absorb the copy).
+    Redriven messages start again with a receive count of zero.
+
+    Fix the cause first (usually the consumer's code): otherwise the messages fail again and
+    return to the DLQ. On AWS, SQS's ``StartMessageMoveTask`` (the console's "Start DLQ redrive")
+    does the same asynchronously; moto does not implement it.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.consumers.redrive(sub.dlq_url, to=sub.queue_url)  # doctest: +SKIP
+    1
+    """
+    sqs = _aws.client("sqs", boto3_session)
+    if to is None:
+        sources = sqs.list_dead_letter_source_queues(QueueUrl=dlq_url).get("queueUrls", [])
+        if len(sources) != 1:
+            raise MeshkitError(
+                f"{len(sources)} queues use {dlq_url} as their dead-letter queue: pass to=<queue "
+                "url> to say where the messages go"
+            )
+        to = sources[0]
+    moved = 0
+    while max_messages is None or moved < max_messages:
+        limit = _RECEIVE_MAX if max_messages is None else min(_RECEIVE_MAX, max_messages - moved)
+        batch = sqs.receive_message(
+            QueueUrl=dlq_url,
+            MaxNumberOfMessages=limit,
+            VisibilityTimeout=60,
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not batch:
+            break
+        sent = sqs.send_message_batch(
+            QueueUrl=to,
+            Entries=[
+                {
+                    "Id": str(index),
+                    "MessageBody": message["Body"],
+                    **(
+                        {"MessageAttributes": message["MessageAttributes"]}
+                        if message.get("MessageAttributes")
+                        else {}
+                    ),
+                }
+                for index, message in enumerate(batch)
+            ],
+        )
+        done = {entry["Id"] for entry in sent.get("Successful", [])}
+        if sent.get("Failed"):
+            _logger.warning(
+                "could not redrive %d message(s): %s", len(sent["Failed"]), sent["Failed"]
+            )
+        if done:
+            sqs.delete_message_batch(
+                QueueUrl=dlq_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                    for index, message in enumerate(batch)
+                    if str(index) in done
+                ],
+            )
+        moved += len(done)
+        if len(done) < len(batch):
+            break  # the rest stay in the DLQ; they reappear after the visibility timeout
+    _logger.info("redrove %d message(s) from %s to %s", moved, dlq_url, to)
+    return moved

@@ -1,0 +1,488 @@
+"""Subscriptions: how one domain consumes another domain's events.
+
+A subscription is the production pattern for consuming across domains::
+
+    producer's bus --rule(pattern)--> consumer's queue --(event source mapping)--> handler
+                                           |  after maxReceiveCount failed receives
+                                           v
+                                      consumer's DLQ
+
+The consuming domain owns the queue, so it absorbs bursts, retries at its own pace and keeps
+what it could not process in its dead-letter queue. ``subscribe`` creates all of it, idempotently:
+the DLQ, the queue with its redrive policy, queue policies that admit only EventBridge on behalf of
+this one rule, the rule on the producer's bus, and the target with EventBridge's own retry policy
+and dead-letter queue (for events EventBridge cannot deliver at all).
+
+Offline, moto stores the target's ``RetryPolicy`` and ``DeadLetterConfig`` but never uses them,
+and never enforces the queue policies; the queue's redrive policy (failed receives -> DLQ) it
+does honour.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pandas as pd
+from botocore.exceptions import ClientError
+
+from . import _aws, events, patterns
+from .buses import DOMAIN_TAG, OWNER_TAG, WORKBOOK_TAG, domain_key, validate_bus_name
+from .exceptions import MeshkitError, NotMeshkitResourceError, ValidationError
+
+__all__ = [
+    "Subscription",
+    "list_subscriptions",
+    "queue_depths",
+    "subscribe",
+    "unsubscribe",
+]
+
+_logger = logging.getLogger(__name__)
+
+TARGET_ID = "consumer-queue"
+# A rule name allows 64 characters of [.-_A-Za-z0-9]; a queue name 80 of [-_A-Za-z0-9], and the
+# DLQ adds "-dlq". One name serves all three, so it follows the stricter rules.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_DLQ_SUFFIX = "-dlq"
+_QUEUE_RETENTION_S = 4 * 24 * 3600  # SQS's default
+# A message moved to a standard queue's DLQ keeps its original enqueue time, so the DLQ must keep
+# messages longer than the source queue does: give it SQS's maximum, 14 days.
+_DLQ_RETENTION_S = 14 * 24 * 3600
+_SUBSCRIPTION_COLUMNS = [
+    "consumer",
+    "name",
+    "bus",
+    "pattern",
+    "waiting",
+    "in_flight",
+    "dead_letters",
+]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What ``subscribe`` made: one rule, one queue, one dead-letter queue.
+
+    Attributes
+    ----------
+    consumer : str
+        The consuming domain (``"marketing"``), which owns the queues.
+    name : str
+        Name of the rule and the queue; the DLQ is ``<name>-dlq``.
+    bus : str
+        The producer's bus the rule is on.
+    pattern : dict
+        The rule's event pattern.
+    rule_arn, queue_url, queue_arn, dlq_url, dlq_arn : str
+    max_receive_count : int
+        Receives of a message before SQS moves it to the DLQ.
+    """
+
+    consumer: str
+    name: str
+    bus: str
+    pattern: dict
+    rule_arn: str
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    dlq_arn: str
+    max_receive_count: int
+
+
+def subscribe(
+    consumer_domain: str,
+    *,
+    bus: str,
+    pattern: Mapping[str, Any] | str,
+    name: str | None = None,
+    max_receive_count: int = 5,
+    visibility_timeout_s: int = 30,
+    retry_attempts: int = 185,
+    max_event_age_s: int = 24 * 3600,
+    boto3_session: boto3.Session | None = None,
+) -> Subscription:
+    """Subscribe a domain's queue to the events on ``bus`` that match ``pattern``. Idempotent.
+
+    Running it again with another pattern or other settings updates the subscription in place.
+
+    Parameters
+    ----------
+    consumer_domain : str
+        The consuming domain, e.g. ``"marketing"``; it owns (and is tagged on) the queues.
+    bus : str
+        The producer's bus, e.g. ``"SalesEventBus"``. It must exist.
+    pattern : dict or str
+        The event pattern, checked by ``mk.patterns.check_pattern`` before anything is created.
+    name : str, optional
+        Name of the rule and the queue; default ``"<consumer>-<producer>"``
+        (``marketing-sales``). Up to 64 letters, digits, ``-`` or ``_``.
+    max_receive_count : int, default 5
+        Receives before a message is moved to the DLQ (the queue's redrive policy), 1 to 1000.
+    visibility_timeout_s : int, default 30
+        How long a received message stays hidden before it is retried. With Lambda, set it to at
+        least six times the function's timeout (AWS's advice).
+    retry_attempts, max_event_age_s : int, default 185 and 86400
+        The target's ``RetryPolicy``: how long EventBridge keeps trying to deliver to the queue
+        (e.g. while a queue policy refuses it) before the event goes to the DLQ. Ignored by moto.
+    boto3_session : boto3.Session, optional
+
+    Returns
+    -------
+    Subscription
+
+    Raises
+    ------
+    meshkit.patterns.PatternError
+        For a pattern EventBridge would reject (which moto would accept and match wrongly).
+    meshkit.events.UnknownBusError
+        When ``bus`` does not exist.
+    meshkit.exceptions.NotMeshkitResourceError
+        When a queue or rule of that name exists but belongs to someone else.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> sub = mk.subscriptions.subscribe(
+    ...     "marketing", bus="SalesEventBus", pattern={"source": ["sales.domain"]}
+    ... )  # doctest: +SKIP
+    >>> sub.queue_url  # doctest: +SKIP
+    'http://127.0.0.1:.../123456789012/marketing-sales'
+    """
+    consumer = domain_key(consumer_domain)
+    bus = validate_bus_name(bus)
+    pattern = patterns.check_pattern(pattern)
+    name = _subscription_name(consumer, bus, name)
+    _check_range("max_receive_count", max_receive_count, 1, 1000)
+    _check_range("visibility_timeout_s", visibility_timeout_s, 0, 43_200)
+    _check_range("retry_attempts", retry_attempts, 0, 185)
+    _check_range("max_event_age_s", max_event_age_s, 60, 86_400)
+
+    eventbridge = _aws.client("events", boto3_session)
+    sqs = _aws.client("sqs", boto3_session)
+    events._check_bus(eventbridge, bus)
+    tags = {WORKBOOK_TAG: "true", DOMAIN_TAG: consumer, OWNER_TAG: f"{consumer}-team"}
+
+    dlq_url, dlq_arn = _own_queue(sqs, name + _DLQ_SUFFIX, consumer, tags)
+    queue_url, queue_arn = _own_queue(sqs, name, consumer, tags)
+    rule_arn = _own_rule(eventbridge, name, bus, consumer, pattern, tags)
+    sqs.set_queue_attributes(
+        QueueUrl=dlq_url,
+        Attributes={
+            "MessageRetentionPeriod": str(_DLQ_RETENTION_S),
+            "Policy": json.dumps(queue_policy(dlq_arn, rule_arn)),
+            # Only this subscription's queue may use it as its dead-letter queue.
+            "RedriveAllowPolicy": json.dumps(
+                {"redrivePermission": "byQueue", "sourceQueueArns": [queue_arn]}
+            ),
+        },
+    )
+    sqs.set_queue_attributes(
+        QueueUrl=queue_url,
+        Attributes={
+            "VisibilityTimeout": str(visibility_timeout_s),
+            "MessageRetentionPeriod": str(_QUEUE_RETENTION_S),
+            "Policy": json.dumps(queue_policy(queue_arn, rule_arn)),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}
+            ),
+        },
+    )
+    # The queue policies are in place before the target: no event meets a queue that refuses it.
+    eventbridge.put_targets(
+        Rule=name,
+        EventBusName=bus,
+        Targets=[
+            {
+                "Id": TARGET_ID,
+                "Arn": queue_arn,
+                "RetryPolicy": {
+                    "MaximumRetryAttempts": retry_attempts,
+                    "MaximumEventAgeInSeconds": max_event_age_s,
+                },
+                "DeadLetterConfig": {"Arn": dlq_arn},
+            }
+        ],
+    )
+    _logger.info("subscribed %s to %s on %s", queue_arn, rule_arn, bus)
+    return Subscription(
+        consumer=consumer,
+        name=name,
+        bus=bus,
+        pattern=pattern,
+        rule_arn=rule_arn,
+        queue_url=queue_url,
+        queue_arn=queue_arn,
+        dlq_url=dlq_url,
+        dlq_arn=dlq_arn,
+        max_receive_count=max_receive_count,
+    )
+
+
+def queue_policy(queue_arn: str, rule_arn: str) -> dict[str, Any]:
+    """The queue policy that lets EventBridge send to ``queue_arn`` for one rule, and no other.
+
+    Without the ``aws:SourceArn`` condition any rule in any account could fill the queue (the
+    confused-deputy problem).
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> policy = mk.subscriptions.queue_policy(
+    ...     "arn:aws:sqs:us-west-2:123456789012:marketing-sales",
+    ...     "arn:aws:events:us-west-2:123456789012:rule/SalesEventBus/marketing-sales",
+    ... )
+    >>> policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"].split(":")[-1]
+    'rule/SalesEventBus/marketing-sales'
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "EventBridgeRuleSendsEvents",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+            }
+        ],
+    }
+
+
+def unsubscribe(
+    consumer_domain: str,
+    *,
+    bus: str,
+    name: str | None = None,
+    force: bool = False,
+    boto3_session: boto3.Session | None = None,
+) -> bool:
+    """Remove what ``subscribe`` made: the target, the rule, the queue and its DLQ.
+
+    Messages are never thrown away silently: while the queue or the DLQ holds any, it refuses
+    unless ``force=True``. Process them (``mk.consumers.run``) or redrive them first.
+
+    Returns
+    -------
+    bool
+        True when something was removed, False when there was no such subscription.
+
+    Raises
+    ------
+    meshkit.exceptions.NotMeshkitResourceError
+        When the rule or a queue belongs to another domain or was not made by meshkit.
+    meshkit.exceptions.MeshkitError
+        When messages are waiting and ``force`` is False.
+    """
+    consumer = domain_key(consumer_domain)
+    bus = validate_bus_name(bus)
+    name = _subscription_name(consumer, bus, name)
+    eventbridge = _aws.client("events", boto3_session)
+    sqs = _aws.client("sqs", boto3_session)
+    queues = {}
+    for queue_name in (name, name + _DLQ_SUFFIX):
+        url = _queue_url(sqs, queue_name)
+        if url is not None:
+            _check_owner(_queue_tags(sqs, url), f"queue {queue_name}", consumer)
+            queues[queue_name] = url
+    rule_arn = _rule_arn(eventbridge, name, bus)
+    if rule_arn is not None:
+        _check_owner(_rule_tags(eventbridge, rule_arn), f"rule {name} on {bus}", consumer)
+    holding = {
+        queue_name: count
+        for queue_name, url in queues.items()
+        if (count := sum(queue_depths(url, boto3_session=boto3_session)[:2]))
+    }
+    if holding and not force:
+        listed = ", ".join(f"{queue} holds {count}" for queue, count in holding.items())
+        raise MeshkitError(
+            f"{listed} message(s): process them with mk.consumers.run or redrive them first, or "
+            "pass force=True to delete them with the queues"
+        )
+    if rule_arn is not None:
+        targets = eventbridge.list_targets_by_rule(Rule=name, EventBusName=bus)["Targets"]
+        if targets:
+            eventbridge.remove_targets(
+                Rule=name, EventBusName=bus, Ids=[target["Id"] for target in targets]
+            )
+        eventbridge.delete_rule(Name=name, EventBusName=bus)
+    for url in queues.values():
+        sqs.delete_queue(QueueUrl=url)
+    _logger.info("unsubscribed %s from %s", name, bus)
+    return bool(queues) or rule_arn is not None
+
+
+def queue_depths(queue_url: str, *, boto3_session: boto3.Session | None = None) -> tuple[int, ...]:
+    """(waiting, in flight, delayed) messages of a queue: SQS's approximate counts.
+
+    In flight means received and neither deleted nor visible again yet. On AWS the counts lag by
+    up to a minute; moto's are exact.
+    """
+    attributes = _aws.client("sqs", boto3_session).get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    return (
+        int(attributes.get("ApproximateNumberOfMessages", 0)),
+        int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
+    )
+
+
+def list_subscriptions(*, boto3_session: boto3.Session | None = None) -> pd.DataFrame:
+    """meshkit's subscriptions on the domain buses, with how many messages each queue holds.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``consumer``, ``name``, ``bus``, ``pattern`` (JSON), ``waiting``, ``in_flight``
+        and ``dead_letters`` (messages in the DLQ), sorted by bus and name.
+    """
+    from .buses import list_domain_buses
+
+    eventbridge = _aws.client("events", boto3_session)
+    sqs = _aws.client("sqs", boto3_session)
+    rows = []
+    for bus in list_domain_buses(boto3_session=boto3_session)["bus"]:
+        for rule in _rules(eventbridge, bus):
+            tags = _rule_tags(eventbridge, rule["Arn"])
+            queue_url = _queue_url(sqs, rule["Name"])
+            dlq_url = _queue_url(sqs, rule["Name"] + _DLQ_SUFFIX)
+            if tags.get(WORKBOOK_TAG) != "true" or queue_url is None or dlq_url is None:
+                continue
+            waiting, in_flight, _ = queue_depths(queue_url, boto3_session=boto3_session)
+            rows.append(
+                {
+                    "consumer": tags.get(DOMAIN_TAG, ""),
+                    "name": rule["Name"],
+                    "bus": bus,
+                    "pattern": rule.get("EventPattern", ""),
+                    "waiting": waiting,
+                    "in_flight": in_flight,
+                    "dead_letters": sum(queue_depths(dlq_url, boto3_session=boto3_session)[:2]),
+                }
+            )
+    frame = pd.DataFrame(rows, columns=_SUBSCRIPTION_COLUMNS)
+    return frame.sort_values(["bus", "name"], ignore_index=True)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _subscription_name(consumer: str, bus: str, name: str | None) -> str:
+    if name is None:
+        producer = bus.removesuffix("EventBus") or bus
+        try:
+            producer = domain_key(producer)
+        except ValidationError:
+            producer = re.sub(r"[^A-Za-z0-9_-]+", "-", producer).strip("-").lower()
+        name = f"{consumer}-{producer}"[:64]
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValidationError(
+            f"subscription name {name!r} names a rule and two queues: use 1 to 64 letters, "
+            "digits, '-' or '_', starting with a letter or digit, e.g. 'marketing-sales'"
+        )
+    return name
+
+
+def _check_range(field: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValidationError(f"{field} is {value!r}; AWS allows whole numbers {low} to {high}")
+
+
+def _own_queue(sqs: Any, name: str, consumer: str, tags: dict[str, str]) -> tuple[str, str]:
+    """Create the queue (or find it, checking it is this domain's); return its URL and ARN."""
+    url = _queue_url(sqs, name)
+    if url is None:
+        url = sqs.create_queue(QueueName=name, tags=tags)["QueueUrl"]
+    else:
+        _check_owner(_queue_tags(sqs, url), f"queue {name}", consumer)
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    return url, arn
+
+
+def _own_rule(
+    eventbridge: Any,
+    name: str,
+    bus: str,
+    consumer: str,
+    pattern: dict,
+    tags: dict[str, str],
+) -> str:
+    existing = _rule_arn(eventbridge, name, bus)
+    if existing is not None:
+        _check_owner(_rule_tags(eventbridge, existing), f"rule {name} on {bus}", consumer)
+    arn = eventbridge.put_rule(
+        Name=name,
+        EventBusName=bus,
+        EventPattern=json.dumps(pattern, separators=(",", ":")),
+        State="ENABLED",
+        Description=f"{consumer} consumes from {bus}",
+    )["RuleArn"]
+    eventbridge.tag_resource(
+        ResourceARN=arn, Tags=[{"Key": key, "Value": value} for key, value in tags.items()]
+    )
+    return str(arn)
+
+
+def _check_owner(tags: dict[str, str], what: str, consumer: str) -> None:
+    if tags.get(WORKBOOK_TAG) != "true":
+        raise NotMeshkitResourceError(
+            f"{what} exists but meshkit did not create it (no {WORKBOOK_TAG} tag): choose another "
+            "subscription name with name=..."
+        )
+    if tags.get(DOMAIN_TAG) != consumer:
+        raise NotMeshkitResourceError(
+            f"{what} belongs to domain {tags.get(DOMAIN_TAG)!r}, not {consumer!r}: choose another "
+            "subscription name with name=..."
+        )
+
+
+def _queue_url(sqs: Any, name: str) -> str | None:
+    try:
+        return str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
+    except ClientError as err:
+        if err.response["Error"]["Code"] in (
+            "AWS.SimpleQueueService.NonExistentQueue",
+            "QueueDoesNotExist",
+        ):
+            return None
+        raise
+
+
+def _queue_tags(sqs: Any, url: str) -> dict[str, str]:
+    return dict(sqs.list_queue_tags(QueueUrl=url).get("Tags", {}))
+
+
+def _rule_arn(eventbridge: Any, name: str, bus: str) -> str | None:
+    try:
+        return str(eventbridge.describe_rule(Name=name, EventBusName=bus)["Arn"])
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ResourceNotFoundException":
+            return None
+        raise
+
+
+def _rule_tags(eventbridge: Any, arn: str) -> dict[str, str]:
+    tags = eventbridge.list_tags_for_resource(ResourceARN=arn)["Tags"]
+    return {tag["Key"]: tag["Value"] for tag in tags}
+
+
+def _rules(eventbridge: Any, bus: str) -> list[dict[str, Any]]:
+    rules = []
+    for page in eventbridge.get_paginator("list_rules").paginate(EventBusName=bus):
+        rules.extend(page["Rules"])
+    return rules

@@ -1,0 +1,196 @@
+"""Subscriptions: rule + queue + DLQ + policies, idempotent, and removed without losing messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import meshkit as mk
+from meshkit.events import UnknownBusError
+from meshkit.exceptions import MeshkitError, NotMeshkitResourceError, ValidationError
+from meshkit.patterns import PatternError
+
+ACCOUNT = "123456789012"
+ALL_SALES = {"source": ["sales.domain"]}
+
+
+@pytest.fixture
+def sales_bus(mesh):
+    mk.buses.create_domain_bus("sales")
+    return mesh
+
+
+@pytest.fixture
+def clients(mesh):
+    session = mesh.session()
+    return (
+        session.client("events", endpoint_url=mesh.endpoint_url),
+        session.client("sqs", endpoint_url=mesh.endpoint_url),
+    )
+
+
+def sale(sale_id: str = "S-1") -> mk.events.DomainEvent:
+    return mk.events.DomainEvent("sales.domain", "SaleDeleted", {"sale_id": sale_id})
+
+
+def attributes(sqs, url: str) -> dict:
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+
+
+def test_subscribe_creates_rule_queue_dlq_and_policies(sales_bus, clients):
+    events, sqs = clients
+
+    sub = mk.subscriptions.subscribe(
+        "marketing", bus="SalesEventBus", pattern=ALL_SALES, max_receive_count=4
+    )
+
+    assert sub.name == "marketing-sales"
+    assert sub.rule_arn == f"arn:aws:events:us-west-2:{ACCOUNT}:rule/SalesEventBus/marketing-sales"
+    assert sub.queue_arn == f"arn:aws:sqs:us-west-2:{ACCOUNT}:marketing-sales"
+    assert sub.dlq_arn == f"arn:aws:sqs:us-west-2:{ACCOUNT}:marketing-sales-dlq"
+    queue = attributes(sqs, sub.queue_url)
+    assert json.loads(queue["RedrivePolicy"]) == {
+        "deadLetterTargetArn": sub.dlq_arn,
+        "maxReceiveCount": 4,
+    }
+    for url, arn in ((sub.queue_url, sub.queue_arn), (sub.dlq_url, sub.dlq_arn)):
+        [statement] = json.loads(attributes(sqs, url)["Policy"])["Statement"]
+        assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+        assert statement["Action"] == "sqs:SendMessage"
+        assert statement["Resource"] == arn
+        assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": sub.rule_arn}}
+    assert int(attributes(sqs, sub.dlq_url)["MessageRetentionPeriod"]) > int(
+        queue["MessageRetentionPeriod"]
+    )
+    [target] = events.list_targets_by_rule(Rule=sub.name, EventBusName="SalesEventBus")["Targets"]
+    assert target["Arn"] == sub.queue_arn
+    assert target["DeadLetterConfig"] == {"Arn": sub.dlq_arn}
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+    assert json.loads(events.describe_rule(Name=sub.name, EventBusName="SalesEventBus")[
+        "EventPattern"
+    ]) == ALL_SALES  # fmt: skip
+    tags = sqs.list_queue_tags(QueueUrl=sub.queue_url)["Tags"]
+    assert tags["meshkit:domain"] == "marketing" and tags["meshkit:workbook"] == "true"
+
+
+def test_subscribed_queue_receives_matching_events_only(sales_bus, clients):
+    _, sqs = clients
+    sub = mk.subscriptions.subscribe(
+        "fraud", bus="SalesEventBus", pattern={"detail-type": ["SaleRecorded"]}
+    )
+
+    mk.events.publish("SalesEventBus", [sale("S-1")])
+    mk.events.publish(
+        "SalesEventBus",
+        [
+            mk.events.DomainEvent(
+                "sales.domain",
+                "SaleRecorded",
+                {"sale_id": "S-2", "amount": 5, "timestamp": "2026-01-29T10:00:00Z"},
+            )
+        ],
+    )
+
+    [message] = sqs.receive_message(QueueUrl=sub.queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(message["Body"])["detail"]["data"]["sale_id"] == "S-2"
+
+
+def test_subscribe_is_idempotent_and_updates_in_place(sales_bus, clients):
+    events, sqs = clients
+    first = mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
+    new_pattern = {"source": ["sales.domain"], "detail-type": ["SaleRecorded"]}
+
+    second = mk.subscriptions.subscribe(
+        "marketing", bus="SalesEventBus", pattern=new_pattern, max_receive_count=2
+    )
+
+    assert (second.queue_url, second.rule_arn) == (first.queue_url, first.rule_arn)
+    assert len(events.list_rules(EventBusName="SalesEventBus")["Rules"]) == 1
+    assert len(sqs.list_queues()["QueueUrls"]) == 2
+    assert json.loads(attributes(sqs, second.queue_url)["RedrivePolicy"])["maxReceiveCount"] == 2
+    rule = events.describe_rule(Name=second.name, EventBusName="SalesEventBus")
+    assert json.loads(rule["EventPattern"]) == new_pattern
+
+
+def test_a_bad_pattern_is_refused_before_anything_is_created(sales_bus, sent):
+    with pytest.raises(PatternError, match="anything-but"):
+        mk.subscriptions.subscribe(
+            "marketing", bus="SalesEventBus", pattern={"detail": {"currency": [{"!=": "USD"}]}}
+        )
+
+    assert sent == []
+
+
+def test_an_unknown_bus_is_a_clear_error(mesh):
+    with pytest.raises(UnknownBusError, match="create_domain_bus"):
+        mk.subscriptions.subscribe("marketing", bus="NoSuchEventBus", pattern=ALL_SALES)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"name": "has space"}, "subscription name"),
+        ({"name": "x" * 65}, "subscription name"),
+        ({"max_receive_count": 0}, "max_receive_count"),
+        ({"visibility_timeout_s": 50_000}, "visibility_timeout_s"),
+        ({"retry_attempts": 186}, "retry_attempts"),
+    ],
+)
+def test_bad_settings_name_the_field_and_the_limit(sales_bus, kwargs, field):
+    with pytest.raises(ValidationError, match=field):
+        mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES, **kwargs)
+
+
+def test_a_queue_of_someone_else_is_never_taken_over(sales_bus, clients):
+    _, sqs = clients
+    sqs.create_queue(QueueName="marketing-sales")
+    with pytest.raises(NotMeshkitResourceError, match="name="):
+        mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
+
+
+def test_another_domain_cannot_reuse_a_subscription_name(sales_bus):
+    mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES, name="shared")
+    with pytest.raises(NotMeshkitResourceError, match="belongs to domain 'marketing'"):
+        mk.subscriptions.subscribe("fraud", bus="SalesEventBus", pattern=ALL_SALES, name="shared")
+
+
+def test_unsubscribe_refuses_while_messages_wait_and_removes_everything_when_forced(
+    sales_bus, clients
+):
+    events, sqs = clients
+    mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
+    mk.events.publish("SalesEventBus", [sale()])
+
+    with pytest.raises(MeshkitError, match="holds 1 message"):
+        mk.subscriptions.unsubscribe("marketing", bus="SalesEventBus")
+    assert events.list_rules(EventBusName="SalesEventBus")["Rules"]  # nothing was touched
+
+    assert mk.subscriptions.unsubscribe("marketing", bus="SalesEventBus", force=True) is True
+    assert events.list_rules(EventBusName="SalesEventBus")["Rules"] == []
+    assert sqs.list_queues().get("QueueUrls", []) == []
+    assert mk.subscriptions.unsubscribe("marketing", bus="SalesEventBus") is False
+
+
+def test_unsubscribe_of_an_empty_subscription_needs_no_force(sales_bus, clients):
+    mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
+    assert mk.subscriptions.unsubscribe("marketing", bus="SalesEventBus") is True
+
+
+def test_list_subscriptions_counts_messages_per_queue(sales_bus):
+    mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
+    mk.subscriptions.subscribe(
+        "fraud", bus="SalesEventBus", pattern={"detail-type": ["SaleRecorded"]}
+    )
+    mk.events.publish("SalesEventBus", [sale("S-1"), sale("S-2")])
+
+    frame = mk.subscriptions.list_subscriptions()
+
+    assert frame[["consumer", "name", "waiting", "in_flight", "dead_letters"]].to_dict(
+        "records"
+    ) == [
+        {"consumer": "fraud", "name": "fraud-sales", "waiting": 0, "in_flight": 0,
+         "dead_letters": 0},
+        {"consumer": "marketing", "name": "marketing-sales", "waiting": 2, "in_flight": 0,
+         "dead_letters": 0},
+    ]  # fmt: skip
