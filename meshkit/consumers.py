@@ -239,7 +239,7 @@ class RunSummary:
     batches : int
         Handler invocations.
     stopped : str
-        ``"drained"``, ``"time budget"`` or ``"max_messages"``.
+        ``"drained"``, ``"time budget"``, ``"max_messages"`` or ``"max_batches"``.
     failures : list of dict
         One entry per failed delivery: ``message_id``, ``receive_count``, ``error``.
     elapsed_s : float
@@ -268,6 +268,7 @@ def run(
     wait_time_s: int = 1,
     time_budget_s: float = 60.0,
     max_messages: int | None = None,
+    max_batches: int | None = None,
     report_batch_item_failures: bool = True,
     boto3_session: boto3.Session | None = None,
 ) -> RunSummary:
@@ -282,7 +283,8 @@ def run(
     dead-lettered when its last allowed receive fails.
 
     It stops when the queue is drained (nothing waiting, nothing in flight), when
-    ``max_messages`` messages were processed or dead-lettered, or at the time budget.
+    ``max_messages`` messages were processed or dead-lettered, after ``max_batches`` handler
+    invocations, or at the time budget.
 
     Parameters
     ----------
@@ -299,6 +301,8 @@ def run(
     time_budget_s : float, default 60
     max_messages : int, optional
         Stop once this many messages were processed or dead-lettered.
+    max_batches : int, optional
+        Stop after this many handler invocations (``max_batches=1``: try a handler on one batch).
     report_batch_item_failures : bool, default True
         As ``FunctionResponseTypes=["ReportBatchItemFailures"]``. Without it, Lambda ignores a
         partial batch response and deletes the whole batch: the failed messages are lost.
@@ -347,6 +351,9 @@ def run(
     while True:
         if max_messages is not None and summary.processed + summary.dead_lettered >= max_messages:
             summary.stopped = "max_messages"
+            break
+        if max_batches is not None and summary.batches >= max_batches:
+            summary.stopped = "max_batches"
             break
         if time.monotonic() >= deadline:
             summary.stopped = "time budget"
@@ -421,7 +428,7 @@ def _deliver(
             failed, error = ids, "batchItemFailures named a message not in the batch"
     except Exception as err:  # a raising handler fails the whole batch, as on Lambda
         _logger.warning("handler raised %r: the whole batch of %d will be retried", err, len(ids))
-        failed, error = ids, f"{type(err).__name__}: {err}"
+        failed, error = ids, _describe(err)
     failed_set = set(failed)
     done = [r for r in records if r["messageId"] not in failed_set]
     _delete(sqs, queue_url, done)
@@ -441,6 +448,16 @@ def _deliver(
                 "error": error,
             }
         )
+
+
+def _describe(err: Exception) -> str:
+    """One line naming an exception; for Powertools' "every record failed", the records' errors."""
+    children = getattr(err, "child_exceptions", None)
+    if children:  # (type, value, traceback) per record; tracebacks hold file paths: leave them out
+        causes = sorted({f"{kind.__name__}: {value}" for kind, value, _ in children})
+        return f"{type(err).__name__}, every record failed: {'; '.join(causes)}"
+    first_line = str(err).splitlines()[0] if str(err) else ""
+    return f"{type(err).__name__}: {first_line}"
 
 
 def _delete(sqs: Any, queue_url: str, records: list[dict[str, Any]]) -> None:

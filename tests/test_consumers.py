@@ -365,6 +365,16 @@ def test_run_stops_at_the_time_budget_while_failures_wait_for_their_visibility_t
     assert mk.subscriptions.queue_depths(sub.queue_url)[:2] == (0, 1)  # in flight, not lost
 
 
+def test_run_stops_after_max_batches_and_failures_come_back(subscription):
+    publish(sale(1), sale(2))
+
+    summary = mk.consumers.run(Recorder(lambda r: True, partial=False), subscription.queue_url,
+                               max_batches=1)  # fmt: skip
+
+    assert (summary.batches, summary.failed, summary.stopped) == (1, 2, "max_batches")
+    assert mk.consumers.run(Recorder(), subscription.queue_url).processed == 2
+
+
 def test_large_batches_are_gathered_within_the_batching_window(subscription):
     publish(*(sale(n) for n in range(30)))
     handler = Recorder()
@@ -409,3 +419,20 @@ def test_a_queue_without_a_visibility_timeout_is_refused(subscription, sqs):
     sqs.set_queue_attributes(QueueUrl=subscription.queue_url, Attributes={"VisibilityTimeout": "0"})
     with pytest.raises(ValidationError, match="visibility timeout of 0"):
         mk.consumers.run(Recorder(), subscription.queue_url)
+
+
+def test_when_every_record_fails_powertools_raises_and_the_summary_names_the_cause(
+    subscription, mesh
+):
+    mk.consumers.create_idempotency_table(TABLE)
+    broken = mk.consumers.idempotent_batch_handler(
+        lambda event: event["detail"]["data"]["no-such-field"], table_name=TABLE, name="broken"
+    )
+    publish(sale(1))
+
+    summary = mk.consumers.run(broken, subscription.queue_url)
+
+    assert summary.dead_lettered == 1
+    assert {f["error"] for f in summary.failures} == {
+        "BatchProcessingError, every record failed: KeyError: 'no-such-field'"
+    }
