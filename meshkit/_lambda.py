@@ -7,6 +7,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from . import sandbox
+from .exceptions import MeshkitError
+
 
 class LocalContext:
     """The parts of Lambda's context object that handlers (and Powertools) read."""
@@ -45,3 +48,15 @@ def reported_failures(
     if any(identifier not in known for identifier in reported):
         return None
     return [identifier for identifier in identifiers if identifier in set(reported)]
+
+
+def ensure_target() -> None:
+    """In Lambda, the first invocation decides the target from the function's environment."""
+    if sandbox.current() is None:
+        try:
+            sandbox.start(quiet=True)
+        except MeshkitError as err:
+            raise MeshkitError(
+                f"the handler could not choose where AWS is ({err}); in a Lambda function set "
+                "MESHKIT_TARGET=aws and MESHKIT_AWS_ACCOUNT in its environment"
+            ) from err

@@ -29,7 +29,7 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from . import _aws
-from ._lambda import LocalContext, reported_failures
+from ._lambda import LocalContext, ensure_target, reported_failures
 from .buses import DOMAIN_TAG, WORKBOOK_TAG
 from .exceptions import MeshkitError, ValidationError
 from .subscriptions import queue_depths
@@ -191,6 +191,7 @@ def idempotent_batch_handler(
         idempotent_function,
     )
 
+    ensure_target()  # built at import in a Lambda function: the environment says where AWS is
     config = IdempotencyConfig(
         event_key_jmespath="detail.metadata.idempotency_key",
         raise_on_no_idempotency_key=True,
@@ -241,7 +242,8 @@ class RunSummary:
     stopped : str
         ``"drained"``, ``"time budget"``, ``"max_messages"`` or ``"max_batches"``.
     failures : list of dict
-        One entry per failed delivery: ``message_id``, ``receive_count``, ``error``.
+        One entry per failed delivery: ``message_id``, ``receive_count``, ``dead_lettered``,
+        ``error``.
     elapsed_s : float
     """
 
@@ -282,9 +284,11 @@ def run(
     ``maxReceiveCount`` receives SQS moves a message to the DLQ: ``run`` counts such a message as
     dead-lettered when its last allowed receive fails.
 
-    It stops when the queue is drained (nothing waiting, nothing in flight), when
-    ``max_messages`` messages were processed or dead-lettered, after ``max_batches`` handler
-    invocations, or at the time budget.
+    It stops when the queue is drained (nothing waiting, nothing in flight), after
+    ``max_batches`` handler invocations, or at the time budget. Given ``max_messages``, it stops
+    once that many messages were processed or dead-lettered instead of when the queue looks
+    drained: it waits for messages still on their way, as on AWS, where EventBridge delivers
+    asynchronously, or while a producer is still publishing.
 
     Parameters
     ----------
@@ -300,7 +304,8 @@ def run(
         Long-poll wait of each receive (Lambda uses 20; 1 keeps a local run responsive).
     time_budget_s : float, default 60
     max_messages : int, optional
-        Stop once this many messages were processed or dead-lettered.
+        Stop once this many messages were processed or dead-lettered (and not before, unless the
+        time budget or ``max_batches`` ends the run).
     max_batches : int, optional
         Stop after this many handler invocations (``max_batches=1``: try a handler on one batch).
     report_batch_item_failures : bool, default True
@@ -361,6 +366,8 @@ def run(
         wait = max(0, min(wait_time_s, int(deadline - time.monotonic())))
         messages = _gather(sqs, queue_url, batch_size, batching_window_s, wait)
         if not messages:
+            if max_messages is not None:
+                continue  # more are expected: keep polling
             waiting, in_flight, delayed = queue_depths(queue_url, boto3_session=boto3_session)
             if waiting == in_flight == delayed == 0:
                 summary.stopped = "drained"

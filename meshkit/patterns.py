@@ -2,9 +2,9 @@
 
 A rule's event pattern decides which events reach a consumer. EventBridge rejects a malformed
 pattern when the rule is created, but moto accepts anything: an unknown operator such as
-``{"like": "1%"}`` or ``{"!=": "USD"}`` is stored and then matches *every* event. ``check_pattern``
-applies EventBridge's rules first, so a mistake fails loudly in both places, with the path of the
-mistake and the fix.
+``{"like": "1%"}`` or ``{"!=": "USD"}`` is stored and then matches every event that has the
+field. ``check_pattern`` applies EventBridge's rules first, so a mistake fails loudly on every
+target, with the path of the mistake and the fix.
 
 ``try_pattern`` answers "which of these events would this pattern match?" with the real matcher:
 on AWS through ``TestEventPattern``, offline by publishing to a scratch bus (moto's

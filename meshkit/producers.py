@@ -34,10 +34,10 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 from botocore.exceptions import ClientError
 
-from . import _aws, contracts, events, sandbox
-from ._lambda import LocalContext, reported_failures
+from . import _aws, contracts, events
+from ._lambda import LocalContext, ensure_target, reported_failures
 from .buses import DOMAIN_TAG, OWNER_TAG, WORKBOOK_TAG, bus_name
-from .exceptions import MeshkitError, ValidationError
+from .exceptions import ValidationError
 
 __all__ = [
     "SALES_SOURCE",
@@ -116,7 +116,7 @@ def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     >>> mk.producers.lambda_handler({"sale_id": "S-1", "amount": 12.5}, None)  # doctest: +SKIP
     {'statusCode': 200, 'body': '"Event published successfully!"'}
     """
-    _ensure_target()
+    ensure_target()
     missing = [key for key in ("sale_id", "amount") if key not in event]
     if missing:
         raise ValidationError(
@@ -194,7 +194,7 @@ def stream_handler(event: Mapping[str, Any], context: Any) -> dict[str, list[dic
     dict
         ``{"batchItemFailures": [{"itemIdentifier": <sequence number>}, ...]}``
     """
-    _ensure_target()
+    ensure_target()
     registry = contracts.default_registry()
     bus = os.environ.get(_BUS_ENV, bus_name("sales"))
     failed: list[str] = []
@@ -483,15 +483,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
-
-
-def _ensure_target() -> None:
-    """In Lambda, the first invocation decides the target from the function's environment."""
-    if sandbox.current() is None:
-        try:
-            sandbox.start(quiet=True)
-        except MeshkitError as err:
-            raise MeshkitError(
-                f"the handler could not choose where AWS is ({err}); in a Lambda function set "
-                "MESHKIT_TARGET=aws and MESHKIT_AWS_ACCOUNT in its environment"
-            ) from err

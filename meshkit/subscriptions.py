@@ -129,8 +129,10 @@ def subscribe(
         How long a received message stays hidden before it is retried. With Lambda, set it to at
         least six times the function's timeout (AWS's advice).
     retry_attempts, max_event_age_s : int, default 185 and 86400
-        The target's ``RetryPolicy``: how long EventBridge keeps trying to deliver to the queue
-        (e.g. while a queue policy refuses it) before the event goes to the DLQ. Ignored by moto.
+        The target's ``RetryPolicy``: how long EventBridge retries a delivery that failed for a
+        reason that may pass (throttling, the queue unavailable) before the event goes to the DLQ.
+        Failures no retry can fix (a queue policy that refuses EventBridge, a deleted queue) go
+        to the DLQ at once. Ignored by moto.
     boto3_session : boto3.Session, optional
 
     Returns

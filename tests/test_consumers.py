@@ -349,6 +349,19 @@ def test_run_stops_at_max_messages_and_leaves_the_rest(subscription):
     assert mk.subscriptions.queue_depths(subscription.queue_url)[0] == 5
 
 
+def test_with_max_messages_run_waits_for_messages_still_to_come(subscription):
+    """As on AWS, where delivery is asynchronous: an empty queue is not the end of the run."""
+    import threading
+
+    publisher = threading.Timer(1.5, lambda: publish(sale(1), sale(2)))
+    publisher.start()
+
+    summary = mk.consumers.run(Recorder(), subscription.queue_url, max_messages=2, time_budget_s=20)
+
+    publisher.join()
+    assert (summary.processed, summary.stopped) == (2, "max_messages")
+
+
 def test_run_stops_at_the_time_budget_while_failures_wait_for_their_visibility_timeout(mesh):
     mk.buses.create_domain_bus("sales")
     sub = mk.subscriptions.subscribe(

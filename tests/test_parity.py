@@ -109,7 +109,8 @@ def test_moto_stream_records_name_the_wrong_region(mesh):
 @pytest.mark.parametrize("operator", [{"!=": "USD"}, {"like": "US%"}])
 def test_moto_accepts_unknown_pattern_operators_and_matches_everything(sales_tap, operator):
     """AWS: PutRule rejects an unknown operator (InvalidEventPatternException). moto stores the
-    rule, and it matches every event. meshkit's check_pattern refuses it before put_rule."""
+    rule, and it matches every event that has the field. mk.patterns.check_pattern refuses it.
+    """
     session = mk.sandbox.current().session()
     events = session.client("events", endpoint_url=mk.sandbox.current().endpoint_url)
     rule = {"Name": "sales-tap", "EventBusName": "SalesEventBus"}

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
+import boto3
 import pytest
+from botocore.stub import Stubber
 
 import meshkit as mk
 from meshkit.patterns import PatternError, check_pattern, try_pattern
@@ -63,6 +67,24 @@ OPERATOR_CASES = {
             }
         },
         {"web-eu", "web-us", "phone"},
+    ),
+    "anything-but skips events without the field": (
+        data("ip", {"anything-but": ["10.0.0.5"]}),
+        {"store-us", "web-us"},
+    ),
+    "$or inside data, with exists": (
+        {
+            "detail": {
+                "data": {
+                    "amount": [{"numeric": [">=", 100]}],
+                    "$or": [
+                        {"ip": [{"exists": False}]},
+                        {"ip": [{"anything-but": ["192.168.1.1"]}]},
+                    ],
+                }
+            }
+        },
+        {"web-us"},
     ),
     "detail-type and data together": (
         {"detail-type": ["SaleRecorded"], "detail": {"data": {"currency": ["GBP"]}}},
@@ -141,3 +163,31 @@ def test_invalid_patterns_name_the_path_and_the_fix(pattern, path, says):
 
 def test_a_json_string_is_accepted_and_parsed():
     assert check_pattern('{"source": ["sales.domain"]}') == {"source": ["sales.domain"]}
+
+
+def test_on_real_aws_try_pattern_asks_test_event_pattern_with_a_complete_event(monkeypatch, sales):
+    """Offline tests cannot reach AWS: stub the client and check what it would be asked."""
+    client = boto3.client(
+        "events", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    asked = []
+    client.meta.events.register(
+        "before-parameter-build.events.TestEventPattern",
+        lambda params, **_: asked.append(json.loads(params["Event"])),
+    )
+    pattern = {"detail": {"data": {"currency": ["USD"]}}}
+    target = mk.sandbox.Target("aws", None, "111122223333", "us-west-2", None)
+    monkeypatch.setattr(mk._aws, "target", lambda: target)
+    monkeypatch.setattr(mk._aws, "client", lambda name, session=None: client)
+
+    with Stubber(client) as stub:
+        for answer in (True, False):
+            stub.add_response("test_event_pattern", {"Result": answer})
+        frame = try_pattern(pattern, sales[:2])
+
+    assert list(frame["matched"]) == [True, False]
+    # TestEventPattern requires these fields, as EventBridge delivers them.
+    required = {"id", "account", "source", "time", "region", "detail-type", "detail", "resources"}
+    assert all(required <= set(event) for event in asked)
+    assert asked[0]["account"] == "111122223333"
+    assert asked[0]["detail"]["data"]["sale_id"] == "S-1"
