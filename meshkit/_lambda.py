@@ -18,7 +18,9 @@ class LocalContext:
     function_version = "$LATEST"
     memory_limit_in_mb = 128
 
-    def __init__(self, deadline: float, *, region: str = "us-west-2", account: str = "") -> None:
+    def __init__(
+        self, deadline: float, *, region: str = "us-west-2", account: str = "123456789012"
+    ) -> None:
         self.aws_request_id = str(uuid.uuid4())
         self.invoked_function_arn = (
             f"arn:aws:lambda:{region}:{account}:function:{self.function_name}"
@@ -44,10 +46,10 @@ def reported_failures(
     if not failures:
         return []
     reported = [f.get("itemIdentifier") if isinstance(f, dict) else None for f in failures]
-    known = set(identifiers)
-    if any(identifier not in known for identifier in reported):
+    known, failed = set(identifiers), set(reported)
+    if not failed <= known:
         return None
-    return [identifier for identifier in identifiers if identifier in set(reported)]
+    return [identifier for identifier in identifiers if identifier in failed]
 
 
 def ensure_target() -> None:

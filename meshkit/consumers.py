@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from botocore.exceptions import ClientError
 
 from . import _aws
 from ._lambda import LocalContext, ensure_target, reported_failures
-from .buses import DOMAIN_TAG, WORKBOOK_TAG
+from .buses import DOMAIN_TAG, OWNER_TAG, WORKBOOK_TAG
 from .exceptions import MeshkitError, ValidationError
 from .subscriptions import queue_depths
 
@@ -50,9 +51,13 @@ _logger = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any], Any], Any]
 
 # ReceiveMessage returns at most 10 messages; Lambda's mapping gathers up to 10,000 per batch
-# from standard queues when a batching window is set.
+# from standard queues when a batching window is set, within a 6 MB invocation payload.
 _RECEIVE_MAX = 10
 _BATCH_MAX = 10_000
+_WINDOW_MAX_S = 300
+_PAYLOAD_MAX = 6 * 1024 * 1024
+# SendMessageBatch: the classic 256 KiB for the whole request, which every queue accepts.
+_SEND_BATCH_BYTES = 256 * 1024
 # SQS attributes Lambda copies into each record's "attributes".
 _RECORD_ATTRIBUTES = (
     "ApproximateReceiveCount",
@@ -113,7 +118,10 @@ def create_idempotency_table(
     dynamodb = _aws.client("dynamodb", boto3_session)
     tags = [{"Key": WORKBOOK_TAG, "Value": "true"}]
     if domain:
-        tags.append({"Key": DOMAIN_TAG, "Value": domain})
+        tags += [
+            {"Key": DOMAIN_TAG, "Value": domain},
+            {"Key": OWNER_TAG, "Value": f"{domain}-team"},
+        ]
     try:
         arn = dynamodb.create_table(
             TableName=name,
@@ -122,15 +130,17 @@ def create_idempotency_table(
             BillingMode="PAY_PER_REQUEST",
             Tags=tags,
         )["TableDescription"]["TableArn"]
-        dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
-        dynamodb.update_time_to_live(
-            TableName=name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"},
-        )
     except ClientError as err:
         if err.response["Error"]["Code"] != "ResourceInUseException":
             raise
         arn = dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
+    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+    ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):  # also when a first try failed
+        dynamodb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"},
+        )
     return str(arn)
 
 
@@ -165,8 +175,9 @@ def idempotent_batch_handler(
     table_name : str
         The idempotency table (see ``create_idempotency_table``).
     name : str, optional
-        The consumer's name in the idempotency keys; default ``process.__name__``. Consumers
-        sharing a table need different names, or one would skip the other's events.
+        The consumer's name in the idempotency keys; default ``process``'s module and name
+        (required for a lambda). Consumers sharing a table need different names, or one would
+        skip the other's events.
     expires_after_s : int, default 3600
         How long a key is remembered. Longer than the longest redelivery you expect (the queue's
         retention period, to be safe).
@@ -191,6 +202,15 @@ def idempotent_batch_handler(
         idempotent_function,
     )
 
+    if name is None:
+        qualname = getattr(process, "__qualname__", "")
+        if not qualname or "<lambda>" in qualname:
+            raise ValidationError(
+                "name= is required for a lambda (or any unnamed callable): idempotency records "
+                "are keyed by the consumer's name, and two unnamed consumers sharing a table "
+                "would skip each other's events; e.g. name='marketing-award-points'"
+            )
+        name = f"{process.__module__}.{qualname}"
     ensure_target()  # built at import in a Lambda function: the environment says where AWS is
     config = IdempotencyConfig(
         event_key_jmespath="detail.metadata.idempotency_key",
@@ -205,7 +225,7 @@ def idempotent_batch_handler(
         data_keyword_argument="event",
         persistence_store=store,
         config=config,
-        key_prefix=name or getattr(process, "__name__", "process"),
+        key_prefix=name,
     )
     processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -218,7 +238,7 @@ def idempotent_batch_handler(
             event=event, record_handler=record_handler, processor=processor, context=context
         )
 
-    handler.__name__ = f"{getattr(process, '__name__', 'process')}_handler"
+    handler.__name__ = f"{name.rsplit('.', 1)[-1]}_handler"
     return handler
 
 
@@ -236,7 +256,9 @@ class RunSummary:
     failed : int
         Failed deliveries (a message that failed twice counts twice).
     dead_lettered : int
-        Messages whose last allowed receive failed: SQS moves them to the DLQ.
+        Messages whose last allowed receive failed. SQS moves each to the DLQ at the queue's next
+        receive after its visibility timeout: a run that stops on ``"drained"`` has seen that
+        happen; after another stop, the move waits for the next run (or any receive).
     batches : int
         Handler invocations.
     stopped : str
@@ -309,8 +331,9 @@ def run(
     max_batches : int, optional
         Stop after this many handler invocations (``max_batches=1``: try a handler on one batch).
     report_batch_item_failures : bool, default True
-        As ``FunctionResponseTypes=["ReportBatchItemFailures"]``. Without it, Lambda ignores a
-        partial batch response and deletes the whole batch: the failed messages are lost.
+        As ``FunctionResponseTypes=["ReportBatchItemFailures"]``, which is off by default on AWS:
+        turn it on there. Without it, Lambda ignores a partial batch response and deletes the
+        whole batch, so the failed messages are lost (``run`` logs a warning when that happens).
     boto3_session : boto3.Session, optional
 
     Returns
@@ -327,10 +350,14 @@ def run(
         raise ValidationError(f"batch_size must be a whole number, not {batch_size!r}")
     if not 1 <= batch_size <= _BATCH_MAX:
         raise ValidationError(f"batch_size is {batch_size}; give 1 to {_BATCH_MAX:,}")
-    if batch_size > _RECEIVE_MAX and batching_window_s <= 0:
+    if not 0 <= batching_window_s <= _WINDOW_MAX_S:
+        raise ValidationError(
+            f"batching_window_s is {batching_window_s}; Lambda allows 0 to {_WINDOW_MAX_S} seconds"
+        )
+    if batch_size > _RECEIVE_MAX and batching_window_s < 1:
         raise ValidationError(
             f"batch_size {batch_size} needs a batching window: pass batching_window_s >= 1, as "
-            "Lambda requires MaximumBatchingWindowInSeconds for batches of more than 10"
+            "Lambda requires MaximumBatchingWindowInSeconds of 1 or more for batches over 10"
         )
     if not 0 <= wait_time_s <= 20:
         raise ValidationError(f"wait_time_s is {wait_time_s}; SQS allows 0 to 20 seconds")
@@ -339,16 +366,25 @@ def run(
         QueueUrl=queue_url, AttributeNames=["QueueArn", "RedrivePolicy", "VisibilityTimeout"]
     )["Attributes"]
     queue_arn = attributes["QueueArn"]
-    if int(attributes.get("VisibilityTimeout", 30)) < 1:
+    visibility_timeout_s = int(attributes.get("VisibilityTimeout", 30))
+    if visibility_timeout_s < 1:
         raise ValidationError(
             f"{queue_arn} has a visibility timeout of 0: a message would be received again while "
             "its handler still runs. Lambda requires a visibility timeout of at least the "
             "function's timeout (AWS advises six times it): set it to 1 or more"
         )
     redrive = json.loads(attributes.get("RedrivePolicy") or "{}")
-    max_receives = int(redrive["maxReceiveCount"]) if redrive else None
-    if max_receives is None:
+    if not redrive:
         _logger.warning("%s has no dead-letter queue: failing messages return forever", queue_arn)
+    mapping = _Mapping(
+        handler=handler,
+        sqs=sqs,
+        queue_url=queue_url,
+        queue_arn=queue_arn,
+        visibility_timeout_s=visibility_timeout_s,
+        max_receives=int(redrive["maxReceiveCount"]) if redrive else None,
+        report_batch_item_failures=report_batch_item_failures,
+    )
 
     summary = RunSummary()
     started = time.monotonic()
@@ -363,7 +399,7 @@ def run(
         if time.monotonic() >= deadline:
             summary.stopped = "time budget"
             break
-        wait = max(0, min(wait_time_s, int(deadline - time.monotonic())))
+        wait = max(0, min(wait_time_s, math.ceil(deadline - time.monotonic())))
         messages = _gather(sqs, queue_url, batch_size, batching_window_s, wait)
         if not messages:
             if max_messages is not None:
@@ -373,17 +409,7 @@ def run(
                 summary.stopped = "drained"
                 break
             continue
-        _deliver(
-            handler,
-            messages,
-            queue_arn,
-            max_receives,
-            deadline,
-            summary,
-            sqs,
-            queue_url,
-            report_batch_item_failures,
-        )
+        mapping.deliver(messages, deadline, summary)
     summary.elapsed_s = time.monotonic() - started
     return summary
 
@@ -391,70 +417,92 @@ def run(
 def _gather(
     sqs: Any, queue_url: str, batch_size: int, window_s: float, wait_s: int
 ) -> list[dict[str, Any]]:
-    """Receive up to ``batch_size`` messages, for at most the batching window."""
+    """Receive a batch as Lambda does: up to ``batch_size`` messages and 6 MB, gathered for at
+    most the batching window (without a window: what one receive returns)."""
     messages: dict[str, dict[str, Any]] = {}  # by id: one message once per batch
+    payload = 0
     window_ends = time.monotonic() + window_s
-    while len(messages) < batch_size:
+    while len(messages) < batch_size and payload < _PAYLOAD_MAX:
+        left = window_ends - time.monotonic()
+        if messages and left <= 0:
+            break
+        wait = min(wait_s, math.ceil(left)) if messages else wait_s
         received = sqs.receive_message(
             QueueUrl=queue_url,
             MaxNumberOfMessages=min(_RECEIVE_MAX, batch_size - len(messages)),
-            WaitTimeSeconds=0 if messages else wait_s,
+            WaitTimeSeconds=max(0, wait),
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
-        messages.update((message["MessageId"], message) for message in received)
-        if not received or time.monotonic() >= window_ends:
+        for message in received:
+            messages[message["MessageId"]] = message
+            payload += len(message["Body"].encode())
+        if window_s <= 0 or (not received and not messages):
             break
     return list(messages.values())
 
 
-def _deliver(
-    handler: Handler,
-    messages: list[dict[str, Any]],
-    queue_arn: str,
-    max_receives: int | None,
-    deadline: float,
-    summary: RunSummary,
-    sqs: Any,
-    queue_url: str,
-    report_batch_item_failures: bool,
-) -> None:
-    region, account = queue_arn.split(":")[3], queue_arn.split(":")[4]
-    records = [_lambda_record(message, queue_arn, region) for message in messages]
-    ids = [record["messageId"] for record in records]
-    summary.batches += 1
-    try:
-        response = handler(
-            {"Records": records}, LocalContext(deadline, region=region, account=account)
+@dataclass(frozen=True)
+class _Mapping:
+    """One run's event source mapping: the queue, its settings, the handler."""
+
+    handler: Handler
+    sqs: Any
+    queue_url: str
+    queue_arn: str
+    visibility_timeout_s: int
+    max_receives: int | None
+    report_batch_item_failures: bool
+
+    def deliver(self, messages: list[dict[str, Any]], deadline: float, summary: RunSummary) -> None:
+        """Invoke the handler with one batch; delete what succeeded; account for the rest."""
+        region, account = self.queue_arn.split(":")[3:5]
+        records = [_lambda_record(message, self.queue_arn, region) for message in messages]
+        ids = [record["messageId"] for record in records]
+        summary.batches += 1
+        # The function's timeout must fit in the visibility timeout, as Lambda requires.
+        context = LocalContext(
+            min(deadline, time.monotonic() + self.visibility_timeout_s),
+            region=region,
+            account=account,
         )
-        failed = reported_failures(
-            response, ids, report_batch_item_failures=report_batch_item_failures
-        )
-        error = "reported in batchItemFailures"
-        if failed is None:
-            failed, error = ids, "batchItemFailures named a message not in the batch"
-    except Exception as err:  # a raising handler fails the whole batch, as on Lambda
-        _logger.warning("handler raised %r: the whole batch of %d will be retried", err, len(ids))
-        failed, error = ids, _describe(err)
-    failed_set = set(failed)
-    done = [r for r in records if r["messageId"] not in failed_set]
-    _delete(sqs, queue_url, done)
-    summary.processed += len(done)
-    for record in records:
-        if record["messageId"] not in failed_set:
-            continue
-        receives = int(record["attributes"]["ApproximateReceiveCount"])
-        exhausted = max_receives is not None and receives >= max_receives
-        summary.failed += 1
-        summary.dead_lettered += exhausted
-        summary.failures.append(
-            {
-                "message_id": record["messageId"],
-                "receive_count": receives,
-                "dead_lettered": exhausted,
-                "error": error,
-            }
-        )
+        try:
+            response = self.handler({"Records": records}, context)
+            failed = reported_failures(
+                response, ids, report_batch_item_failures=self.report_batch_item_failures
+            )
+            if not self.report_batch_item_failures and reported_failures(
+                response, ids, report_batch_item_failures=True
+            ):
+                _logger.warning(
+                    "the handler reported failed messages, but report_batch_item_failures is "
+                    "off: as on Lambda, they are deleted with the batch (lost)"
+                )
+            error = "reported in batchItemFailures"
+            if failed is None:
+                failed, error = ids, "batchItemFailures named a message not in the batch"
+        except Exception as err:  # a raising handler fails the whole batch, as on Lambda
+            _logger.warning("handler raised %r: the batch of %d will be retried", err, len(ids))
+            failed, error = ids, _describe(err)
+        failed_set = set(failed)
+        done = [r for r in records if r["messageId"] not in failed_set]
+        _delete(self.sqs, self.queue_url, done)
+        summary.processed += len(done)
+        for record in records:
+            if record["messageId"] not in failed_set:
+                continue
+            receives = int(record["attributes"]["ApproximateReceiveCount"])
+            exhausted = self.max_receives is not None and receives >= self.max_receives
+            summary.failed += 1
+            summary.dead_lettered += exhausted
+            summary.failures.append(
+                {
+                    "message_id": record["messageId"],
+                    "receive_count": receives,
+                    "dead_lettered": exhausted,
+                    "error": error,
+                }
+            )
 
 
 def _describe(err: Exception) -> str:
@@ -565,6 +613,52 @@ def peek(
     return pd.DataFrame(list(seen.values()), columns=_PEEK_COLUMNS)
 
 
+def _by_size(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split messages into SendMessageBatch requests within the request size limit."""
+    chunks: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for message in messages:
+        body = len(message["Body"].encode())
+        if chunks[-1] and size + body > _SEND_BATCH_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(message)
+        size += body
+    return chunks
+
+
+def _send(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Send messages (body and attributes) to ``queue_url``; return those SQS accepted."""
+    if len(messages) == 1 and len(messages[0]["Body"].encode()) > _SEND_BATCH_BYTES:
+        message = messages[0]  # too big for a batch request of the classic size: alone
+        attributes = message.get("MessageAttributes")
+        sqs.send_message(
+            QueueUrl=queue_url,
+            MessageBody=message["Body"],
+            **({"MessageAttributes": attributes} if attributes else {}),
+        )
+        return messages
+    response = sqs.send_message_batch(
+        QueueUrl=queue_url,
+        Entries=[
+            {
+                "Id": str(index),
+                "MessageBody": message["Body"],
+                **(
+                    {"MessageAttributes": message["MessageAttributes"]}
+                    if message.get("MessageAttributes")
+                    else {}
+                ),
+            }
+            for index, message in enumerate(messages)
+        ],
+    )
+    if response.get("Failed"):
+        _logger.warning("could not redrive %d message(s): %s", len(response["Failed"]), response)
+    accepted = {entry["Id"] for entry in response.get("Successful", [])}
+    return [message for index, message in enumerate(messages) if str(index) in accepted]
+
+
 def _peek_row(message: dict[str, Any]) -> dict[str, Any]:
     row = {
         "message_id": message["MessageId"],
@@ -628,37 +722,13 @@ def redrive(
         ).get("Messages", [])
         if not batch:
             break
-        sent = sqs.send_message_batch(
-            QueueUrl=to,
-            Entries=[
-                {
-                    "Id": str(index),
-                    "MessageBody": message["Body"],
-                    **(
-                        {"MessageAttributes": message["MessageAttributes"]}
-                        if message.get("MessageAttributes")
-                        else {}
-                    ),
-                }
-                for index, message in enumerate(batch)
-            ],
-        )
-        done = {entry["Id"] for entry in sent.get("Successful", [])}
-        if sent.get("Failed"):
-            _logger.warning(
-                "could not redrive %d message(s): %s", len(sent["Failed"]), sent["Failed"]
-            )
-        if done:
-            sqs.delete_message_batch(
-                QueueUrl=dlq_url,
-                Entries=[
-                    {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
-                    for index, message in enumerate(batch)
-                    if str(index) in done
-                ],
-            )
-        moved += len(done)
-        if len(done) < len(batch):
+        sent: list[dict[str, Any]] = []
+        for chunk in _by_size(batch):
+            sent += _send(sqs, to, chunk)
+        if sent:
+            _delete(sqs, dlq_url, [{"receiptHandle": m["ReceiptHandle"]} for m in sent])
+        moved += len(sent)
+        if len(sent) < len(batch):
             break  # the rest stay in the DLQ; they reappear after the visibility timeout
     _logger.info("redrove %d message(s) from %s to %s", moved, dlq_url, to)
     return moved

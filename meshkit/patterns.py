@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import math
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -25,6 +26,7 @@ import boto3
 import pandas as pd
 
 from . import _aws
+from .buses import WORKBOOK_TAG
 from .events import DomainEvent, publish
 from .exceptions import ValidationError
 
@@ -177,8 +179,12 @@ def _check_match(item: Any, path: str) -> None:
     _OPERATOR_CHECKS[operator](argument, f"{path}.{operator}")
 
 
-def _string(argument: Any, path: str, *, allow_ignore_case: bool = False) -> None:
+def _string(
+    argument: Any, path: str, *, allow_ignore_case: bool = False, allow_empty: bool = True
+) -> None:
     if isinstance(argument, str):
+        if not argument and not allow_empty:
+            raise PatternError(path, "an empty string matches every value: give some text")
         return
     if (
         allow_ignore_case
@@ -192,7 +198,7 @@ def _string(argument: Any, path: str, *, allow_ignore_case: bool = False) -> Non
 
 
 def _prefix_or_suffix(argument: Any, path: str) -> None:
-    _string(argument, path, allow_ignore_case=True)
+    _string(argument, path, allow_ignore_case=True, allow_empty=False)
 
 
 def _wildcard(argument: Any, path: str) -> None:
@@ -217,7 +223,7 @@ def _anything_but(argument: Any, path: str) -> None:
     if isinstance(argument, Mapping) and len(argument) == 1:
         ((inner, value),) = argument.items()
         if inner in ("prefix", "suffix"):
-            return _string(value, f"{path}.{inner}")
+            return _string(value, f"{path}.{inner}", allow_empty=False)
         if inner in ("equals-ignore-case", "wildcard"):
             values = value if isinstance(value, list) and value else [value]
             for index, each in enumerate(values):
@@ -231,29 +237,34 @@ def _anything_but(argument: Any, path: str) -> None:
 
 
 def _numeric(argument: Any, path: str) -> None:
-    usage = 'e.g. [">=", 100, "<", 1000]'
+    usage = 'e.g. [">=", 100, "<", 1000]: the lower bound first'
     if not isinstance(argument, list) or len(argument) not in (2, 4):
         raise PatternError(path, f"expects one or two (operator, number) pairs, {usage}")
-    seen = set()
     for index in range(0, len(argument), 2):
         operator, number = argument[index], argument[index + 1]
         if operator not in _NUMERIC_OPS:
             raise PatternError(
                 f"{path}[{index}]", f"{operator!r} is not one of {', '.join(_NUMERIC_OPS)}"
             )
-        if isinstance(number, bool) or not isinstance(number, (int, float)):
+        if (
+            isinstance(number, bool)
+            or not isinstance(number, (int, float))
+            or not math.isfinite(number)
+        ):
             raise PatternError(
                 f"{path}[{index + 1}]",
-                f"{json.dumps(number)} is not a JSON number; write it without quotes",
+                f"{json.dumps(number)} is not a JSON number; write a number without quotes",
             )
         if abs(number) > _NUMERIC_LIMIT:
             raise PatternError(
                 f"{path}[{index + 1}]", f"{number} is outside -5.0e9..5.0e9, the numeric range"
             )
-        side = "=" if operator == "=" else operator[0]
-        if side in seen or (len(argument) == 4 and side == "="):
-            raise PatternError(path, f"give at most one lower and one upper bound, {usage}")
-        seen.add(side)
+    if len(argument) == 4:
+        (low_op, low, high_op, high) = argument
+        if low_op not in (">", ">=") or high_op not in ("<", "<="):
+            raise PatternError(path, f"a range is a lower then an upper bound, {usage}")
+        if not low < high:
+            raise PatternError(path, f"the range is empty: {low} is not below {high}")
 
 
 def _exists(argument: Any, path: str) -> None:
@@ -263,7 +274,10 @@ def _exists(argument: Any, path: str) -> None:
 
 def _cidr(argument: Any, path: str) -> None:
     _string(argument, path)
+    mask = argument.partition("/")[2]
     try:
+        if not mask.isdigit():
+            raise ValueError("write the block as address/prefix length, e.g. 10.0.0.0/8")
         ipaddress.ip_network(argument, strict=False)
     except ValueError as err:
         raise PatternError(path, f"{argument!r} is not a CIDR block ({err})") from err
@@ -289,9 +303,11 @@ def try_pattern(
 ) -> pd.DataFrame:
     """Which of ``events`` the pattern matches, decided by EventBridge itself.
 
-    On real AWS this asks ``TestEventPattern`` for each event. Offline (moto's
-    ``TestEventPattern`` returns nothing) it creates a scratch bus and queue, publishes the
-    events, reads what the rule delivered, and deletes the scratch resources.
+    On real AWS (and another endpoint, such as LocalStack) this asks ``TestEventPattern`` for
+    each event. On the embedded AWS, whose ``TestEventPattern`` returns nothing, it creates a
+    scratch bus and queue, publishes the events, reads what the rule delivered, and deletes the
+    scratch resources: the answer is then moto's matcher's, which differs from EventBridge's in a
+    few cases (arrays of objects do not match).
 
     Returns
     -------
@@ -309,8 +325,8 @@ def try_pattern(
     """
     pattern = check_pattern(pattern)
     events = list(events)
-    if _aws.target().is_real_aws:
-        matched = _matched_on_aws(pattern, events, boto3_session)
+    if _aws.target().mode != "embedded":
+        matched = _matched_by_test_event_pattern(pattern, events, boto3_session)
     else:
         matched = _matched_on_scratch_bus(pattern, events, boto3_session)
     return pd.DataFrame(
@@ -322,7 +338,7 @@ def try_pattern(
     )
 
 
-def _matched_on_aws(
+def _matched_by_test_event_pattern(
     pattern: dict, events: list[DomainEvent], boto3_session: boto3.Session | None
 ) -> list[bool]:
     client = _aws.client("events", boto3_session)
@@ -336,7 +352,7 @@ def _matched_on_aws(
             "id": str(uuid.uuid4()),
             "account": target.account_id,
             "region": target.region,
-            "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time": _utc(when).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "source": entry["Source"],
             "detail-type": entry["DetailType"],
             "resources": entry.get("Resources", []),
@@ -355,15 +371,15 @@ def _matched_on_scratch_bus(
     client = _aws.client("events", boto3_session)
     sqs = _aws.client("sqs", boto3_session)
     name = f"meshkit-scratch-{uuid.uuid4().hex[:12]}"
-    client.create_event_bus(Name=name)
-    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    client.create_event_bus(Name=name, Tags=[{"Key": WORKBOOK_TAG, "Value": "true"}])
+    queue_url = sqs.create_queue(QueueName=name, tags={WORKBOOK_TAG: "true"})["QueueUrl"]
     try:
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
         client.put_rule(Name=name, EventBusName=name, EventPattern=json.dumps(pattern))
         client.put_targets(Rule=name, EventBusName=name, Targets=[{"Id": "q", "Arn": queue_arn}])
-        publish(name, events, validate=False, raise_on_failure=True)
+        publish(name, events, validate=False, raise_on_failure=True, boto3_session=boto3_session)
         seen: set[str] = set()
         while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
             "Messages"
@@ -377,3 +393,10 @@ def _matched_on_scratch_bus(
         client.delete_rule(Name=name, EventBusName=name)
         client.delete_event_bus(Name=name)
         sqs.delete_queue(QueueUrl=queue_url)
+
+
+def _utc(when: datetime) -> datetime:
+    """A naive datetime is taken as UTC, as boto3 does for PutEvents' Time."""
+    return (
+        when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+    )

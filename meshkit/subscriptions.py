@@ -173,6 +173,8 @@ def subscribe(
 
     dlq_url, dlq_arn = _own_queue(sqs, name + _DLQ_SUFFIX, consumer, tags)
     queue_url, queue_arn = _own_queue(sqs, name, consumer, tags)
+    for url in (queue_url, dlq_url):
+        _check_not_serving_another_rule(sqs, url, f":rule/{bus}/{name}")
     rule_arn = _own_rule(eventbridge, name, bus, consumer, pattern, tags)
     sqs.set_queue_attributes(
         QueueUrl=dlq_url,
@@ -268,8 +270,10 @@ def unsubscribe(
 ) -> bool:
     """Remove what ``subscribe`` made: the target, the rule, the queue and its DLQ.
 
-    Messages are never thrown away silently: while the queue or the DLQ holds any, it refuses
-    unless ``force=True``. Process them (``mk.consumers.run``) or redrive them first.
+    Messages are never thrown away silently: while the queue or the DLQ holds any (waiting, in
+    flight or delayed), it refuses unless ``force=True``. Process them (``mk.consumers.run``) or
+    redrive them first. On AWS, SQS's counts lag by up to a minute: wait that long after the last
+    event was published.
 
     Returns
     -------
@@ -297,23 +301,28 @@ def unsubscribe(
     rule_arn = _rule_arn(eventbridge, name, bus)
     if rule_arn is not None:
         _check_owner(_rule_tags(eventbridge, rule_arn), f"rule {name} on {bus}", consumer)
-    holding = {
-        queue_name: count
-        for queue_name, url in queues.items()
-        if (count := sum(queue_depths(url, boto3_session=boto3_session)[:2]))
-    }
-    if holding and not force:
-        listed = ", ".join(f"{queue} holds {count}" for queue, count in holding.items())
-        raise MeshkitError(
-            f"{listed} message(s): process them with mk.consumers.run or redrive them first, or "
-            "pass force=True to delete them with the queues"
-        )
+    # Stop deliveries first, so that no message arrives between the count and the deletion.
+    targets = []
     if rule_arn is not None:
         targets = eventbridge.list_targets_by_rule(Rule=name, EventBusName=bus)["Targets"]
         if targets:
             eventbridge.remove_targets(
                 Rule=name, EventBusName=bus, Ids=[target["Id"] for target in targets]
             )
+    holding = {
+        queue_name: count
+        for queue_name, url in queues.items()
+        if (count := sum(queue_depths(url, boto3_session=boto3_session)))
+    }
+    if holding and not force:
+        if targets:  # as it was: the subscription keeps working
+            eventbridge.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+        listed = ", ".join(f"{queue} holds {count}" for queue, count in holding.items())
+        raise MeshkitError(
+            f"{listed} message(s): process them with mk.consumers.run or redrive them first, or "
+            "pass force=True to delete them with the queues"
+        )
+    if rule_arn is not None:
         eventbridge.delete_rule(Name=name, EventBusName=bus)
     for url in queues.values():
         sqs.delete_queue(QueueUrl=url)
@@ -407,7 +416,15 @@ def _own_queue(sqs: Any, name: str, consumer: str, tags: dict[str, str]) -> tupl
     """Create the queue (or find it, checking it is this domain's); return its URL and ARN."""
     url = _queue_url(sqs, name)
     if url is None:
-        url = sqs.create_queue(QueueName=name, tags=tags)["QueueUrl"]
+        try:
+            url = sqs.create_queue(QueueName=name, tags=tags)["QueueUrl"]
+        except ClientError as err:
+            if "QueueDeletedRecently" not in err.response["Error"]["Code"]:
+                raise
+            raise MeshkitError(
+                f"queue {name} was deleted less than 60 seconds ago, and SQS does not allow a "
+                "queue of the same name before then: wait a minute and subscribe again"
+            ) from err
     else:
         _check_owner(_queue_tags(sqs, url), f"queue {name}", consumer)
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
@@ -427,17 +444,33 @@ def _own_rule(
     existing = _rule_arn(eventbridge, name, bus)
     if existing is not None:
         _check_owner(_rule_tags(eventbridge, existing), f"rule {name} on {bus}", consumer)
+    tag_list = [{"Key": key, "Value": value} for key, value in tags.items()]
     arn = eventbridge.put_rule(
         Name=name,
         EventBusName=bus,
         EventPattern=json.dumps(pattern, separators=(",", ":")),
         State="ENABLED",
         Description=f"{consumer} consumes from {bus}",
+        # Tagged as it is created, so a rule meshkit made is always recognisably meshkit's.
+        **({"Tags": tag_list} if existing is None else {}),
     )["RuleArn"]
-    eventbridge.tag_resource(
-        ResourceARN=arn, Tags=[{"Key": key, "Value": value} for key, value in tags.items()]
-    )
+    if existing is not None:
+        eventbridge.tag_resource(ResourceARN=arn, Tags=tag_list)
     return str(arn)
+
+
+def _check_not_serving_another_rule(sqs: Any, url: str, rule_suffix: str) -> None:
+    """A queue admits one rule: re-pointing its policy would refuse the other rule's events."""
+    policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get("Attributes", {})
+    if "Policy" not in policy:
+        return
+    for statement in json.loads(policy["Policy"]).get("Statement", []):
+        source = statement.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn")
+        if source and not source.endswith(rule_suffix):
+            raise NotMeshkitResourceError(
+                f"queue {url.rsplit('/', 1)[-1]} already receives the events of {source}: a "
+                "subscription name serves one bus; choose another name with name=..."
+            )
 
 
 def _check_owner(tags: dict[str, str], what: str, consumer: str) -> None:

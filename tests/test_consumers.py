@@ -123,7 +123,9 @@ def test_the_production_handler_processes_the_canonical_event_once(mesh):
     mk.consumers.create_idempotency_table(TABLE)
     seen = []
     handler = mk.consumers.idempotent_batch_handler(
-        lambda event: seen.append(event["detail"]["data"]["sale_id"]), table_name=TABLE
+        lambda event: seen.append(event["detail"]["data"]["sale_id"]),
+        table_name=TABLE,
+        name="canonical",
     )
 
     for _ in range(2):
@@ -192,7 +194,7 @@ def test_an_unknown_item_identifier_fails_the_whole_batch(subscription):
     assert summary.failures[0]["error"].startswith("batchItemFailures named a message")
 
 
-def test_without_report_batch_item_failures_failed_messages_are_deleted(subscription):
+def test_without_report_batch_item_failures_failed_messages_are_deleted(subscription, caplog):
     """As on Lambda without ReportBatchItemFailures: the response is ignored, and S-2 is lost."""
     publish(sale(1), sale(2))
     handler = Recorder(lambda r: body_key(r).endswith("S-2"))
@@ -201,6 +203,7 @@ def test_without_report_batch_item_failures_failed_messages_are_deleted(subscrip
 
     assert (summary.processed, summary.failed) == (2, 0)
     assert mk.consumers.peek(subscription.dlq_url).empty
+    assert "deleted with the batch (lost)" in caplog.text
 
 
 def test_a_poison_message_reaches_the_dlq_after_exactly_max_receive_count_receives(
@@ -388,6 +391,20 @@ def test_run_stops_after_max_batches_and_failures_come_back(subscription):
     assert mk.consumers.run(Recorder(), subscription.queue_url).processed == 2
 
 
+def test_the_batching_window_gathers_messages_that_arrive_during_it(subscription):
+    import threading
+
+    publish(*(sale(n) for n in range(5)))
+    late = threading.Timer(0.5, lambda: publish(*(sale(n) for n in range(5, 10))))
+    handler = Recorder()
+    late.start()
+
+    mk.consumers.run(handler, subscription.queue_url, batch_size=25, batching_window_s=3)
+
+    late.join()
+    assert [len(e["Records"]) for e in handler.events] == [10]
+
+
 def test_large_batches_are_gathered_within_the_batching_window(subscription):
     publish(*(sale(n) for n in range(30)))
     handler = Recorder()
@@ -404,6 +421,8 @@ def test_large_batches_are_gathered_within_the_batching_window(subscription):
         ({"batch_size": 20_000}, "10,000"),
         ({"batch_size": 50}, "batching_window_s"),
         ({"wait_time_s": 21}, "0 to 20"),
+        ({"batch_size": 20, "batching_window_s": 0.5}, "1 or more"),
+        ({"batching_window_s": 301}, "0 to 300"),
     ],
 )
 def test_bad_settings_are_refused_with_the_limit(subscription, kwargs, says):
@@ -411,12 +430,25 @@ def test_bad_settings_are_refused_with_the_limit(subscription, kwargs, says):
         mk.consumers.run(Recorder(), subscription.queue_url, **kwargs)
 
 
-def test_redrive_needs_a_destination_when_the_dlq_serves_several_queues(subscription, sqs):
-    redrive = json.dumps({"deadLetterTargetArn": subscription.dlq_arn, "maxReceiveCount": 1})
-    sqs.create_queue(QueueName="other", Attributes={"RedrivePolicy": redrive})
+def test_redrive_needs_a_destination_when_the_dlq_serves_several_queues(mesh, sqs):
+    dlq = sqs.create_queue(QueueName="shared-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn["QueueArn"], "maxReceiveCount": 1})
+    for name in ("first", "second"):
+        sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": redrive})
 
     with pytest.raises(mk.MeshkitError, match="pass to="):
-        mk.consumers.redrive(subscription.dlq_url)
+        mk.consumers.redrive(dlq)
+
+
+def test_redrive_moves_large_messages_within_the_batch_size_limit(subscription, sqs):
+    body = json.dumps({"detail": {"metadata": {"idempotency_key": "big"}}, "pad": "x" * 200_000})
+    for _ in range(3):
+        sqs.send_message(QueueUrl=subscription.dlq_url, MessageBody=body)
+
+    assert mk.consumers.redrive(subscription.dlq_url, to=subscription.queue_url) == 3
+    assert mk.subscriptions.queue_depths(subscription.queue_url)[0] == 3
+    assert mk.subscriptions.queue_depths(subscription.dlq_url)[:2] == (0, 0)
 
 
 def test_peek_leaves_the_messages_in_the_queue(subscription, sqs):
@@ -449,3 +481,41 @@ def test_when_every_record_fails_powertools_raises_and_the_summary_names_the_cau
     assert {f["error"] for f in summary.failures} == {
         "BatchProcessingError, every record failed: KeyError: 'no-such-field'"
     }
+
+
+def test_an_unnamed_consumer_must_be_named(mesh):
+    with pytest.raises(ValidationError, match="name= is required"):
+        mk.consumers.idempotent_batch_handler(lambda event: None, table_name=TABLE)
+
+
+def test_consumers_are_told_apart_by_their_functions_module_and_name(mesh):
+    mk.consumers.create_idempotency_table(TABLE)
+    effects = []
+
+    def award(event):
+        effects.append("award")
+
+    def review(event):
+        effects.append("review")
+
+    context = LocalContext(time.monotonic() + 5)
+    for process in (award, review, award):
+        mk.consumers.idempotent_batch_handler(process, table_name=TABLE)(SAMPLE, context)
+
+    # Each consumer processes the two sales once; the second "award" run skips them.
+    assert effects == ["award", "award", "review", "review"]
+
+
+def test_the_idempotency_table_gets_time_to_live_even_when_it_exists(mesh):
+    dynamodb = mesh.session().client("dynamodb", endpoint_url=mesh.endpoint_url)
+    dynamodb.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    mk.consumers.create_idempotency_table(TABLE)
+
+    ttl = dynamodb.describe_time_to_live(TableName=TABLE)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expiration")

@@ -184,3 +184,19 @@ def test_moto_moves_a_message_to_the_dlq_after_max_receive_count_receives(mesh):
 
     assert receives == [1, 1, 0]
     assert len(sqs.receive_message(QueueUrl=dlq)["Messages"]) == 1
+
+
+def test_moto_neither_returns_nor_enforces_a_redrive_allow_policy(mesh):
+    """AWS: a DLQ whose RedriveAllowPolicy is byQueue refuses other source queues. moto accepts
+    the attribute, does not return it, and lets any queue use the DLQ."""
+    sqs = mesh.session().client("sqs", endpoint_url=mesh.endpoint_url)
+    dlq = sqs.create_queue(QueueName="parity-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]
+    only = {"redrivePermission": "byQueue", "sourceQueueArns": ["arn:aws:sqs:us-west-2:1:x"]}
+    sqs.set_queue_attributes(QueueUrl=dlq, Attributes={"RedriveAllowPolicy": json.dumps(only)})
+    redrive = {"deadLetterTargetArn": dlq_arn["QueueArn"], "maxReceiveCount": 1}
+
+    sqs.create_queue(QueueName="intruder", Attributes={"RedrivePolicy": json.dumps(redrive)})
+
+    attributes = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["All"])["Attributes"]
+    assert "RedriveAllowPolicy" not in attributes

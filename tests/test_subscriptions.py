@@ -164,7 +164,16 @@ def test_unsubscribe_refuses_while_messages_wait_and_removes_everything_when_for
 
     with pytest.raises(MeshkitError, match="holds 1 message"):
         mk.subscriptions.unsubscribe("marketing", bus="SalesEventBus")
-    assert events.list_rules(EventBusName="SalesEventBus")["Rules"]  # nothing was touched
+    # Nothing was lost, and the subscription still works.
+    [target] = events.list_targets_by_rule(Rule="marketing-sales", EventBusName="SalesEventBus")[
+        "Targets"
+    ]
+    assert target["DeadLetterConfig"] and target["RetryPolicy"]
+    mk.events.publish("SalesEventBus", [sale("S-2")])
+    assert (
+        mk.subscriptions.queue_depths(sqs.get_queue_url(QueueName="marketing-sales")["QueueUrl"])[0]
+        == 2
+    )
 
     assert mk.subscriptions.unsubscribe("marketing", bus="SalesEventBus", force=True) is True
     assert events.list_rules(EventBusName="SalesEventBus")["Rules"] == []
@@ -194,3 +203,50 @@ def test_list_subscriptions_counts_messages_per_queue(sales_bus):
         {"consumer": "marketing", "name": "marketing-sales", "waiting": 2, "in_flight": 0,
          "dead_letters": 0},
     ]  # fmt: skip
+
+
+def test_delayed_messages_also_stop_an_unsubscribe(sales_bus, clients):
+    _, sqs = clients
+    sub = mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
+    sqs.send_message(QueueUrl=sub.dlq_url, MessageBody="{}", DelaySeconds=60)
+
+    with pytest.raises(MeshkitError, match="marketing-sales-dlq holds 1"):
+        mk.subscriptions.unsubscribe("marketing", bus="SalesEventBus")
+
+
+def test_another_domain_cannot_unsubscribe_a_subscription(sales_bus):
+    mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES, name="mine")
+    with pytest.raises(NotMeshkitResourceError, match="belongs to domain 'marketing'"):
+        mk.subscriptions.unsubscribe("fraud", bus="SalesEventBus", name="mine")
+
+
+def test_a_subscription_name_serves_one_bus(sales_bus, clients):
+    events, _ = clients
+    mk.buses.create_domain_bus("marketing")
+    mk.subscriptions.subscribe("fraud", bus="SalesEventBus", pattern=ALL_SALES, name="watch")
+
+    with pytest.raises(NotMeshkitResourceError, match="serves one bus"):
+        mk.subscriptions.subscribe(
+            "fraud", bus="MarketingEventBus", pattern=ALL_SALES, name="watch"
+        )
+    assert events.list_rules(EventBusName="MarketingEventBus")["Rules"] == []  # nothing made
+
+
+def test_a_queue_deleted_moments_ago_is_explained(monkeypatch, mesh):
+    """AWS refuses a queue name for 60 s after its deletion; moto does not, so stub the reply."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from meshkit.subscriptions import _own_queue
+
+    sqs = boto3.client("sqs", region_name="us-west-2", aws_access_key_id="x",
+                       aws_secret_access_key="x")  # fmt: skip
+    with Stubber(sqs) as stub:
+        stub.add_client_error("get_queue_url", "QueueDoesNotExist")
+        stub.add_client_error("create_queue", "QueueDeletedRecently")
+        with pytest.raises(MeshkitError, match="wait a minute"):
+            _own_queue(sqs, "marketing-sales", "marketing", {})
+        stub.add_client_error("get_queue_url", "AWS.SimpleQueueService.NonExistentQueue")
+        stub.add_client_error("create_queue", "AWS.SimpleQueueService.QueueDeletedRecently")
+        with pytest.raises(MeshkitError, match="wait a minute"):
+            _own_queue(sqs, "marketing-sales", "marketing", {})
