@@ -441,15 +441,27 @@ def _answers_moto_api(endpoint: str) -> bool:
 
 
 def _reset_moto(endpoint_url: str, seed: int | None) -> None:
-    for path in ["/moto-api/reset"] + ([] if seed is None else [f"/moto-api/seed?a={int(seed)}"]):
-        request = urllib.request.Request(endpoint_url + path, data=b"", method="POST")
-        try:
-            with _NO_PROXY.open(request, timeout=30):
-                pass
-        except (OSError, http.client.HTTPException) as err:
-            raise TargetError(
-                f"the embedded server at {endpoint_url} did not reset: {err}"
-            ) from err
+    paths = ["/moto-api/reset"] + ([] if seed is None else [f"/moto-api/seed?a={int(seed)}"])
+    for path in paths:
+        post_moto_api(endpoint_url, path)
+    post_moto_api(endpoint_url, "/moto-api/reset-auth", b"inf")  # IAM enforcement off
+
+
+def post_moto_api(endpoint_url: str, path: str, data: bytes = b"") -> None:
+    """POST to the embedded server's own API (``/moto-api/...``)."""
+    request = urllib.request.Request(
+        endpoint_url + path,
+        data=data,
+        method="POST",
+        headers={"Content-Type": "text/plain"},  # not a form: the server reads the raw body
+    )
+    try:
+        with _NO_PROXY.open(request, timeout=30):
+            pass
+    except (OSError, http.client.HTTPException) as err:
+        raise TargetError(
+            f"the embedded server at {endpoint_url} did not answer {path}: {err}"
+        ) from err
 
 
 def _apply_environment(env: Mapping[str, str]) -> None:
