@@ -155,6 +155,8 @@ def _applies(
     resource: str,
     principal: str | None,
     context: Mapping[str, Any],
+    *,
+    ignore_conditions: bool = False,
 ) -> bool:
     if "NotAction" in statement:
         if any(_glob(a, action, case_sensitive=False) for a in _as_list(statement["NotAction"])):
@@ -170,7 +172,7 @@ def _applies(
         return False
     if not _principal_matches(statement, principal):
         return False
-    return _conditions_hold(statement.get("Condition", {}), context)
+    return ignore_conditions or _conditions_hold(statement.get("Condition", {}), context)
 
 
 def matching(
@@ -179,12 +181,17 @@ def matching(
     resource: str,
     principal: str | None,
     context: Mapping[str, Any],
+    *,
+    ignore_conditions: bool = False,
 ) -> list[Match]:
-    """Every statement of ``policies`` that applies to the request."""
+    """Every statement of ``policies`` that applies to the request (or would, but for its
+    conditions)."""
     found = []
     for name, policy in policies.items():
         for index, statement in enumerate(_as_list(policy.get("Statement", []))):
-            if _applies(statement, action, resource, principal, context):
+            if _applies(
+                statement, action, resource, principal, context, ignore_conditions=ignore_conditions
+            ):
                 sid = statement.get("Sid") or f"#{index + 1}"
                 found.append(Match(name, sid, statement["Effect"]))
     return found
@@ -237,6 +244,21 @@ def evaluate(
     allow = identity_allow or resource_allow
     if allow:
         return ALLOWED, allow, f"{_name(allow)} allows {action} on {resource}"
+    policies = dict(identity, **({"resource policy": resource_policy} if resource_policy else {}))
+    near = [
+        m
+        for m in matching(policies, action, resource, principal, context, ignore_conditions=True)
+        if m.effect == "Allow"
+    ]
+    if near:
+        return (
+            IMPLICIT_DENY,
+            None,
+            (
+                f"{_name(near[0])} would allow {action}, but its condition does not hold for this "
+                "request: denied by default (implicit deny)"
+            ),
+        )
     return (
         IMPLICIT_DENY,
         None,

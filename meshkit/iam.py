@@ -38,6 +38,7 @@ __all__ = [
     "AccessDecision",
     "UnsupportedConditionError",
     "article_policy",
+    "assume_role",
     "attach_bus_policy",
     "bus_policy",
     "check_access",
@@ -266,6 +267,23 @@ def create_domain_role(
         iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
     iam.put_role_policy(RoleName=name, PolicyName=purpose, PolicyDocument=json.dumps(policy))
     return str(arn)
+
+
+def assume_role(
+    role_arn: str, *, session_name: str = "meshkit", boto3_session: boto3.Session | None = None
+) -> boto3.Session:
+    """A session with the credentials of ``role_arn`` (``sts.assume_role``), e.g. in a domain's
+    own account. On the embedded AWS any role ARN works, in any account id: each account is a
+    separate, empty mesh, as separate AWS accounts are.
+    """
+    sts = _aws.client("sts", boto3_session)
+    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=_aws.target().region,
+    )
 
 
 # -- resource policies --------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from .exceptions import MeshkitError, NotMeshkitResourceError, ValidationError
 
 __all__ = [
     "Subscription",
+    "forward",
     "list_subscriptions",
     "queue_depths",
     "subscribe",
@@ -229,6 +230,39 @@ def subscribe(
     )
 
 
+def forward(
+    from_bus: str,
+    to_bus_arn: str,
+    *,
+    pattern: Mapping[str, Any] | str,
+    name: str,
+    role_arn: str | None = None,
+    boto3_session: boto3.Session | None = None,
+) -> str:
+    """Forward the events of ``from_bus`` that match ``pattern`` to another bus; return the rule's
+    ARN. Idempotent.
+
+    The receiving bus may be in another account (or region): its resource policy must then let
+    this account put events on it (``mk.iam.bus_policy``), and the target needs ``role_arn`` when
+    that policy admits an organization rather than the account. moto delivers across accounts
+    whatever the policy says; AWS enforces it.
+    """
+    from_bus = validate_bus_name(from_bus)
+    pattern = patterns.check_pattern(pattern)
+    eventbridge = _aws.client("events", boto3_session)
+    events._check_bus(eventbridge, from_bus)
+    owner = _bus_domain(from_bus)  # the sending domain owns the forwarding rule
+    tags = {WORKBOOK_TAG: "true", DOMAIN_TAG: owner, OWNER_TAG: f"{owner}-team"}
+    arn = _own_rule(
+        eventbridge, name, from_bus, owner, pattern, tags, description=f"forwards to {to_bus_arn}"
+    )
+    target: dict[str, Any] = {"Id": "forward", "Arn": to_bus_arn}
+    if role_arn:
+        target["RoleArn"] = role_arn
+    eventbridge.put_targets(Rule=name, EventBusName=from_bus, Targets=[target])
+    return str(arn)
+
+
 def queue_policy(queue_arn: str, rule_arn: str) -> dict[str, Any]:
     """The queue policy that lets EventBridge send to ``queue_arn`` for one rule, and no other.
 
@@ -393,18 +427,22 @@ def list_subscriptions(*, boto3_session: boto3.Session | None = None) -> pd.Data
 
 def _subscription_name(consumer: str, bus: str, name: str | None) -> str:
     if name is None:
-        producer = bus.removesuffix("EventBus") or bus
-        try:
-            producer = domain_key(producer)
-        except ValidationError:
-            producer = re.sub(r"[^A-Za-z0-9_-]+", "-", producer).strip("-").lower()
-        name = f"{consumer}-{producer}"[:64]
+        name = f"{consumer}-{_bus_domain(bus)}"[:64]
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValidationError(
             f"subscription name {name!r} names a rule and two queues: use 1 to 64 letters, "
             "digits, '-' or '_', starting with a letter or digit, e.g. 'marketing-sales'"
         )
     return name
+
+
+def _bus_domain(bus: str) -> str:
+    """The domain a bus's name speaks for: ``SalesEventBus`` -> ``sales``."""
+    stem = bus.removesuffix("EventBus") or bus
+    try:
+        return domain_key(stem)
+    except ValidationError:
+        return re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-").lower()
 
 
 def _check_range(field: str, value: Any, low: int, high: int) -> None:
@@ -440,6 +478,8 @@ def _own_rule(
     consumer: str,
     pattern: dict,
     tags: dict[str, str],
+    *,
+    description: str | None = None,
 ) -> str:
     existing = _rule_arn(eventbridge, name, bus)
     if existing is not None:
@@ -450,7 +490,7 @@ def _own_rule(
         EventBusName=bus,
         EventPattern=json.dumps(pattern, separators=(",", ":")),
         State="ENABLED",
-        Description=f"{consumer} consumes from {bus}",
+        Description=description or f"{consumer} consumes from {bus}",
         # Tagged as it is created, so a rule meshkit made is always recognisably meshkit's.
         **({"Tags": tag_list} if existing is None else {}),
     )["RuleArn"]

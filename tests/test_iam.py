@@ -7,6 +7,8 @@ elements: Condition operators" (missing keys, negated operators, ...IfExists, Nu
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -401,3 +403,57 @@ def test_enforcement_is_switched_off_even_when_the_block_fails(mesh):
         raise RuntimeError("boom")
 
     assert mk.buses.list_domain_buses().empty  # the default credentials work again
+
+
+# -- several accounts ---------------------------------------------------------------------------
+
+
+def test_events_forward_from_a_domain_account_through_the_central_account(mesh):
+    """sts.assume_role reaches other accounts (moto: any role ARN); bus-to-bus forwarding
+    delivers across them. The bus policies are stored; moto does not enforce them, AWS does."""
+    governance = mk.iam.assume_role("arn:aws:iam::111111111111:role/mesh-governance")
+    sales = mk.iam.assume_role("arn:aws:iam::222222222222:role/sales-domain")
+    marketing = mk.iam.assume_role("arn:aws:iam::333333333333:role/marketing-domain")
+    central = mk.buses.create_domain_bus("mesh", name="MeshCentralBus", boto3_session=governance)
+    mk.buses.create_domain_bus("sales", boto3_session=sales)
+    marketing_bus = mk.buses.create_domain_bus("marketing", boto3_session=marketing)
+    admits_sales = mk.iam.bus_policy(
+        central, publisher_accounts=["222222222222"], sources=["sales.domain"]
+    )
+    mk.iam.attach_bus_policy("MeshCentralBus", admits_sales, boto3_session=governance)
+    mk.iam.attach_bus_policy(
+        "MarketingEventBus",
+        mk.iam.bus_policy(marketing_bus, publisher_accounts=["111111111111"],
+                          sources=["sales.domain"]),
+        boto3_session=marketing,
+    )  # fmt: skip
+    pattern = {"source": ["sales.domain"]}
+    mk.subscriptions.forward("SalesEventBus", central, pattern=pattern, name="to-central",
+                             boto3_session=sales)  # fmt: skip
+    mk.subscriptions.forward("MeshCentralBus", marketing_bus, pattern=pattern,
+                             name="sales-to-marketing", boto3_session=governance)  # fmt: skip
+    sub = mk.subscriptions.subscribe("marketing", bus="MarketingEventBus", pattern=pattern,
+                                     boto3_session=marketing)  # fmt: skip
+
+    mk.events.publish(
+        "SalesEventBus",
+        [mk.events.DomainEvent("sales.domain", "SaleDeleted", {"sale_id": "S-1"})],
+        boto3_session=sales,
+    )
+
+    [message] = marketing.client("sqs").receive_message(QueueUrl=sub.queue_url)["Messages"]
+    assert sub.queue_arn.split(":")[4] == "333333333333"
+    assert json.loads(message["Body"])["detail"]["data"] == {"sale_id": "S-1"}
+    stored = governance.client("events").describe_event_bus(Name="MeshCentralBus")["Policy"]
+    assert json.loads(stored) == admits_sales
+
+
+def test_an_implicit_deny_names_the_statement_whose_condition_failed():
+    producer = mk.iam.producer_policy("sales", account=ACCOUNT, region="us-west-2")
+
+    decision = check_access(
+        {"sales-producer": producer}, "events:PutEvents", SALES_BUS, {"events:source": "x.domain"}
+    )
+
+    assert decision.decision == "implicit deny" and decision.statement is None
+    assert decision.reason.startswith("statement PublishOwnEvents of sales-producer would allow")

@@ -27,11 +27,12 @@ def code_cells(path: Path) -> list[nbformat.NotebookNode]:
 
 
 def test_the_workbook_has_its_first_chapters():
-    assert [p.name for p in NOTEBOOKS[:4]] == [
+    assert [p.name for p in NOTEBOOKS[:5]] == [
         "00_start_here.ipynb",
         "01_create_domain_event_buses.ipynb",
         "02_publish_domain_events.ipynb",
         "03_consume_events_across_domains.ipynb",
+        "04_apply_iam_policies.ipynb",
     ]
 
 
