@@ -65,7 +65,7 @@ _SOURCE_MAX = 256
 _RETRYABLE = frozenset({"ThrottlingException", "InternalFailure"})
 _BUS_CHECK_TTL_S = 300.0
 
-_known_buses: dict[tuple[str, str, str, str], float] = {}  # (endpoint, account, region, bus)
+_known_buses: dict[tuple[int, str, str], float] = {}  # _bus_key -> when it was checked
 sandbox._forget_on_reset.append(_known_buses.clear)
 buses._forget_on_delete.append(_known_buses.clear)
 
@@ -559,8 +559,13 @@ def _put_events(client: Any, pending: list[_Pending], result: PublishResult) -> 
         ) from err
 
 
+def _bus_key(client: Any, bus: str) -> tuple[int, str, str]:
+    """Per client, as clients are per session, and sessions may be in different accounts."""
+    return (id(client), client.meta.region_name, bus)
+
+
 def _check_bus(client: Any, bus: str) -> None:
-    key = (client.meta.endpoint_url, _aws.target().account_id, client.meta.region_name, bus)
+    key = _bus_key(client, bus)
     checked = _known_buses.get(key)
     if checked is not None and time.monotonic() - checked < _BUS_CHECK_TTL_S:
         return

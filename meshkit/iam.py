@@ -33,6 +33,7 @@ from . import _aws, _evaluator, sandbox
 from ._evaluator import UnsupportedConditionError
 from .buses import bus_name, domain_key
 from .exceptions import TargetError, ValidationError
+from .subscriptions import queue_policy  # a queue's resource policy; re-exported for governance
 
 __all__ = [
     "AccessDecision",
@@ -48,6 +49,7 @@ __all__ = [
     "lint",
     "platform_admin_policy",
     "producer_policy",
+    "queue_policy",
     "trust_policy",
 ]
 

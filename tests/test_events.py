@@ -168,8 +168,7 @@ def stubbed(mesh, monkeypatch):
     """An events client whose answers the test scripts; the bus check is answered already."""
     client = mesh.session().client("events", endpoint_url=mesh.endpoint_url)
     monkeypatch.setattr(_aws, "client", lambda *args, **kwargs: client)
-    key = (client.meta.endpoint_url, mesh.account_id, client.meta.region_name, BUS)
-    mk_events._known_buses[key] = 1e18
+    mk_events._known_buses[mk_events._bus_key(client, BUS)] = 1e18
     with Stubber(client) as stubber:
         yield stubber
 
@@ -436,3 +435,14 @@ def test_the_bus_check_is_cached(bus, sent):
 
     checks = [r for r in sent if r.operation == "AWSEvents.DescribeEventBus"]
     assert len(checks) == 1
+
+
+def test_the_bus_check_is_per_account(mesh):
+    """A bus checked in one account says nothing of a bus of the same name in another."""
+    mk.buses.create_domain_bus("sales")
+    deleted = mk.events.DomainEvent("sales.domain", "SaleDeleted", {"sale_id": "S-1"})
+    mk.events.publish("SalesEventBus", [deleted])
+    other_account = mk.iam.assume_role("arn:aws:iam::222222222222:role/sales-domain")
+
+    with pytest.raises(mk.events.UnknownBusError):
+        mk.events.publish("SalesEventBus", [deleted], boto3_session=other_account)

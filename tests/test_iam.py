@@ -113,6 +113,16 @@ CASES = [
     ("StringEqualsIgnoreCase",
      policy(allow(**when("StringEqualsIgnoreCase", "events:source", "SALES.DOMAIN"))),
      "events:PutEvents", SALES_BUS, {"events:source": "sales.domain"}, "allowed"),
+    ("StringNotEqualsIgnoreCase",
+     policy(allow(**when("StringNotEqualsIgnoreCase", "events:source", "FRAUD.DOMAIN"))),
+     "events:PutEvents", SALES_BUS, {"events:source": "fraud.domain"}, "implicit deny"),
+    ("StringNotLike",
+     policy(allow(**when("StringNotLike", "events:source", "fraud.*"))),
+     "events:PutEvents", SALES_BUS, {"events:source": "sales.domain"}, "allowed"),
+    ("ArnNotLike",
+     policy(allow("sqs:SendMessage", QUEUE,
+                  **when("ArnNotLike", "aws:SourceArn", "arn:aws:events:*:*:rule/Fraud*"))),
+     "sqs:SendMessage", QUEUE, {"aws:SourceArn": RULE}, "allowed"),
     ("ArnEquals on aws:SourceArn",
      policy(allow("sqs:SendMessage", QUEUE, **when("ArnEquals", "aws:SourceArn", RULE))),
      "sqs:SendMessage", QUEUE, {"aws:SourceArn": RULE}, "allowed"),
@@ -457,3 +467,47 @@ def test_an_implicit_deny_names_the_statement_whose_condition_failed():
 
     assert decision.decision == "implicit deny" and decision.statement is None
     assert decision.reason.startswith("statement PublishOwnEvents of sales-producer would allow")
+
+
+def test_on_real_aws_check_access_asks_the_policy_simulator(monkeypatch):
+    """Offline tests cannot reach AWS: stub IAM and check the question and the answer's mapping."""
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    iam = boto3.client("iam", region_name="us-east-1", aws_access_key_id="x",
+                       aws_secret_access_key="x")  # fmt: skip
+    producer = mk.iam.producer_policy("sales", account=ACCOUNT, region="us-west-2")
+    target = mk.sandbox.Target("aws", None, ACCOUNT, "us-west-2", None)
+    monkeypatch.setattr(mk.sandbox, "current", lambda: target)
+    monkeypatch.setattr(mk._aws, "client", lambda name, session=None: iam)
+    expected = {
+        "PolicyInputList": [json.dumps(producer)],
+        "ActionNames": ["events:PutEvents"],
+        "ResourceArns": [SALES_BUS],
+        "ContextEntries": [
+            {"ContextKeyName": "events:source", "ContextKeyValues": ["fraud.domain"],
+             "ContextKeyType": "string"}
+        ],
+        "CallerArn": PRODUCER,
+        "ResourcePolicy": ANY,
+    }  # fmt: skip
+    answer = {
+        "EvaluationResults": [
+            {
+                "EvalActionName": "events:PutEvents",
+                "EvalDecision": "implicitDeny",
+                "MatchedStatements": [],
+            }
+        ]
+    }
+
+    with Stubber(iam) as stub:
+        stub.add_response("simulate_custom_policy", answer, expected)
+        decision = check_access(
+            {"sales-producer": producer}, "events:PutEvents", SALES_BUS,
+            {"events:source": "fraud.domain"}, resource_policy=central_bus_policy(),
+            principal=PRODUCER,
+        )  # fmt: skip
+
+    assert (decision.decision, decision.allowed) == ("implicit deny", False)
+    assert decision.evaluated_by == "IAM policy simulator"
