@@ -474,7 +474,8 @@ def check_access(
     resource_policy : dict, optional
         The resource's own policy (a bus or queue policy).
     principal : str, optional
-        The caller's ARN; needed with a resource policy.
+        The caller's ARN; needed with a resource policy. On AWS the simulator takes only an IAM
+        user's ARN here.
 
     Examples
     --------
@@ -520,6 +521,11 @@ def _simulate(
     boto3_session: boto3.Session | None,
 ) -> AccessDecision:
     """Ask IAM's policy simulator the same question."""
+    if principal is not None and not re.fullmatch(r"arn:aws[\w-]*:iam::\d{12}:user/.+", principal):
+        raise ValidationError(
+            f"principal {principal!r}: IAM's policy simulator takes only an IAM user's ARN as the "
+            "caller (CallerArn), not a role or a service; pass arn:aws:iam::<account>:user/<name>"
+        )
     iam = _aws.client("iam", boto3_session)
     names = list(named)
     kwargs: dict[str, Any] = {

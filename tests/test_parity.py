@@ -200,3 +200,33 @@ def test_moto_neither_returns_nor_enforces_a_redrive_allow_policy(mesh):
 
     attributes = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["All"])["Attributes"]
     assert "RedriveAllowPolicy" not in attributes
+
+
+def test_moto_passes_an_event_from_another_account_on_to_a_third(mesh):
+    """AWS: "If a receiver account sets up a rule that sends events received from a sender
+    account on to a third account, these events are not sent to the third account" (EventBridge
+    User Guide, cross-account events). moto sends them: a chain Sales -> central -> Marketing
+    works offline and silently breaks on AWS, so notebook 04 forwards one hop per rule."""
+    sessions = [
+        mk.iam.assume_role(f"arn:aws:iam::{account}:role/parity")
+        for account in ("111111111111", "222222222222", "333333333333")
+    ]
+    central, sales, marketing = sessions
+    central_arn = mk.buses.create_domain_bus("mesh", name="MeshCentralBus", boto3_session=central)
+    mk.buses.create_domain_bus("sales", boto3_session=sales)
+    marketing_arn = mk.buses.create_domain_bus("marketing", boto3_session=marketing)
+    pattern = {"source": ["sales.domain"]}
+    mk.subscriptions.forward("SalesEventBus", central_arn, pattern=pattern, name="hop-1",
+                             boto3_session=sales)  # fmt: skip
+    mk.subscriptions.forward("MeshCentralBus", marketing_arn, pattern=pattern, name="hop-2",
+                             boto3_session=central)  # fmt: skip
+    sub = mk.subscriptions.subscribe("marketing", bus="MarketingEventBus", pattern=pattern,
+                                     boto3_session=marketing)  # fmt: skip
+
+    mk.events.publish(
+        "SalesEventBus",
+        [mk.events.DomainEvent("sales.domain", "SaleDeleted", {"sale_id": "S-1"})],
+        boto3_session=sales,
+    )
+
+    assert len(marketing.client("sqs").receive_message(QueueUrl=sub.queue_url)["Messages"]) == 1
