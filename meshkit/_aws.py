@@ -46,12 +46,14 @@ def session(boto3_session: boto3.Session | None = None) -> boto3.Session:
     current = target()
     if boto3_session is None:
         return current.session()
-    if current.is_real_aws and _checked_accounts.get(boto3_session) != current.account_id:
+    opted_in = (current.account_id, *current.other_accounts)
+    if current.is_real_aws and _checked_accounts.get(boto3_session) not in opted_in:
         account = sandbox._caller_account(boto3_session, None)
-        if account != current.account_id:
+        if account not in opted_in:
             raise TargetError(
                 f"the boto3_session passed in belongs to account {account}, but you opted in to "
-                f"{current.account_id} (MESHKIT_AWS_ACCOUNT): pass a session for that account"
+                f"{', '.join(opted_in)} (MESHKIT_AWS_ACCOUNT): pass a session for one of them, "
+                "or add the account to MESHKIT_AWS_ACCOUNT after a comma"
             )
         _checked_accounts[boto3_session] = account
     return boto3_session

@@ -88,6 +88,9 @@ class Target:
         The account the credentials belong to (moto's is ``123456789012``).
     region : str
         The region every client uses.
+    other_accounts : tuple of str
+        Real AWS only: further accounts the user opted in to (``MESHKIT_AWS_ACCOUNT`` lists them
+        after the first), whose sessions meshkit accepts as ``boto3_session``.
     """
 
     mode: Mode
@@ -95,6 +98,7 @@ class Target:
     account_id: str
     region: str
     _session: boto3.Session | None = field(default=None, compare=False, repr=False)
+    other_accounts: tuple[str, ...] = ()
 
     @property
     def is_real_aws(self) -> bool:
@@ -336,12 +340,14 @@ def _start_offline(choice: str, region: str | None) -> Target:
 
 
 def _start_real_aws(region: str | None) -> Target:
-    wanted = os.environ.get("MESHKIT_AWS_ACCOUNT", "").strip()
-    if not _ACCOUNT_ID.fullmatch(wanted):
+    listed = os.environ.get("MESHKIT_AWS_ACCOUNT", "").strip()
+    wanted, *others = [account.strip() for account in listed.split(",")]
+    if not all(_ACCOUNT_ID.fullmatch(account) for account in (wanted, *others)):
         raise TargetError(
             "MESHKIT_TARGET=aws also needs MESHKIT_AWS_ACCOUNT set to the 12-digit id of the "
-            f"account you mean to change (got {wanted or 'nothing'}); meshkit checks it against "
-            "your credentials before anything is created"
+            f"account you mean to change (got {listed or 'nothing'}); meshkit checks it against "
+            "your credentials before anything is created. To work in several accounts, list "
+            "them after it, separated by commas: your credentials' account first"
         )
     if os.environ.get("AWS_ENDPOINT_URL"):
         raise TargetError(
@@ -365,7 +371,7 @@ def _start_real_aws(region: str | None) -> Target:
             "switch credentials (AWS_PROFILE) or correct MESHKIT_AWS_ACCOUNT"
         )
     os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = region
-    return Target("aws", None, actual, region, session)
+    return Target("aws", None, actual, region, session, other_accounts=tuple(others))
 
 
 # -- helpers -----------------------------------------------------------------------------------

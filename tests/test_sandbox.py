@@ -319,6 +319,32 @@ def test_on_real_aws_a_session_for_another_account_is_refused(isolated):
         mk.buses.list_domain_buses(boto3_session=boto3.Session(region_name="eu-west-1"))
 
 
+def test_on_real_aws_sessions_of_further_opted_in_accounts_are_accepted(isolated):
+    isolated.setenv("MESHKIT_TARGET", "aws")
+    isolated.setenv("MESHKIT_AWS_ACCOUNT", "111122223333, 444455556666")
+    isolated.setenv("AWS_REGION", "eu-west-1")
+    answers = iter(["111122223333", "444455556666", "999988887777"])
+    isolated.setattr(sandbox, "_caller_account", lambda session, endpoint: next(answers))
+
+    target = mk.sandbox.start(quiet=True)
+    other = boto3.Session(region_name="eu-west-1")
+
+    assert target.other_accounts == ("444455556666",)
+    assert mk._aws.session(other) is other
+    with pytest.raises(TargetError, match="add the account to MESHKIT_AWS_ACCOUNT"):
+        mk._aws.session(boto3.Session(region_name="eu-west-1"))
+
+
+def test_a_malformed_account_list_is_refused(isolated, sent):
+    isolated.setenv("MESHKIT_TARGET", "aws")
+    isolated.setenv("MESHKIT_AWS_ACCOUNT", "111122223333,12345")
+    isolated.setenv("AWS_REGION", "eu-west-1")
+
+    with pytest.raises(TargetError, match="separated by commas"):
+        mk.sandbox.start(quiet=True)
+    assert sent == []
+
+
 def test_the_real_account_check_ignores_endpoint_overrides(isolated, sent):
     """AWS_ENDPOINT_URL_STS must not be able to answer the account check on real AWS."""
     with mk.sandbox.EmbeddedServer() as server:
