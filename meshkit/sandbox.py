@@ -98,7 +98,7 @@ class Target:
     account_id: str
     region: str
     _session: boto3.Session | None = field(default=None, compare=False, repr=False)
-    other_accounts: tuple[str, ...] = ()
+    other_accounts: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def is_real_aws(self) -> bool:
@@ -119,7 +119,9 @@ class Target:
 
     def describe(self) -> str:
         """The one line ``start()`` prints."""
-        where = f"account {self.account_id}, region {self.region}"
+        where = (
+            f"account {', '.join((self.account_id, *self.other_accounts))}, region {self.region}"
+        )
         if self.mode == "aws":
             return f"meshkit target: REAL AWS ({where}), opted in with MESHKIT_TARGET=aws"
         if self.mode == "endpoint":

@@ -231,6 +231,13 @@ def test_real_aws_without_a_valid_account_is_refused(isolated, sent, account):
     assert mk.sandbox.current() is None
 
 
+def opt_in(monkeypatch, accounts: str, region: str = "eu-west-1") -> None:
+    """The environment of a user who opted in to real AWS."""
+    monkeypatch.setenv("MESHKIT_TARGET", "aws")
+    monkeypatch.setenv("MESHKIT_AWS_ACCOUNT", accounts)
+    monkeypatch.setenv("AWS_REGION", region)
+
+
 def test_real_aws_with_an_endpoint_set_is_refused(isolated, sent):
     isolated.setenv("MESHKIT_TARGET", "aws")
     isolated.setenv("MESHKIT_AWS_ACCOUNT", "111122223333")
@@ -254,9 +261,7 @@ def test_real_aws_needs_a_region(isolated, sent):
 
 
 def test_real_aws_for_another_account_is_refused(isolated):
-    isolated.setenv("MESHKIT_TARGET", "aws")
-    isolated.setenv("MESHKIT_AWS_ACCOUNT", "111122223333")
-    isolated.setenv("AWS_REGION", "eu-west-1")
+    opt_in(isolated, "111122223333")
     isolated.setattr(sandbox, "_caller_account", lambda session, endpoint: "999988887777")
 
     with pytest.raises(TargetError, match=r"111122223333.*belong to account 999988887777"):
@@ -265,9 +270,7 @@ def test_real_aws_for_another_account_is_refused(isolated):
 
 
 def test_real_aws_with_both_opt_ins_and_the_right_account(isolated, capsys):
-    isolated.setenv("MESHKIT_TARGET", "aws")
-    isolated.setenv("MESHKIT_AWS_ACCOUNT", "111122223333")
-    isolated.setenv("AWS_REGION", "eu-west-1")
+    opt_in(isolated, "111122223333")
     asked = []
     isolated.setattr(
         sandbox,
@@ -320,9 +323,7 @@ def test_on_real_aws_a_session_for_another_account_is_refused(isolated):
 
 
 def test_on_real_aws_sessions_of_further_opted_in_accounts_are_accepted(isolated):
-    isolated.setenv("MESHKIT_TARGET", "aws")
-    isolated.setenv("MESHKIT_AWS_ACCOUNT", "111122223333, 444455556666")
-    isolated.setenv("AWS_REGION", "eu-west-1")
+    opt_in(isolated, "111122223333, 444455556666")
     answers = iter(["111122223333", "444455556666", "999988887777"])
     isolated.setattr(sandbox, "_caller_account", lambda session, endpoint: next(answers))
 
@@ -336,9 +337,7 @@ def test_on_real_aws_sessions_of_further_opted_in_accounts_are_accepted(isolated
 
 
 def test_a_malformed_account_list_is_refused(isolated, sent):
-    isolated.setenv("MESHKIT_TARGET", "aws")
-    isolated.setenv("MESHKIT_AWS_ACCOUNT", "111122223333,12345")
-    isolated.setenv("AWS_REGION", "eu-west-1")
+    opt_in(isolated, "111122223333,12345")
 
     with pytest.raises(TargetError, match="separated by commas"):
         mk.sandbox.start(quiet=True)
