@@ -315,9 +315,14 @@ def _not_found(err: ClientError) -> bool:
     return err.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def _domain_tags(key: str, owner: str) -> list[dict[str, str]]:
-    tags = {WORKBOOK_TAG: "true", DOMAIN_TAG: key, OWNER_TAG: owner}
-    return [{"Key": tag, "Value": value} for tag, value in tags.items()]
+def _tag_map(key: str, owner: str | None = None) -> dict[str, str]:
+    """The tags of everything meshkit makes for a domain (owner: ``<domain>-team`` by default)."""
+    return {WORKBOOK_TAG: "true", DOMAIN_TAG: key, OWNER_TAG: owner or f"{key}-team"}
+
+
+def _domain_tags(key: str, owner: str | None = None) -> list[dict[str, str]]:
+    """``_tag_map`` in the ``[{"Key": ..., "Value": ...}]`` form most AWS APIs take."""
+    return [{"Key": tag, "Value": value} for tag, value in _tag_map(key, owner).items()]
 
 
 def _tags(events, arn: str) -> dict[str, str]:

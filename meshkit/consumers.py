@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 
 from . import _aws
 from ._lambda import LocalContext, ensure_target, reported_failures
-from .buses import DOMAIN_TAG, OWNER_TAG, WORKBOOK_TAG
+from .buses import WORKBOOK_TAG, _domain_tags
 from .exceptions import MeshkitError, ValidationError
 from .subscriptions import queue_depths
 
@@ -116,12 +116,7 @@ def create_idempotency_table(
     records once they expire. Returns the table's ARN.
     """
     dynamodb = _aws.client("dynamodb", boto3_session)
-    tags = [{"Key": WORKBOOK_TAG, "Value": "true"}]
-    if domain:
-        tags += [
-            {"Key": DOMAIN_TAG, "Value": domain},
-            {"Key": OWNER_TAG, "Value": f"{domain}-team"},
-        ]
+    tags = _domain_tags(domain) if domain else [{"Key": WORKBOOK_TAG, "Value": "true"}]
     try:
         arn = dynamodb.create_table(
             TableName=name,

@@ -30,8 +30,8 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from . import _aws, _evaluator, sandbox
-from ._evaluator import UnsupportedConditionError
-from .buses import bus_name, domain_key
+from ._evaluator import UnsupportedConditionError, _as_list
+from .buses import WORKBOOK_TAG, _domain_tags, bus_name, domain_key
 from .exceptions import TargetError, ValidationError
 from .subscriptions import queue_policy  # a queue's resource policy; re-exported for governance
 
@@ -257,10 +257,7 @@ def create_domain_role(
             RoleName=name,
             AssumeRolePolicyDocument=json.dumps(trust),
             Description=f"{key} domain: {purpose}",
-            Tags=[
-                {"Key": "meshkit:workbook", "Value": "true"},
-                {"Key": "meshkit:domain", "Value": key},
-            ],
+            Tags=_domain_tags(key),
         )["Role"]["Arn"]
     except ClientError as err:
         if err.response["Error"]["Code"] != "EntityAlreadyExists":
@@ -638,11 +635,7 @@ def _short(detail: Any, limit: int = 120) -> str:
 
 
 def _actions(statement: Mapping[str, Any]) -> list[str]:
-    return [a for a in _listed(statement.get("Action", [])) if isinstance(a, str)]
-
-
-def _listed(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list) else [value]
+    return [a for a in _as_list(statement.get("Action", [])) if isinstance(a, str)]
 
 
 def _producer_findings(statements: list[Mapping[str, Any]]) -> list[dict[str, str]]:
@@ -664,7 +657,7 @@ def _producer_findings(statements: list[Mapping[str, Any]]) -> list[dict[str, st
                     "(events:PutEvents, events:DescribeEventBus)",
                 }
             )
-        wild_resources = [r for r in _listed(statement.get("Resource", [])) if "*" in r]
+        wild_resources = [r for r in _as_list(statement.get("Resource", [])) if "*" in r]
         if wild_resources or "NotResource" in statement:
             findings.append(
                 {
@@ -683,7 +676,7 @@ def _resource_findings(statements: list[Mapping[str, Any]]) -> list[dict[str, st
             continue
         keys = {key for keys in statement.get("Condition", {}).values() for key in keys}
         principal = statement.get("Principal", {})
-        services = _listed(principal.get("Service", [])) if isinstance(principal, dict) else []
+        services = _as_list(principal.get("Service", [])) if isinstance(principal, dict) else []
         actions = _actions(statement)
         if any(_glob_covers(a, "events:PutEvents") for a in actions) and not (
             keys & {"events:source", "aws:PrincipalOrgID"}
@@ -767,7 +760,7 @@ def enforcement(
 
 def _user_session(iam: Any, name: str, policy: Policy, region: str) -> boto3.Session:
     try:
-        iam.create_user(UserName=name, Tags=[{"Key": "meshkit:workbook", "Value": "true"}])
+        iam.create_user(UserName=name, Tags=[{"Key": WORKBOOK_TAG, "Value": "true"}])
     except ClientError as err:
         if err.response["Error"]["Code"] != "EntityAlreadyExists":
             raise

@@ -343,6 +343,7 @@ def _matched_by_test_event_pattern(
 ) -> list[bool]:
     client = _aws.client("events", boto3_session)
     target = _aws.target()
+    pattern_text = json.dumps(pattern)
     matched = []
     for event in events:
         entry = event.to_entry("default")
@@ -358,9 +359,7 @@ def _matched_by_test_event_pattern(
             "resources": entry.get("Resources", []),
             "detail": json.loads(entry["Detail"]),
         }
-        result = client.test_event_pattern(
-            EventPattern=json.dumps(pattern), Event=json.dumps(delivered)
-        )
+        result = client.test_event_pattern(EventPattern=pattern_text, Event=json.dumps(delivered))
         matched.append(bool(result["Result"]))
     return matched
 

@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError
 
 from . import _aws, contracts, events
 from ._lambda import LocalContext, ensure_target, reported_failures
-from .buses import DOMAIN_TAG, OWNER_TAG, WORKBOOK_TAG, bus_name
+from .buses import _domain_tags, bus_name
 from .exceptions import ValidationError
 
 __all__ = [
@@ -78,11 +78,7 @@ def create_sales_table(
             AttributeDefinitions=[{"AttributeName": "sale_id", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-            Tags=[
-                {"Key": WORKBOOK_TAG, "Value": "true"},
-                {"Key": DOMAIN_TAG, "Value": "sales"},
-                {"Key": OWNER_TAG, "Value": "sales-team"},
-            ],
+            Tags=_domain_tags("sales"),
         )["TableDescription"]
     except ClientError as err:
         if err.response["Error"]["Code"] != "ResourceInUseException":

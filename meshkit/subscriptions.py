@@ -32,7 +32,7 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from . import _aws, events, patterns
-from .buses import DOMAIN_TAG, OWNER_TAG, WORKBOOK_TAG, domain_key, validate_bus_name
+from .buses import DOMAIN_TAG, WORKBOOK_TAG, _tag_map, _tags, domain_key, validate_bus_name
 from .exceptions import MeshkitError, NotMeshkitResourceError, ValidationError
 
 __all__ = [
@@ -170,7 +170,7 @@ def subscribe(
     eventbridge = _aws.client("events", boto3_session)
     sqs = _aws.client("sqs", boto3_session)
     events._check_bus(eventbridge, bus)
-    tags = {WORKBOOK_TAG: "true", DOMAIN_TAG: consumer, OWNER_TAG: f"{consumer}-team"}
+    tags = _tag_map(consumer)
 
     dlq_url, dlq_arn = _own_queue(sqs, name + _DLQ_SUFFIX, consumer, tags)
     queue_url, queue_arn = _own_queue(sqs, name, consumer, tags)
@@ -252,7 +252,7 @@ def forward(
     eventbridge = _aws.client("events", boto3_session)
     events._check_bus(eventbridge, from_bus)
     owner = _bus_domain(from_bus)  # the sending domain owns the forwarding rule
-    tags = {WORKBOOK_TAG: "true", DOMAIN_TAG: owner, OWNER_TAG: f"{owner}-team"}
+    tags = _tag_map(owner)
     arn = _own_rule(
         eventbridge, name, from_bus, owner, pattern, tags, description=f"forwards to {to_bus_arn}"
     )
@@ -334,7 +334,7 @@ def unsubscribe(
             queues[queue_name] = url
     rule_arn = _rule_arn(eventbridge, name, bus)
     if rule_arn is not None:
-        _check_owner(_rule_tags(eventbridge, rule_arn), f"rule {name} on {bus}", consumer)
+        _check_owner(_tags(eventbridge, rule_arn), f"rule {name} on {bus}", consumer)
     # Stop deliveries first, so that no message arrives between the count and the deletion.
     targets = []
     if rule_arn is not None:
@@ -401,7 +401,7 @@ def list_subscriptions(*, boto3_session: boto3.Session | None = None) -> pd.Data
     rows = []
     for bus in list_domain_buses(boto3_session=boto3_session)["bus"]:
         for rule in _rules(eventbridge, bus):
-            tags = _rule_tags(eventbridge, rule["Arn"])
+            tags = _tags(eventbridge, rule["Arn"])
             queue_url = _queue_url(sqs, rule["Name"])
             dlq_url = _queue_url(sqs, rule["Name"] + _DLQ_SUFFIX)
             if tags.get(WORKBOOK_TAG) != "true" or queue_url is None or dlq_url is None:
@@ -483,7 +483,7 @@ def _own_rule(
 ) -> str:
     existing = _rule_arn(eventbridge, name, bus)
     if existing is not None:
-        _check_owner(_rule_tags(eventbridge, existing), f"rule {name} on {bus}", consumer)
+        _check_owner(_tags(eventbridge, existing), f"rule {name} on {bus}", consumer)
     tag_list = [{"Key": key, "Value": value} for key, value in tags.items()]
     arn = eventbridge.put_rule(
         Name=name,
@@ -549,11 +549,6 @@ def _rule_arn(eventbridge: Any, name: str, bus: str) -> str | None:
         if err.response["Error"]["Code"] == "ResourceNotFoundException":
             return None
         raise
-
-
-def _rule_tags(eventbridge: Any, arn: str) -> dict[str, str]:
-    tags = eventbridge.list_tags_for_resource(ResourceARN=arn)["Tags"]
-    return {tag["Key"]: tag["Value"] for tag in tags}
 
 
 def _rules(eventbridge: Any, bus: str) -> list[dict[str, Any]]:
