@@ -9,7 +9,6 @@ the test suite does before comparing outputs with nbval.
 from __future__ import annotations
 
 import logging
-import re
 import subprocess
 import sys
 import time
@@ -35,9 +34,9 @@ _logger = logging.getLogger(__name__)
 
 #: moto's random ids (event ids, message ids) are seeded with this before each notebook is checked.
 NOTEBOOK_SEED = 42
-RAISES_MARKER = "NBVAL_RAISES_EXCEPTION"
-RAISES_TAG = "raises-exception"  # the tag nbclient and nbval both honour
-_RAISES_LINE = re.compile(rf"^\s*#\s*{RAISES_MARKER}\s*$", re.MULTILINE)  # as nbval reads it
+#: The cell tag that JupyterLab's Run All, nbclient, nbconvert and nbval all honour: the cell
+#: teaches an error (or checks an exercise), and running goes on after it.
+RAISES_TAG = "raises-exception"
 #: Stored notebooks keep outputs and execution counts; only volatile metadata is stripped.
 NBSTRIPOUT_ARGS = [
     "--keep-output",
@@ -70,9 +69,8 @@ def find_notebooks(root: Path | str = "notebooks") -> list[Path]:
 
 
 def expects_error(cell: nbformat.NotebookNode) -> bool:
-    """True for a code cell that teaches an error (marked ``# NBVAL_RAISES_EXCEPTION``)."""
-    tags = cell.get("metadata", {}).get("tags", [])
-    return bool(_RAISES_LINE.search(cell.get("source", ""))) or RAISES_TAG in tags
+    """True for a code cell tagged ``raises-exception``: Run All goes on when it raises."""
+    return RAISES_TAG in cell.get("metadata", {}).get("tags", [])
 
 
 def run_notebooks(
@@ -131,7 +129,6 @@ def _run_one(
 
     nb = nbformat.read(path, as_version=4)
     code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
-    tagged = [cell for cell in code_cells if _tag_expected_error(cell)]
     started = done = 0  # code cells started and completed, for progress and error messages
 
     def cell_start(cell: nbformat.NotebookNode, cell_index: int) -> None:
@@ -168,10 +165,6 @@ def _run_one(
         if kernel.has_kernel:  # we passed the manager in, so nbclient leaves shutdown to us
             kernel.shutdown_kernel(now=True)
     seconds = time.perf_counter() - clock
-    for cell in tagged:
-        cell.metadata["tags"].remove(RAISES_TAG)
-        if not cell.metadata["tags"]:
-            del cell.metadata["tags"]
     if write and not error:
         _keep_only_error_lines(nb)
         nbformat.write(nb, path)
@@ -188,17 +181,6 @@ def _keep_only_error_lines(nb: nbformat.NotebookNode) -> None:
         for output in cell.get("outputs", []):
             if output.output_type == "error" and output.traceback:
                 output.traceback = output.traceback[-1:]
-
-
-def _tag_expected_error(cell: nbformat.NotebookNode) -> bool:
-    """Tag a ``# NBVAL_RAISES_EXCEPTION`` cell so nbclient lets it raise; True if tagged here."""
-    tags = cell.metadata.setdefault("tags", [])
-    if _RAISES_LINE.search(cell.source) and RAISES_TAG not in tags:
-        tags.append(RAISES_TAG)
-        return True
-    if not tags:
-        del cell.metadata["tags"]
-    return False
 
 
 def _current_python_kernel():

@@ -10,7 +10,12 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 
 def write_notebook(path, *sources):
-    nb = new_notebook(cells=[new_code_cell(source) for source in sources])
+    """One code cell per source; a (source, tags) pair makes a tagged cell."""
+    cells = [
+        new_code_cell(source, metadata={"tags": tags})
+        for source, tags in (s if isinstance(s, tuple) else (s, []) for s in sources)
+    ]
+    nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
@@ -31,7 +36,7 @@ def test_run_passes_notebooks_that_work_on_one_shared_mesh(tmp_path):
         tmp_path / "00_make_bus.ipynb",
         "import meshkit as mk\ntarget = mk.sandbox.start()",
         'mk.buses.create_domain_bus("sales")',
-        "# NBVAL_RAISES_EXCEPTION\nraise ValueError('taught, not failed')",
+        ("raise ValueError('taught, not failed')", ["raises-exception"]),
     )
     second = write_notebook(
         tmp_path / "01_find_bus.ipynb",
