@@ -22,11 +22,16 @@ from .exceptions import MeshkitError
 from .sandbox import EmbeddedServer, embedded_environment
 
 __all__ = [
+    "CHECK_TAG",
     "NBSTRIPOUT_ARGS",
     "NOTEBOOK_SEED",
+    "RAISES_TAG",
+    "SOLUTION_TAG",
     "NotebookRun",
+    "ReadingTime",
     "expects_error",
     "find_notebooks",
+    "reading_time",
     "run_notebooks",
 ]
 
@@ -37,6 +42,16 @@ NOTEBOOK_SEED = 42
 #: The cell tag that JupyterLab's Run All, nbclient, nbconvert and nbval all honour: the cell
 #: teaches an error (or checks an exercise), and running goes on after it.
 RAISES_TAG = "raises-exception"
+#: An exercise is a learner's cell, a check cell tagged ``exercise-check`` (it raises until the
+#: answer is right), and a collapsed solution cell tagged ``solution``.
+CHECK_TAG = "exercise-check"
+SOLUTION_TAG = "solution"
+#: The pace of a careful first read, calibrated on timed reads of notebooks 02-04.
+WORDS_PER_MINUTE = 110
+CODE_LINES_PER_MINUTE = 15
+MINUTES_PER_CODE_CELL = 1 / 3  # run it, look at what it shows
+MINUTES_PER_EXERCISE = 8
+OPTIONAL_MARK = "(optional)"  # ends the heading of a section a learner may skip
 #: Stored notebooks keep outputs and execution counts; only volatile metadata is stripped.
 NBSTRIPOUT_ARGS = [
     "--keep-output",
@@ -55,6 +70,39 @@ class NotebookRun:
     seconds: float
     status: str  # "passed" or "failed"
     error: str = ""
+
+
+@dataclass(frozen=True)
+class ReadingTime:
+    """Minutes a careful first read of a chapter takes: the core, and the optional sections."""
+
+    minutes: int
+    optional_minutes: int
+
+
+def reading_time(path: Path | str) -> ReadingTime:
+    """Estimate how long a learner spends on a notebook, from what it asks them to read and do.
+
+    Prose is read at ``WORDS_PER_MINUTE``, code at ``CODE_LINES_PER_MINUTE``; every code cell adds
+    ``MINUTES_PER_CODE_CELL`` to run it and look at its output, every exercise
+    ``MINUTES_PER_EXERCISE``. Hidden solutions are not counted (the exercise's minutes cover them).
+    Sections whose ``##`` heading ends with ``(optional)`` are counted apart.
+    """
+    nb = nbformat.read(path, as_version=4)
+    minutes = {False: 0.0, True: 0.0}
+    optional = False
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("## "):
+                    optional = line.rstrip().endswith(OPTIONAL_MARK)
+            minutes[optional] += len(cell.source.split()) / WORDS_PER_MINUTE
+        elif cell.cell_type == "code" and SOLUTION_TAG not in tags:
+            lines = [line for line in cell.source.splitlines() if line.strip()]
+            minutes[optional] += len(lines) / CODE_LINES_PER_MINUTE + MINUTES_PER_CODE_CELL
+            minutes[optional] += MINUTES_PER_EXERCISE * (CHECK_TAG in tags)
+    return ReadingTime(round(minutes[False]), round(minutes[True]))
 
 
 def find_notebooks(root: Path | str = "notebooks") -> list[Path]:

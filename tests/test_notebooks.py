@@ -13,11 +13,25 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from meshkit.workbook import NBSTRIPOUT_ARGS, expects_error, find_notebooks
+from meshkit.workbook import (
+    CHECK_TAG,
+    NBSTRIPOUT_ARGS,
+    RAISES_TAG,
+    SOLUTION_TAG,
+    expects_error,
+    find_notebooks,
+    reading_time,
+)
 
 NOTEBOOKS = find_notebooks(Path(__file__).resolve().parent.parent / "notebooks")
 NAME = re.compile(r"\d\d_[a-z]+(_[a-z0-9]+)*\.ipynb")
 RANDOM_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+TIME = re.compile(
+    r"\*\*Time to complete\.\*\* About (\d+) minutes(?:, plus (\d+) for the optional sections)?\."
+)
+MAP_ROW = re.compile(r"^\| \[`(\d\d_\w+)`\]\((\d\d_\w+)\.ipynb\) \|.*\| about (\d+) min \|$", re.M)
+BOX = "<summary><b>Offline vs AWS</b>"
+PARITY_ID = re.compile(r"tests/test_parity\.py::(test_\w+)")
 LOCAL_PATH = re.compile(r"(/home/|/root/|/Users/|/tmp/|/work/|site-packages|\\\\Users\\\\)")
 
 
@@ -102,3 +116,77 @@ def test_only_volatile_metadata_is_stripped():
         text=True,
     )
     assert result.returncode == 0, f"run `make notebooks` to re-store them:\n{result.stdout}"
+
+
+def tags(cell: nbformat.NotebookNode) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def stated_minutes(path: Path) -> tuple[int, int]:
+    """The (core, optional) minutes a chapter's header states."""
+    found = TIME.search(nbformat.read(path, as_version=4).cells[0].source)
+    assert found, "the header says 'About N minutes' (', plus M for the optional sections.')"
+    return int(found[1]), int(found[2] or 0)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_cells_are_marked_with_tags_not_comments(path):
+    """Tags travel with the cell to every Jupyter client; nbval's comments only reach nbval."""
+    for index, cell in enumerate(code_cells(path)):
+        assert "NBVAL_" not in cell.source, f"code cell {index}: use a tag, not an NBVAL comment"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercises_come_as_learner_cell_check_then_hidden_solution(path):
+    cells = code_cells(path)
+    check_at = [index for index, cell in enumerate(cells) if CHECK_TAG in tags(cell)]
+
+    assert len(check_at) >= 2, "at least two exercises, each with a check cell"
+    for index in check_at:
+        learner, check, solution = cells[index - 1], cells[index], cells[index + 1]
+        assert RAISES_TAG in tags(check), f"code cell {index}: the check must let Run All go on"
+        assert not {CHECK_TAG, SOLUTION_TAG} & set(tags(learner)), "the learner's cell comes first"
+        assert SOLUTION_TAG in tags(solution), f"code cell {index + 1}: the solution follows"
+        assert solution.metadata.get("jupyter", {}).get("source_hidden"), "solution collapsed"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_stated_time_is_the_time_a_careful_read_takes(path):
+    core, optional = stated_minutes(path)
+    estimate = reading_time(path)
+
+    for stated, estimated in ((core, estimate.minutes), (optional, estimate.optional_minutes)):
+        assert abs(stated - estimated) <= max(5, 0.15 * estimated), (
+            f"the header says {core} (+{optional} optional) minutes; a read takes about "
+            f"{estimate.minutes} (+{estimate.optional_minutes}): update the header"
+        )
+
+
+def test_the_map_in_00_lists_every_chapter_with_its_time():
+    start_here = nbformat.read(NOTEBOOKS[0], as_version=4)
+    rows = MAP_ROW.findall("\n".join(cell.source for cell in start_here.cells))
+
+    assert [name for name, _, _ in rows] == [path.stem for path in NOTEBOOKS]
+    assert all(shown == linked for shown, linked, _ in rows)
+    for (_, _, minutes), path in zip(rows, NOTEBOOKS, strict=True):
+        assert int(minutes) == stated_minutes(path)[0], f"{path.name}: time in 00's map"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_one_offline_vs_aws_box_names_the_parity_tests_that_pin_it(path):
+    parity = (Path(__file__).parent / "test_parity.py").read_text()
+    boxes = [c.source for c in nbformat.read(path, as_version=4).cells if BOX in c.source]
+
+    assert len(boxes) == 1, "one collapsible Offline vs AWS box per chapter"
+    for test in PARITY_ID.findall(boxes[0]):
+        assert f"def {test}(" in parity, f"{test} is not in tests/test_parity.py"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_chapter_has_a_picture(path):
+    nb = nbformat.read(path, as_version=4)
+    diagrams = sum("```mermaid" in cell.source for cell in nb.cells if cell.cell_type == "markdown")
+    outputs = [output for cell in code_cells(path) for output in cell.outputs]
+    plots = sum("image/png" in output.get("data", {}) for output in outputs)
+
+    assert diagrams + plots >= 1
