@@ -1,4 +1,7 @@
-"""The ``meshkit`` command: ``meshkit lab`` (make lab) and ``meshkit run`` (make run)."""
+"""The ``meshkit`` command: ``lab`` (make lab), ``run`` (make run) and ``reset``.
+
+Also ``python -m meshkit ...``, which works the same on Windows, where there is no ``make``.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .exceptions import MeshkitError
-from .sandbox import DEFAULT_REGION, EmbeddedServer, embedded_environment
+from .exceptions import MeshkitError, TargetError
+from .sandbox import (
+    DEFAULT_REGION,
+    EmbeddedServer,
+    embedded_environment,
+    is_embedded_endpoint,
+    post_moto_api,
+)
 
 _STOP_GRACE_S = 20
+_WINDOWS = os.name == "nt"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +59,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.set_defaults(handler=_run)
 
+    reset = commands.add_parser(
+        "reset",
+        help="wipe the embedded AWS that `meshkit lab` started (every notebook's resources)",
+        description="Wipe every resource of the embedded AWS that `meshkit lab` started. Run it "
+        "in JupyterLab's terminal, or name the server with --endpoint or --aws-port. Then re-run "
+        "the notebook you were on: each one creates what it needs.",
+    )
+    where = reset.add_mutually_exclusive_group()
+    where.add_argument("--endpoint", help="the embedded AWS's URL (default: $AWS_ENDPOINT_URL)")
+    where.add_argument("--aws-port", type=int, help="the embedded AWS's port on 127.0.0.1")
+    reset.set_defaults(handler=_reset)
+
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args))
@@ -76,8 +98,9 @@ def _lab(args: argparse.Namespace) -> int:
             *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
             *jupyter_args,
         ]  # fmt: skip
-        # Its own session: Ctrl-C reaches only us, so JupyterLab never stops to ask "Shutdown?".
-        jupyter = subprocess.Popen(command, env=env, start_new_session=True)
+        # Its own process group: Ctrl-C reaches only us, so JupyterLab never stops to ask
+        # "Shutdown?", and we stop it with all its kernels.
+        jupyter = subprocess.Popen(command, env=env, **_own_process_group())
         try:
             return jupyter.wait()
         except KeyboardInterrupt:
@@ -87,28 +110,41 @@ def _lab(args: argparse.Namespace) -> int:
 
 
 def _lab_banner(url: str) -> str:
-    exports = (
-        f"export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=testing "
-        f"AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={DEFAULT_REGION}"
-    )
+    settings = {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": DEFAULT_REGION,
+    }
+    bash = "export " + " ".join(f"{key}={value}" for key, value in settings.items())
+    powershell = "; ".join(f'$env:{key}="{value}"' for key, value in settings.items())
     return "\n".join(
         [
             f"Embedded AWS (moto) at {url}: account 123456789012, region {DEFAULT_REGION}, "
             "fake credentials.",
             "Every notebook kernel and JupyterLab terminal started here already points at it.",
-            "From another terminal, point the AWS CLI at it like this:",
+            "To point another terminal (an AWS CLI, a script) at it:",
             "",
-            f"    {exports}",
-            f"    aws --endpoint-url {url} events list-event-buses",
+            f"    bash/zsh:    {bash}",
+            f"    PowerShell:  {powershell}",
+            "    then:        aws events list-event-buses",
             "",
+            "Stuck? `meshkit reset` in JupyterLab's terminal wipes it; re-run your notebook.",
             "Ctrl-C stops JupyterLab and the embedded AWS together.",
             "",
         ]
     )
 
 
+def _own_process_group() -> dict:
+    """Popen arguments that start a child in a process group of its own, on any OS."""
+    if _WINDOWS:
+        return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)}
+    return {"start_new_session": True}
+
+
 def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM the process group (JupyterLab shuts its kernels down), then SIGKILL what is left."""
+    """Ask the child's process group to stop (JupyterLab shuts its kernels down), then kill it."""
     if process.poll() is not None:
         return
     for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
@@ -116,16 +152,52 @@ def _stop(process: subprocess.Popen) -> None:
             signal.signal(sig, signal.SIG_IGN)
     with contextlib.suppress(OSError):  # stderr may be a closed pipe by now
         print("\nmeshkit lab: stopping JupyterLab and the embedded AWS...", file=sys.stderr)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+    for ask, force in ((True, False), (False, True)):
         try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
+            _signal_group(process, force=force)
+        except (ProcessLookupError, OSError):
             return
         try:
-            process.wait(timeout=_STOP_GRACE_S)
+            process.wait(timeout=_STOP_GRACE_S if ask else None)
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+def _signal_group(process: subprocess.Popen, *, force: bool) -> None:
+    """SIGTERM (or SIGKILL) the process group; on Windows, CTRL_BREAK (or kill the tree)."""
+    if not _WINDOWS:
+        os.killpg(process.pid, signal.SIGKILL if force else signal.SIGTERM)
+    elif force:  # kernels are JupyterLab's children: take the whole tree
+        subprocess.run(
+            ["taskkill", "/T", "/F", "/PID", str(process.pid)], capture_output=True, check=False
+        )
+    else:
+        process.send_signal(signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
+
+
+def _reset(args: argparse.Namespace) -> int:
+    if args.aws_port is not None:
+        endpoint = f"http://127.0.0.1:{args.aws_port}"
+    else:
+        endpoint = (args.endpoint or os.environ.get("AWS_ENDPOINT_URL", "")).strip().rstrip("/")
+    if not endpoint:
+        raise TargetError(
+            "no embedded AWS named: run `meshkit reset` in JupyterLab's terminal (it knows the "
+            "server), or pass --aws-port PORT or --endpoint URL as `meshkit lab` printed them"
+        )
+    if not is_embedded_endpoint(endpoint):
+        raise TargetError(
+            f"{endpoint} is not an embedded moto server on this machine: `meshkit reset` wipes "
+            "only that, never another endpoint or a real account"
+        )
+    post_moto_api(endpoint, "/moto-api/reset")
+    post_moto_api(endpoint, "/moto-api/reset-auth", b"inf")  # IAM enforcement off, as at start
+    print(
+        f"Wiped the embedded AWS at {endpoint}. Re-run the notebook you were on from the top "
+        "(Kernel > Restart Kernel and Run All Cells): it creates what it needs."
+    )
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -45,6 +45,7 @@ __all__ = [
     "Target",
     "current",
     "embedded_environment",
+    "is_embedded_endpoint",
     "reset",
     "start",
     "stop",
@@ -309,7 +310,7 @@ def _start_offline(choice: str, region: str | None) -> Target:
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "").strip()
     if endpoint:
         _refuse_real_aws_endpoint(endpoint)
-        embedded = _is_loopback(endpoint) and _answers_moto_api(endpoint)
+        embedded = is_embedded_endpoint(endpoint)
         if choice == "embedded" and not embedded:
             raise TargetError(
                 f"MESHKIT_TARGET=embedded, but AWS_ENDPOINT_URL={endpoint} is not a moto server on "
@@ -425,6 +426,11 @@ def _refuse_real_aws_endpoint(endpoint: str) -> None:
             f"AWS_ENDPOINT_URL={endpoint} is real AWS. meshkit reaches real AWS only when you opt "
             "in: unset AWS_ENDPOINT_URL and set MESHKIT_TARGET=aws and MESHKIT_AWS_ACCOUNT"
         )
+
+
+def is_embedded_endpoint(endpoint: str) -> bool:
+    """True when ``endpoint`` is a moto server on this machine's loopback (an embedded AWS)."""
+    return _is_loopback(endpoint) and _answers_moto_api(endpoint)
 
 
 def _is_loopback(endpoint: str) -> bool:

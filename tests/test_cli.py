@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
+import boto3
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
+
+from meshkit import cli
+from meshkit.sandbox import EmbeddedServer
 
 
 def write_notebook(path, *sources):
@@ -68,3 +73,61 @@ def test_run_without_a_notebooks_folder_says_what_to_do(tmp_path):
 
     assert result.returncode == 2
     assert "run from the workbook's top folder" in result.stderr
+
+
+def test_python_dash_m_meshkit_is_the_command_where_there_is_no_make(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "meshkit", "--help"], cwd=tmp_path, capture_output=True, text=True
+    )
+
+    assert result.returncode == 0
+    assert all(command in result.stdout for command in ("lab", "run", "reset"))
+
+
+def test_reset_wipes_the_embedded_aws_it_is_pointed_at(tmp_path):
+    with EmbeddedServer() as server:
+        events = boto3.client(
+            "events", endpoint_url=server.url, region_name="us-west-2",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )  # fmt: skip
+        events.create_event_bus(Name="LeftoverEventBus")
+
+        result = meshkit("reset", "--endpoint", server.url, cwd=tmp_path)
+
+        assert result.returncode == 0, result.stderr
+        assert "Re-run the notebook" in result.stdout
+        names = [bus["Name"] for bus in events.list_event_buses()["EventBuses"]]
+        assert names == ["default"]
+
+
+def test_reset_refuses_what_is_not_an_embedded_aws(tmp_path):
+    result = meshkit("reset", "--endpoint", "http://192.0.2.1:4566", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "not an embedded moto server" in result.stderr
+
+
+def test_reset_without_a_server_says_where_to_run_it(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key != "AWS_ENDPOINT_URL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "meshkit", "reset"], cwd=tmp_path, env=env,
+        capture_output=True, text=True,
+    )  # fmt: skip
+
+    assert result.returncode == 2
+    assert "JupyterLab's terminal" in result.stderr
+
+
+def test_the_lab_banner_gives_bash_and_powershell_lines():
+    banner = cli._lab_banner("http://127.0.0.1:4747")
+
+    assert "export AWS_ENDPOINT_URL=http://127.0.0.1:4747 AWS_ACCESS_KEY_ID=testing" in banner
+    assert '$env:AWS_ENDPOINT_URL="http://127.0.0.1:4747"; $env:AWS_ACCESS_KEY_ID="testing"' in (
+        banner
+    )
+
+
+def test_lab_starts_jupyter_in_its_own_process_group_on_every_os(monkeypatch):
+    assert cli._own_process_group() == {"start_new_session": True}
+    monkeypatch.setattr(cli, "_WINDOWS", True)
+    assert cli._own_process_group() == {"creationflags": 0x200}  # CREATE_NEW_PROCESS_GROUP
