@@ -1,46 +1,70 @@
 # The workbook's commands. `make lab` to learn, `make test` to check, `make run` before a workshop.
-PYTHON ?= python3
+# Without make (Windows): see README.md, "Without make".
+# The newest Python 3.10+ on PATH; `make PYTHON=/path/to/python3.12 lab` chooses another.
+ifndef PYTHON
+PYTHON := $(or $(shell for p in python3.13 python3.12 python3.11 python3.10 python3; do \
+  $$p -c 'import sys; assert sys.version_info >= (3, 10)' 2>/dev/null && { echo $$p; break; }; done),python3)
+endif
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# The venv's tools (aws, jupyter, pytest) come first, also for `!aws` cells in notebooks.
+# The venv's tools (jupyter, pytest) come first, also for `!` cells in notebooks.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install lab test lint run notebooks clean
+.PHONY: help install lab test lint run notebooks lab-check clean
 
 help:
 	@echo "make lab        JupyterLab on notebooks/, with one embedded AWS for every kernel and terminal"
-	@echo "make test       lint, unit tests, and every notebook checked cell by cell (strict nbval)"
 	@echo "make run        execute every notebook in order on a fresh embedded AWS (workshop pre-flight)"
+	@echo "make lab-check  start JupyterLab, run one cell against the embedded AWS, stop (laptop pre-flight)"
+	@echo "make test       lint, unit tests, and every notebook checked cell by cell (strict nbval)"
 	@echo "make notebooks  re-execute the notebooks and store their outputs (for contributors)"
 	@echo "make clean      remove .venv and caches"
 
-install: $(VENV)/.installed
+# What a learner needs (the lab extra); `make test` adds the test tools (the dev extra).
+install: $(VENV)/.lab-installed
 
-# Re-installs when pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
-	  || { echo "meshkit needs Python 3.10 or newer; $(PYTHON) is $$($(PYTHON) -V 2>&1). Try: make PYTHON=python3.11"; exit 1; }
+$(VENV)/.python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null || { \
+	  echo "meshkit needs Python 3.10 or newer; '$(PYTHON)' is $$($(PYTHON) -V 2>&1 || echo missing)."; \
+	  echo "Get a newer one, then run make again (or: make PYTHON=/path/to/python3.12 lab):"; \
+	  echo "  macOS:   brew install python@3.12, or the installer from python.org"; \
+	  echo "  Windows: winget install Python.Python.3.12, or the installer from python.org"; \
+	  echo "  Linux:   your package manager (python3.12 python3.12-venv), or pyenv install 3.12"; \
+	  echo "  Or skip installing: open the folder in GitHub Codespaces / VS Code Dev Containers"; \
+	  exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) \
 	  || { echo "Could not create $(VENV). On Debian/Ubuntu: apt install python3-venv"; exit 1; }
-	@echo "Installing meshkit and its tools into $(VENV) (about a minute the first time)..."
 	@$(BIN)/python -m pip install -qq --upgrade pip
-	@$(BIN)/python -m pip install -qq -e '.[dev]'
 	@touch $@
+
+# Each re-installs when pyproject.toml changes.
+$(VENV)/.lab-installed: pyproject.toml $(VENV)/.python
+	@echo "Installing meshkit and JupyterLab into $(VENV) (about 630 MB, a few minutes the first time)..."
+	@$(BIN)/python -m pip install -qq -e '.[lab]'
+	@touch $@
+
+$(VENV)/.dev-installed: pyproject.toml $(VENV)/.python
+	@echo "Installing meshkit, JupyterLab and the test tools into $(VENV)..."
+	@$(BIN)/python -m pip install -qq -e '.[dev]'
+	@touch $@ $(VENV)/.lab-installed
 
 lab: install
 	$(BIN)/meshkit lab
 
-lint: install
+lab-check: install
+	$(BIN)/meshkit lab --check
+
+run: install
+	$(BIN)/meshkit run
+
+lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 test: lint
 	$(BIN)/pytest
 
-run: install
-	$(BIN)/meshkit run
-
-notebooks: install
+notebooks: $(VENV)/.dev-installed
 	$(BIN)/meshkit run --write
 
 clean:

@@ -6,11 +6,18 @@ Also ``python -m meshkit ...``, which works the same on Windows, where there is 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
+import http.client
+import json
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 from .exceptions import MeshkitError, TargetError
@@ -23,6 +30,8 @@ from .sandbox import (
 )
 
 _STOP_GRACE_S = 20
+_CHECK_TIMEOUT_S = 180
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, never a proxy
 _WINDOWS = os.name == "nt"
 
 
@@ -39,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     lab.add_argument(
         "--aws-port", type=int, default=0, help="port of the embedded AWS (default: a free one)"
+    )
+    lab.add_argument(
+        "--check",
+        action="store_true",
+        help="start, check that JupyterLab answers and starts a kernel on the embedded AWS, stop "
+        "(a laptop's pre-flight)",
     )
     lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed on to `jupyter lab`")
     lab.set_defaults(handler=_lab)
@@ -84,6 +99,11 @@ def _lab(args: argparse.Namespace) -> int:
     if not notebook_dir.is_dir():
         raise MeshkitError(f"--notebook-dir {notebook_dir} is not a folder")
     jupyter_args = [arg for arg in args.jupyter_args if arg != "--"]
+    if args.check:
+        token = secrets.token_hex(16)
+        port = _free_port()
+        jupyter_args += [f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
+                         "--no-browser"]  # fmt: skip
     # SIGTERM (a killed make) and SIGHUP (a closed terminal) clean up like Ctrl-C does.
     for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if sig is not None:
@@ -102,11 +122,76 @@ def _lab(args: argparse.Namespace) -> int:
         # "Shutdown?", and we stop it with all its kernels.
         jupyter = subprocess.Popen(command, env=env, **_own_process_group())
         try:
+            if args.check:
+                return _check_lab(jupyter, f"http://127.0.0.1:{port}", token, server.url)
             return jupyter.wait()
         except KeyboardInterrupt:
             return 0
         finally:
             _stop(jupyter)  # whatever happened above, no JupyterLab outlives this command
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _check_lab(jupyter: subprocess.Popen, base: str, token: str, aws_url: str) -> int:
+    """Wait for JupyterLab, run a cell in a new kernel that asks the embedded AWS who it is."""
+    headers = {"Authorization": f"token {token}"}
+    deadline = time.monotonic() + _CHECK_TIMEOUT_S
+    kernel = None
+    while kernel is None and time.monotonic() < deadline and jupyter.poll() is None:
+        request = urllib.request.Request(f"{base}/api/kernels", b"{}", headers, method="POST")
+        try:
+            with _LOCAL.open(request, timeout=10) as response:
+                kernel = json.load(response)["id"]
+        except (OSError, ValueError, http.client.HTTPException):
+            time.sleep(0.5)  # not up yet
+    answer = None
+    if kernel is not None:
+        ws_url = f"{base.replace('http', 'ws', 1)}/api/kernels/{kernel}/channels"
+        code = 'import boto3; print(boto3.client("sts").get_caller_identity()["Account"])'
+        with contextlib.suppress(Exception):  # whatever fails, the verdict below says so
+            answer = asyncio.run(_run_in_kernel(ws_url, headers, code, deadline - time.monotonic()))
+    if answer == "123456789012":
+        print(f"meshkit lab --check: ready. JupyterLab at {base} ran a cell in a kernel that "
+              f"reached the embedded AWS at {aws_url}.", flush=True)  # fmt: skip
+        return 0
+    step = "JupyterLab to start a kernel" if kernel is None else "a cell to reach the embedded AWS"
+    print(f"meshkit lab --check: FAILED waiting for {step} (got {answer!r}; JupyterLab's exit "
+          f"code: {jupyter.poll()})", file=sys.stderr, flush=True)  # fmt: skip
+    return 1
+
+
+async def _run_in_kernel(ws_url: str, headers: dict, code: str, timeout: float) -> str:
+    """Execute ``code`` over JupyterLab's kernel websocket; return what it printed."""
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    socket_ = await websocket_connect(HTTPRequest(ws_url, headers=headers))
+    msg_id = secrets.token_hex(8)
+    header = {"msg_id": msg_id, "msg_type": "execute_request", "session": secrets.token_hex(8),
+              "username": "meshkit", "version": "5.3"}  # fmt: skip
+    content = {"code": code, "silent": False, "store_history": False}
+    socket_.write_message(json.dumps({"header": header, "parent_header": {}, "metadata": {},
+                                      "content": content, "channel": "shell"}))  # fmt: skip
+    printed: list[str] = []
+
+    async def read_until_done() -> None:
+        while message := await socket_.read_message():
+            reply = json.loads(message)
+            if reply.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if reply["msg_type"] == "stream":
+                printed.append(reply["content"]["text"])
+            elif reply["msg_type"] in ("error", "execute_reply"):
+                return
+
+    await asyncio.wait_for(read_until_done(), timeout)  # asyncio.timeout needs Python 3.11
+    socket_.close()
+    return "".join(printed).strip()
 
 
 def _lab_banner(url: str) -> str:

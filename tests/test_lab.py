@@ -90,3 +90,17 @@ def test_lab_shares_one_embedded_aws_and_ctrl_c_leaves_nothing(tmp_path):
     assert not any(alive(pid) for pid in kernels)
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{aws_url}/moto-api/config", timeout=5)
+
+
+def test_lab_check_runs_a_cell_on_the_embedded_aws_and_stops(tmp_path):
+    """`make lab-check`, a pre-flight: JupyterLab starts, a kernel reaches moto, all stop."""
+    result = subprocess.run(
+        [sys.executable, "-m", "meshkit", "lab", "--check", "--notebook-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "ran a cell in a kernel that reached the embedded AWS" in result.stdout
+    aws_url = re.search(r"Embedded AWS \(moto\) at (http://127\.0\.0\.1:\d+)", result.stdout)[1]
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{aws_url}/moto-api/config", timeout=5)
