@@ -20,6 +20,7 @@ import base64
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,17 @@ _WINDOW_MAX_S = 300
 _PAYLOAD_MAX = 6 * 1024 * 1024
 # SendMessageBatch: the classic 256 KiB for the whole request, which every queue accepts.
 _SEND_BATCH_BYTES = 256 * 1024
+_TIMELINE_INTERVAL_S = 0.1  # between background samples of a recorded timeline
+_TIMELINE_COLUMNS = [
+    "seconds",
+    "moment",
+    "batches",
+    "waiting",
+    "in_flight",
+    "dead_letters",
+    "processed",
+    "failed",
+]
 # SQS attributes Lambda copies into each record's "attributes".
 _RECORD_ATTRIBUTES = (
     "ApproximateReceiveCount",
@@ -262,6 +274,10 @@ class RunSummary:
         One entry per failed delivery: ``message_id``, ``receive_count``, ``dead_lettered``,
         ``error``.
     elapsed_s : float
+    timeline : list of dict
+        With ``run(..., record_timeline=True)``: the queue's and the DLQ's depths, sampled at the
+        start, after each receive of a batch, after each batch was handled, every 0.1 s in
+        between, and at the end. See ``timeline_frame``.
     """
 
     processed: int = 0
@@ -271,11 +287,23 @@ class RunSummary:
     stopped: str = ""
     failures: list[dict[str, Any]] = field(default_factory=list, repr=False)
     elapsed_s: float = field(default=0.0, repr=False)
+    timeline: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def failures_frame(self) -> pd.DataFrame:
         """``failures`` as a DataFrame: message_id, receive_count, dead_lettered, error."""
         columns = ["message_id", "receive_count", "dead_lettered", "error"]
         return pd.DataFrame(self.failures, columns=columns)
+
+    def timeline_frame(self) -> pd.DataFrame:
+        """``timeline`` as a DataFrame, one row per sample, oldest first.
+
+        Columns: ``seconds`` (since the run started), ``moment`` (``"start"``; ``"received"``:
+        a batch was just received and is in flight; ``"handled"``: the handler returned and the
+        successes were deleted; ``"sample"``: a sample in between; ``"end"``), ``batches``,
+        ``waiting`` and ``in_flight`` (the queue), ``dead_letters`` (messages in the DLQ), and
+        the run's ``processed`` and ``failed`` so far. Empty unless the run recorded a timeline.
+        """
+        return pd.DataFrame(self.timeline, columns=_TIMELINE_COLUMNS)
 
 
 def run(
@@ -289,6 +317,7 @@ def run(
     max_messages: int | None = None,
     max_batches: int | None = None,
     report_batch_item_failures: bool = True,
+    record_timeline: bool = False,
     boto3_session: boto3.Session | None = None,
 ) -> RunSummary:
     """Feed a queue's messages to a Lambda handler as Lambda's SQS event source mapping does.
@@ -329,6 +358,12 @@ def run(
         As ``FunctionResponseTypes=["ReportBatchItemFailures"]``, which is off by default on AWS:
         turn it on there. Without it, Lambda ignores a partial batch response and deletes the
         whole batch, so the failed messages are lost (``run`` logs a warning when that happens).
+    record_timeline : bool, default False
+        Sample the queue's and its DLQ's depths into ``RunSummary.timeline`` as the run goes:
+        after each receive and each handled batch, and every 0.1 s in between (two
+        ``GetQueueAttributes`` calls per sample, from a background thread). Enough to plot how
+        messages wait, go in flight, come back after the visibility timeout and move to the DLQ.
+        On AWS the counts are approximate and lag by up to a minute.
     boto3_session : boto3.Session, optional
 
     Returns
@@ -384,29 +419,116 @@ def run(
     summary = RunSummary()
     started = time.monotonic()
     deadline = started + time_budget_s
-    while True:
-        if max_messages is not None and summary.processed + summary.dead_lettered >= max_messages:
-            summary.stopped = "max_messages"
-            break
-        if max_batches is not None and summary.batches >= max_batches:
-            summary.stopped = "max_batches"
-            break
-        if time.monotonic() >= deadline:
-            summary.stopped = "time budget"
-            break
-        wait = max(0, min(wait_time_s, math.ceil(deadline - time.monotonic())))
-        messages = _gather(sqs, queue_url, batch_size, batching_window_s, wait)
-        if not messages:
-            if max_messages is not None:
-                continue  # more are expected: keep polling
-            waiting, in_flight, delayed = queue_depths(queue_url, boto3_session=boto3_session)
-            if waiting == in_flight == delayed == 0:
-                summary.stopped = "drained"
+    timeline = None
+    if record_timeline:
+        dlq_url = _queue_url_of(sqs, redrive["deadLetterTargetArn"]) if redrive else None
+        timeline = _Timeline(summary, queue_url, dlq_url, started, boto3_session)
+        timeline.start()
+    try:
+        while True:
+            if (
+                max_messages is not None
+                and summary.processed + summary.dead_lettered >= max_messages
+            ):
+                summary.stopped = "max_messages"
                 break
-            continue
-        mapping.deliver(messages, deadline, summary)
+            if max_batches is not None and summary.batches >= max_batches:
+                summary.stopped = "max_batches"
+                break
+            if time.monotonic() >= deadline:
+                summary.stopped = "time budget"
+                break
+            wait = max(0, min(wait_time_s, math.ceil(deadline - time.monotonic())))
+            messages = _gather(sqs, queue_url, batch_size, batching_window_s, wait)
+            if not messages:
+                if max_messages is not None:
+                    continue  # more are expected: keep polling
+                waiting, in_flight, delayed = queue_depths(queue_url, boto3_session=boto3_session)
+                if waiting == in_flight == delayed == 0:
+                    summary.stopped = "drained"
+                    break
+                continue
+            if timeline is not None:
+                timeline.sample("received")
+            mapping.deliver(messages, deadline, summary)
+            if timeline is not None:
+                timeline.sample("handled")
+    finally:
+        if timeline is not None:
+            timeline.stop()
     summary.elapsed_s = time.monotonic() - started
     return summary
+
+
+class _Timeline:
+    """Samples a queue's and its DLQ's depths into ``summary.timeline``: at the moments ``run``
+    names, and every ``_TIMELINE_INTERVAL_S`` in between from a background thread, so that a
+    message moving to the DLQ during a long poll shows when it happens."""
+
+    def __init__(
+        self,
+        summary: RunSummary,
+        queue_url: str,
+        dlq_url: str | None,
+        started: float,
+        boto3_session: boto3.Session | None,
+    ) -> None:
+        self.summary, self.queue_url, self.dlq_url = summary, queue_url, dlq_url
+        self.started, self.boto3_session = started, boto3_session
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._tick, name="meshkit-timeline", daemon=True)
+
+    def start(self) -> None:
+        self.sample("start")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
+        self.sample("end")
+
+    def sample(self, moment: str) -> None:
+        # One sample at a time, so that the rows are in the order their counts were read.
+        with self._lock:
+            seconds = round(time.monotonic() - self.started, 3)
+            waiting, in_flight, _ = queue_depths(self.queue_url, boto3_session=self.boto3_session)
+            dead = 0
+            if self.dlq_url is not None:
+                dead = sum(queue_depths(self.dlq_url, boto3_session=self.boto3_session)[:2])
+            self.summary.timeline.append(
+                {
+                    "seconds": seconds,
+                    "moment": moment,
+                    "batches": self.summary.batches,
+                    "waiting": waiting,
+                    "in_flight": in_flight,
+                    "dead_letters": dead,
+                    "processed": self.summary.processed,
+                    "failed": self.summary.failed,
+                }
+            )
+
+    def _tick(self) -> None:
+        while not self._stopped.wait(_TIMELINE_INTERVAL_S):
+            try:
+                self.sample("sample")
+            except Exception as err:  # a lost sample must not stop the run
+                _logger.debug("timeline sample failed: %r", err)
+
+
+def _queue_url_of(sqs: Any, queue_arn: str) -> str | None:
+    """The URL of the queue ``queue_arn`` names, or None when it does not exist (any more)."""
+    account, name = queue_arn.split(":")[4:6]
+    try:
+        return str(sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
+    except ClientError as err:
+        if err.response["Error"]["Code"] in (
+            "AWS.SimpleQueueService.NonExistentQueue",
+            "QueueDoesNotExist",
+        ):
+            return None
+        raise
 
 
 def _gather(

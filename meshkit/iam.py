@@ -11,6 +11,7 @@ rules every domain's access follows. This module writes those rules as IAM docum
   decided? On real AWS it asks IAM's policy simulator; offline an evaluator that follows AWS's
   documented evaluation logic answers, because moto enforces IAM only in part (it ignores
   conditions, treats every EventBridge resource as ``*`` and never enforces resource policies);
+  ``access_grid`` asks it for every principal, action and resource of a grid, as a DataFrame;
 - ``lint``: parliament's checks plus the mesh's own rules, as a DataFrame;
 - ``enforcement``: moto's IAM enforcement switched on for a block, with a user per domain.
 """
@@ -38,6 +39,7 @@ from .subscriptions import queue_policy  # a queue's resource policy; re-exporte
 __all__ = [
     "AccessDecision",
     "UnsupportedConditionError",
+    "access_grid",
     "article_policy",
     "assume_role",
     "attach_bus_policy",
@@ -499,6 +501,94 @@ def check_access(
         reason=reason,
         evaluated_by="meshkit evaluator",
     )
+
+
+_GRID_COLUMNS = ["principal", "action", "resource", "decision", "allowed", "statement"]
+
+
+def access_grid(
+    principals: Mapping[str, Policy | Iterable[Policy] | Mapping[str, Policy]],
+    actions: Iterable[str],
+    resources: Iterable[str],
+    context: Mapping[str, Any] | None = None,
+    *,
+    resource_policies: Mapping[str, Policy] | None = None,
+    principal_arns: Mapping[str, str] | None = None,
+    boto3_session: boto3.Session | None = None,
+) -> pd.DataFrame:
+    """``check_access`` for every principal, every action and every resource of its service.
+
+    A grid of decisions shows a set of policies at a glance: who may do what, on which
+    resource, and whether a refusal is an explicit deny (a statement said no) or an implicit one
+    (nothing said yes). An action is asked only of resources of its own service
+    (``events:PutEvents`` of event buses, not of queues); a resource ``"*"`` of every action.
+
+    Parameters
+    ----------
+    principals : dict of name -> policies
+        Each principal's identity policies, as ``check_access`` takes them (a policy, a list, or
+        a dict of name -> policy, to say which one decided).
+    actions : iterable of str
+        E.g. ``["events:PutEvents", "sqs:ReceiveMessage"]``.
+    resources : iterable of str
+        ARNs.
+    context : dict, optional
+        Condition keys of every request, e.g. ``{"events:source": "sales.domain"}``.
+    resource_policies : dict of ARN -> policy, optional
+        The resources' own policies (bus and queue policies).
+    principal_arns : dict of name -> ARN, optional
+        Each principal's ARN, needed with resource policies (across accounts above all).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per question, in the order given: ``principal``, ``action``, ``resource``,
+        ``decision`` (``"allowed"``, ``"explicit deny"`` or ``"implicit deny"``), ``allowed``,
+        ``statement`` (the deciding statement, or None).
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> bus = "arn:aws:events:us-west-2:123456789012:event-bus/SalesEventBus"
+    >>> grid = mk.iam.access_grid({"article": mk.iam.article_policy()},
+    ...     ["events:PutEvents", "events:DeleteEventBus"], [bus])
+    >>> list(grid["decision"])
+    ['allowed', 'implicit deny']
+    """
+    actions, resources = list(actions), list(resources)
+    resource_policies = resource_policies or {}
+    principal_arns = principal_arns or {}
+    rows = []
+    for name, policies in principals.items():
+        for action in actions:
+            for resource in resources:
+                if not _same_service(action, resource):
+                    continue
+                decision = check_access(
+                    policies,
+                    action,
+                    resource,
+                    context,
+                    resource_policy=resource_policies.get(resource),
+                    principal=principal_arns.get(name),
+                    boto3_session=boto3_session,
+                )
+                rows.append(
+                    [name, action, resource, decision.decision, decision.allowed,
+                     decision.statement]
+                )  # fmt: skip
+    grid = pd.DataFrame(rows, columns=_GRID_COLUMNS)
+    # object, not pandas 3's str dtype: an implicit deny's statement stays None, not NaN
+    grid["statement"] = pd.Series([row[-1] for row in rows], dtype=object)
+    return grid
+
+
+def _same_service(action: str, resource: str) -> bool:
+    """``events:PutEvents`` and ``arn:aws:events:...``: the action's service owns the resource."""
+    if resource == "*" or action == "*":
+        return True
+    parts = resource.split(":")
+    return len(parts) > 2 and parts[2].lower() == action.split(":", 1)[0].lower()
 
 
 _SIMULATOR_DECISIONS = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import threading
 import time
 from pathlib import Path
 
@@ -235,6 +236,71 @@ def test_a_poison_message_reaches_the_dlq_after_exactly_max_receive_count_receiv
     summary = mk.consumers.run(fixed, subscription.queue_url)
     assert (summary.processed, fixed.done) == (1, ["poison"])
     assert fixed.events[0]["Records"][0]["attributes"]["ApproximateReceiveCount"] == "1"
+
+
+def test_run_records_queue_and_dlq_depths_over_time(subscription):
+    publish(sale(1), sale(2, key="poison"))
+    handler = Recorder(lambda record: body_key(record) == "poison")
+
+    summary = mk.consumers.run(handler, subscription.queue_url, record_timeline=True)
+
+    timeline = summary.timeline_frame()
+    first, last = timeline.iloc[0], timeline.iloc[-1]
+    assert (first["moment"], first["waiting"], first["dead_letters"]) == ("start", 2, 0)
+    assert (last["moment"], last["waiting"], last["in_flight"], last["dead_letters"]) == (
+        "end", 0, 0, 1,
+    )  # fmt: skip
+    received = timeline[timeline["moment"] == "received"]
+    assert len(received) == summary.batches == 3  # maxReceiveCount is 3
+    assert received["in_flight"].tolist() == [2, 1, 1]  # a received batch is hidden, in flight
+    assert timeline["seconds"].is_monotonic_increasing
+    assert timeline["dead_letters"].is_monotonic_increasing
+    assert (timeline["moment"] == "sample").sum() >= 10  # sampled in between, too
+    assert not [t for t in threading.enumerate() if t.name == "meshkit-timeline"]  # stopped
+    assert (last["processed"], last["failed"]) == (summary.processed, summary.failed) == (1, 3)
+    # The poison message came back only after the visibility timeout (1 s) each time.
+    assert received["seconds"].diff().dropna().min() >= 0.9
+
+
+def test_without_record_timeline_no_depths_are_sampled(subscription):
+    publish(sale(1))
+
+    summary = mk.consumers.run(Recorder(), subscription.queue_url)
+
+    assert summary.timeline == []
+    assert summary.timeline_frame().empty
+    assert list(summary.timeline_frame().columns)[:3] == ["seconds", "moment", "batches"]
+
+
+def test_moto_delivers_a_standard_queue_in_publish_order(subscription):
+    """AWS: a standard queue delivers in best-effort order, sometimes out of it. moto: always in
+    the order sent. A consumer must not depend on order; the notebooks' outputs may."""
+    publish(*(sale(n) for n in range(25)))
+    handler = Recorder()
+
+    mk.consumers.run(handler, subscription.queue_url)
+
+    assert handler.done == [f"sale-recorded/S-{n}" for n in range(25)]
+
+
+def test_moto_does_not_implement_start_message_move_task(subscription, mesh):
+    """AWS: StartMessageMoveTask moves a DLQ's messages back (the console's "Start DLQ
+    redrive"). moto answers HTTP 500 (not implemented); mk.consumers.redrive works on both."""
+    import botocore.config
+    from botocore.exceptions import ClientError
+
+    sqs = mesh.session().client(
+        "sqs",
+        endpoint_url=mesh.endpoint_url,
+        config=botocore.config.Config(retries={"total_max_attempts": 1}),
+    )
+
+    with pytest.raises(ClientError) as raised:
+        sqs.start_message_move_task(
+            SourceArn=subscription.dlq_arn, DestinationArn=subscription.queue_arn
+        )
+
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
 
 
 def test_fault_injection_loses_nothing(subscription, sqs):

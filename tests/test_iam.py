@@ -508,3 +508,65 @@ def test_on_real_aws_check_access_asks_the_policy_simulator(monkeypatch):
 
     assert (decision.decision, decision.allowed) == ("implicit deny", False)
     assert decision.evaluated_by == "IAM policy simulator"
+
+
+# -- a grid of decisions ------------------------------------------------------------------------
+
+FRAUD_QUEUE = f"arn:aws:sqs:us-west-2:{ACCOUNT}:fraud-sales"
+GUARDRAIL = policy(deny(["events:DeleteEventBus", "sqs:DeleteQueue"], "*"))
+
+
+def test_the_grid_asks_each_principal_each_action_on_the_resources_of_its_service():
+    producer = mk.iam.producer_policy("sales", account=ACCOUNT, region="us-west-2")
+    consumer = mk.iam.consumer_policy("marketing", queue_arns=[QUEUE])
+    principals = {
+        "sales-producer": {"sales-producer": producer, "guardrail": GUARDRAIL},
+        "marketing-consumer": [consumer, GUARDRAIL],
+    }
+    actions = ["events:PutEvents", "events:DeleteEventBus", "sqs:ReceiveMessage"]
+    resources = [SALES_BUS, MARKETING_BUS, QUEUE, FRAUD_QUEUE]
+
+    grid = mk.iam.access_grid(principals, actions, resources, {"events:source": "sales.domain"})
+
+    assert list(grid.columns) == ["principal", "action", "resource", "decision", "allowed",
+                                  "statement"]  # fmt: skip
+    assert len(grid) == 2 * (2 * 2 + 1 * 2), "no events action asked of a queue, nor vice versa"
+    assert list(grid["principal"].unique()) == list(principals), "in the order given"
+    got = {(row.principal, row.action, row.resource): row.decision for row in grid.itertuples()}
+    assert got[("sales-producer", "events:PutEvents", SALES_BUS)] == "allowed"
+    assert got[("sales-producer", "events:PutEvents", MARKETING_BUS)] == "implicit deny"
+    assert got[("sales-producer", "events:DeleteEventBus", SALES_BUS)] == "explicit deny"
+    assert got[("marketing-consumer", "sqs:ReceiveMessage", QUEUE)] == "allowed"
+    assert got[("marketing-consumer", "sqs:ReceiveMessage", FRAUD_QUEUE)] == "implicit deny"
+    for row in grid.itertuples():  # each cell is check_access's answer
+        expected = check_access(principals[row.principal], row.action, row.resource,
+                                {"events:source": "sales.domain"})  # fmt: skip
+        assert (row.decision, row.allowed, row.statement) == (
+            expected.decision,
+            expected.allowed,
+            expected.statement,
+        )
+
+
+def test_the_grid_takes_resource_policies_and_principals_across_accounts():
+    publisher = policy(allow(resource="*"))
+    outsider = "arn:aws:iam::333333333333:user/marketing-producer"
+
+    grid = mk.iam.access_grid(
+        {"sales": publisher, "marketing": publisher},
+        ["events:PutEvents"],
+        [SALES_BUS],
+        {"events:source": "sales.domain"},
+        resource_policies={SALES_BUS: central_bus_policy(sources=["sales.domain"])},
+        principal_arns={"sales": PRODUCER, "marketing": outsider},
+    )
+
+    assert list(grid["decision"]) == ["allowed", "implicit deny"]
+    assert grid.loc[0, "statement"] == f"PutEventsFrom{OTHER} of resource policy"
+
+
+def test_the_grid_asks_a_star_resource_of_every_action():
+    grid = mk.iam.access_grid({"admin": policy(allow("*", "*"))}, ["events:PutEvents",
+                              "sqs:ReceiveMessage"], ["*"])  # fmt: skip
+
+    assert list(grid["allowed"]) == [True, True]

@@ -31,7 +31,7 @@ TIME = re.compile(
 )
 MAP_ROW = re.compile(r"^\| \[`(\d\d_\w+)`\]\((\d\d_\w+)\.ipynb\) \|.*\| about (\d+) min \|$", re.M)
 BOX = "<summary><b>Offline vs AWS</b>"
-PARITY_ID = re.compile(r"tests/test_parity\.py::(test_\w+)")
+PINNED_BY = re.compile(r"tests/(test_\w+\.py)::(test_\w+)")
 LOCAL_PATH = re.compile(r"(/home/|/root/|/Users/|/tmp/|/work/|site-packages|\\\\Users\\\\)")
 
 
@@ -174,12 +174,12 @@ def test_the_map_in_00_lists_every_chapter_with_its_time():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_one_offline_vs_aws_box_names_the_parity_tests_that_pin_it(path):
-    parity = (Path(__file__).parent / "test_parity.py").read_text()
     boxes = [c.source for c in nbformat.read(path, as_version=4).cells if BOX in c.source]
 
     assert len(boxes) == 1, "one collapsible Offline vs AWS box per chapter"
-    for test in PARITY_ID.findall(boxes[0]):
-        assert f"def {test}(" in parity, f"{test} is not in tests/test_parity.py"
+    for module, test in PINNED_BY.findall(boxes[0]):
+        source = (Path(__file__).parent / module).read_text()
+        assert f"def {test}(" in source, f"{test} is not in tests/{module}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

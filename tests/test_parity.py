@@ -230,3 +230,151 @@ def test_moto_passes_an_event_from_another_account_on_to_a_third(mesh):
     )
 
     assert len(marketing.client("sqs").receive_message(QueueUrl=sub.queue_url)["Messages"]) == 1
+
+
+def _iam_policy(*statements: dict) -> dict:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def _put_sale_as(session) -> None:
+    """One PutEvents on SalesEventBus, straight through boto3 (no meshkit checks in between)."""
+    session.client("events").put_events(
+        Entries=[
+            {
+                "Source": "sales.domain",
+                "DetailType": "SaleDeleted",
+                "Detail": "{}",
+                "EventBusName": "SalesEventBus",
+            }
+        ]
+    )
+
+
+def test_moto_enforcement_treats_every_eventbridge_resource_as_star(mesh):
+    """AWS: an Allow on the bus's ARN admits PutEvents on that bus, and a Deny on it refuses it.
+    moto matches EventBridge requests against Resource "*" only: the scoped Allow is refused on
+    its own bus, the scoped Deny is ignored. mk.iam.check_access answers resource-level
+    questions."""
+    bus = mk.buses.create_domain_bus("sales")
+    users = {
+        "scoped-allow": _iam_policy(
+            {"Effect": "Allow", "Action": "events:PutEvents", "Resource": bus}
+        ),
+        "scoped-deny": _iam_policy(
+            {"Effect": "Allow", "Action": "events:PutEvents", "Resource": "*"},
+            {"Effect": "Deny", "Action": "events:PutEvents", "Resource": bus},
+        ),
+    }
+
+    with mk.iam.enforcement(users) as sessions:
+        with pytest.raises(ClientError) as refused:
+            _put_sale_as(sessions["scoped-allow"])
+        _put_sale_as(sessions["scoped-deny"])  # no error: the Deny on the bus's ARN did not apply
+
+    assert "not authorized to perform: events:PutEvents" in str(refused.value)
+
+
+def test_moto_enforcement_ignores_conditions(mesh):
+    """AWS: a statement applies only when its Condition holds (here events:source). moto ignores
+    Condition blocks: an Allow whose condition fails still allows, a Deny whose condition fails
+    still denies. mk.iam.check_access evaluates conditions."""
+    mk.buses.create_domain_bus("sales")
+    only_marketing = {"StringEquals": {"events:source": "marketing.domain"}}
+    users = {
+        "allow-if": _iam_policy(
+            {"Effect": "Allow", "Action": "events:PutEvents", "Resource": "*",
+             "Condition": only_marketing}
+        ),
+        "deny-if": _iam_policy(
+            {"Effect": "Allow", "Action": "events:PutEvents", "Resource": "*"},
+            {"Effect": "Deny", "Action": "events:PutEvents", "Resource": "*",
+             "Condition": only_marketing},
+        ),
+    }  # fmt: skip
+
+    with mk.iam.enforcement(users) as sessions:
+        _put_sale_as(sessions["allow-if"])  # no error, although the source is sales.domain
+        with pytest.raises(ClientError):
+            _put_sale_as(sessions["deny-if"])
+
+
+def test_moto_reports_an_iam_refusal_with_error_code_403(mesh):
+    """AWS: EventBridge refuses with Error.Code "AccessDeniedException", SQS with "AccessDenied"
+    (boto3 shows SQS's query-compatible code). moto answers HTTP 403 with Error.Code "403" for
+    every service; the XML in its message says AccessDenied. Code that branches on the error code
+    must know both."""
+    mk.buses.create_domain_bus("sales")
+    sqs = mesh.session().client("sqs", endpoint_url=mesh.endpoint_url)
+    queue = sqs.create_queue(QueueName="parity")["QueueUrl"]
+    nothing = _iam_policy({"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"})
+
+    with mk.iam.enforcement({"nobody": nothing}) as sessions:
+        refusals = []
+        for call in (
+            lambda: _put_sale_as(sessions["nobody"]),
+            lambda: sessions["nobody"].client("sqs").receive_message(QueueUrl=queue),
+        ):
+            with pytest.raises(ClientError) as refused:
+                call()
+            refusals.append(refused.value.response)
+
+    assert [r["Error"]["Code"] for r in refusals] == ["403", "403"]
+    assert [r["ResponseMetadata"]["HTTPStatusCode"] for r in refusals] == [403, 403]
+    assert all("AccessDenied" in r["Error"]["Message"] for r in refusals)
+
+
+def test_moto_stores_bus_policies_but_never_enforces_them(mesh):
+    """AWS: a rule in another account can put events on a bus only if the bus's resource policy
+    admits that account; otherwise the delivery fails (the rule's FailedInvocations metric, or its
+    DLQ). moto stores the policy, returns it, and delivers regardless."""
+    sales = mk.iam.assume_role("arn:aws:iam::222222222222:role/parity")
+    marketing = mk.iam.assume_role("arn:aws:iam::333333333333:role/parity")
+    mk.buses.create_domain_bus("sales", boto3_session=sales)
+    marketing_bus = mk.buses.create_domain_bus("marketing", boto3_session=marketing)
+    admits_someone_else = mk.iam.bus_policy(
+        marketing_bus, publisher_accounts=["444444444444"], sources=["sales.domain"]
+    )
+    mk.iam.attach_bus_policy("MarketingEventBus", admits_someone_else, boto3_session=marketing)
+    pattern = {"source": ["sales.domain"]}
+    mk.subscriptions.forward("SalesEventBus", marketing_bus, pattern=pattern, name="to-marketing",
+                             boto3_session=sales)  # fmt: skip
+    sub = mk.subscriptions.subscribe("marketing", bus="MarketingEventBus", pattern=pattern,
+                                     boto3_session=marketing)  # fmt: skip
+
+    _put_sale_as(sales)
+
+    stored = marketing.client("events").describe_event_bus(Name="MarketingEventBus")["Policy"]
+    assert json.loads(stored) == admits_someone_else
+    assert len(marketing.client("sqs").receive_message(QueueUrl=sub.queue_url)["Messages"]) == 1
+
+
+def test_moto_lets_any_caller_assume_any_role_in_any_account(mesh):
+    """AWS: sts:AssumeRole needs a role that exists and whose trust policy admits the caller (and
+    the caller's own permission). moto returns credentials for any role ARN, in any account id,
+    and each account id is a separate, empty set of resources."""
+    session = mk.iam.assume_role("arn:aws:iam::999999999999:role/nobody-created-me")
+
+    identity = session.client("sts").get_caller_identity()
+
+    assert identity["Arn"] == "arn:aws:sts::999999999999:assumed-role/nobody-created-me/meshkit"
+    assert session.client("events").list_event_buses()["EventBuses"][0]["Name"] == "default"
+    assert len(session.client("events").list_event_buses()["EventBuses"]) == 1
+
+
+def test_moto_has_no_iam_policy_simulator(mesh):
+    """AWS: iam:SimulateCustomPolicy evaluates policies and returns the decision. moto does not
+    implement it (HTTP 500), so mk.iam.check_access answers offline with meshkit's evaluator."""
+    from botocore.config import Config
+    from botocore.parsers import ResponseParserError
+
+    iam = mesh.session().client(
+        "iam", endpoint_url=mesh.endpoint_url, config=Config(retries={"total_max_attempts": 1})
+    )
+    policy = _iam_policy({"Effect": "Allow", "Action": "events:PutEvents", "Resource": "*"})
+
+    with pytest.raises((ClientError, ResponseParserError)):
+        iam.simulate_custom_policy(
+            PolicyInputList=[json.dumps(policy)],
+            ActionNames=["events:PutEvents"],
+            ResourceArns=["*"],
+        )

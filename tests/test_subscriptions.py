@@ -250,3 +250,76 @@ def test_a_queue_deleted_moments_ago_is_explained(monkeypatch, mesh):
         stub.add_client_error("create_queue", "AWS.SimpleQueueService.QueueDeletedRecently")
         with pytest.raises(MeshkitError, match="wait a minute"):
             _own_queue(sqs, "marketing-sales", "marketing", {})
+
+
+def test_discard_messages_empties_the_queue_and_dlq_and_keeps_the_subscription(sales_bus, clients):
+    _, sqs = clients
+    sub = mk.subscriptions.subscribe(
+        "marketing", bus="SalesEventBus", pattern=ALL_SALES, visibility_timeout_s=1
+    )
+    mk.events.publish("SalesEventBus", [sale("S-1"), sale("S-2"), sale("S-3")])
+    sqs.receive_message(QueueUrl=sub.queue_url, MaxNumberOfMessages=1)  # one is in flight
+    sqs.send_message(QueueUrl=sub.dlq_url, MessageBody="{}")
+
+    discarded = mk.subscriptions.discard_messages("marketing", bus="SalesEventBus")
+
+    assert discarded == 4
+    assert mk.subscriptions.queue_depths(sub.queue_url) == (0, 0, 0)
+    assert mk.subscriptions.queue_depths(sub.dlq_url) == (0, 0, 0)
+    mk.events.publish("SalesEventBus", [sale("S-4")])  # published right after: kept, delivered
+    assert mk.subscriptions.queue_depths(sub.queue_url)[0] == 1
+
+
+def test_discard_messages_without_a_subscription_discards_nothing(sales_bus, sent):
+    assert mk.subscriptions.discard_messages("marketing", bus="SalesEventBus") == 0
+    assert not [request for request in sent if "ReceiveMessage" in request.operation]
+
+
+def test_discard_messages_refuses_another_domains_queues(sales_bus):
+    mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES, name="mine")
+
+    with pytest.raises(NotMeshkitResourceError, match="belongs to domain 'marketing'"):
+        mk.subscriptions.discard_messages("fraud", bus="SalesEventBus", name="mine")
+
+
+def test_discard_messages_gives_up_on_messages_held_in_flight(sales_bus, clients):
+    _, sqs = clients
+    sub = mk.subscriptions.subscribe(
+        "marketing", bus="SalesEventBus", pattern=ALL_SALES, visibility_timeout_s=60
+    )
+    mk.events.publish("SalesEventBus", [sale("S-1")])
+    sqs.receive_message(QueueUrl=sub.queue_url)  # a consumer holds it for 60 s
+
+    with pytest.raises(MeshkitError, match=r"1 message\(s\) in flight"):
+        mk.subscriptions.discard_messages("marketing", bus="SalesEventBus", time_budget_s=1)
+
+
+def test_moto_delivers_before_put_events_returns_and_counts_exactly(sales_bus):
+    """AWS: EventBridge delivers asynchronously (the queue may still be empty when PutEvents
+    returns), and SQS's counts are approximate, lagging by up to a minute. moto: the messages are
+    in the queue when PutEvents returns, and the counts are exact."""
+    sub = mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
+
+    mk.events.publish("SalesEventBus", [sale(f"S-{n}") for n in range(7)])
+
+    assert mk.subscriptions.queue_depths(sub.queue_url) == (7, 0, 0)
+
+
+def test_moto_fails_put_events_when_a_target_queue_is_gone_instead_of_using_the_targets_dlq(
+    sales_bus, clients
+):
+    """AWS: the target's RetryPolicy and DeadLetterConfig apply; an event its queue cannot take
+    (the queue deleted, or its policy refusing EventBridge) goes to the target's DLQ, and
+    PutEvents succeeds. moto stores both settings but never uses them: here PutEvents fails as a
+    whole and the DLQ stays empty."""
+    events, sqs = clients
+    sub = mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
+    [target] = events.list_targets_by_rule(Rule=sub.name, EventBusName="SalesEventBus")["Targets"]
+    sqs.delete_queue(QueueUrl=sub.queue_url)
+
+    with pytest.raises(mk.events.PublishError, match="QueueDoesNotExist"):
+        mk.events.publish("SalesEventBus", [sale("S-1")])
+
+    assert target["DeadLetterConfig"] == {"Arn": sub.dlq_arn}
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+    assert mk.subscriptions.queue_depths(sub.dlq_url) == (0, 0, 0)
