@@ -48,8 +48,9 @@ $(VENV)/.dev-installed: pyproject.toml $(VENV)/.python
 	@$(BIN)/python -m pip install -qq -e '.[dev]'
 	@touch $@ $(VENV)/.lab-installed
 
+# LAB_ARGS passes options on, e.g. make lab LAB_ARGS="--aws-port 4747".
 lab: install
-	$(BIN)/meshkit lab
+	$(BIN)/meshkit lab $(LAB_ARGS)
 
 lab-check: install
 	$(BIN)/meshkit lab --check
