@@ -42,8 +42,11 @@ __all__ = [
     "FailedEvent",
     "PublishError",
     "PublishResult",
+    "PutEventsRequest",
     "UnknownBusError",
+    "batch_plan",
     "batches",
+    "billable_chunks",
     "entry_size",
     "publish",
 ]
@@ -227,6 +230,62 @@ def entry_size(entry: Mapping[str, Any]) -> int:
     return size + sum(len(arn.encode("utf-8")) for arn in entry.get("Resources", ()))
 
 
+def billable_chunks(size: int) -> int:
+    """What an entry of ``size`` bytes is billed as: one event per started 64 KB chunk.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> [mk.events.billable_chunks(size) for size in (300, 65_536, 65_537, 200 * 1024)]
+    [1, 1, 2, 4]
+    """
+    return max(1, math.ceil(size / BILLING_CHUNK_BYTES))
+
+
+def batch_plan(
+    events: Iterable[DomainEvent],
+    bus: str,
+    *,
+    max_bytes: int = ENTRY_LIMIT_BYTES,
+    registry: contracts.ContractRegistry | None = None,
+    validate: bool = True,
+) -> pd.DataFrame:
+    """How ``publish`` would send ``events``: its requests, and each entry's size and billing.
+
+    Nothing is sent. Events are checked as ``publish`` checks them (fields, contract, size) and
+    grouped, in order, into requests of at most 10 entries and ``max_bytes``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per event, in input order: ``request`` (1 for the first request),
+        ``idempotency_key``, ``bytes`` (the entry's size as EventBridge counts it) and
+        ``chunks`` (the 64 KB chunks it is billed as).
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> events = [
+    ...     mk.events.DomainEvent(
+    ...         source="sales.domain", detail_type="SaleRecorded", idempotency_key=f"S-{i}",
+    ...         detail={"sale_id": f"S-{i}", "amount": 1.0, "timestamp": "2026-01-29T10:00:00Z"},
+    ...     )
+    ...     for i in range(12)
+    ... ]
+    >>> mk.events.batch_plan(events, "SalesEventBus").groupby("request").size().tolist()
+    [10, 2]
+    """
+    registry = (registry or contracts.default_registry()) if validate else None
+    rows = [
+        (number, pending.event.idempotency_key, pending.size, billable_chunks(pending.size))
+        for number, batch in enumerate(
+            batches(_prepare(events, bus, registry, max_bytes), max_bytes=max_bytes), start=1
+        )
+        for pending in batch
+    ]
+    return pd.DataFrame(rows, columns=["request", "idempotency_key", "bytes", "chunks"])
+
+
 def batches(
     sized: Iterable[tuple[Any, int]],
     *,
@@ -268,6 +327,54 @@ class FailedEvent:
     attempts: int
 
 
+@dataclass(frozen=True)
+class PutEventsRequest:
+    """One PutEvents request that ``publish`` made: when, for which batch, and what came of it.
+
+    Attributes
+    ----------
+    batch : int
+        The batch it sent entries of: 1 for the first.
+    attempt : int
+        1 for the batch's first request, 2 for its first retry, and so on.
+    started, finished : float
+        ``time.monotonic()`` when the request was sent and when its answer came back.
+    entries : int
+        Entries sent.
+    accepted : int
+        Entries EventBridge accepted.
+    retrying : int
+        Entries that failed with a code worth retrying, sent again in the next attempt.
+    failed : int
+        Entries given up on: returned in ``PublishResult.failed``.
+    backoff_s : float
+        The pause before the batch's next attempt (0 after its last).
+    """
+
+    batch: int
+    attempt: int
+    started: float
+    finished: float
+    entries: int
+    accepted: int
+    retrying: int
+    failed: int
+    backoff_s: float = 0.0
+
+
+_TIMELINE_COLUMNS = [
+    "batch",
+    "attempt",
+    "start_s",
+    "end_s",
+    "entries",
+    "accepted",
+    "retrying",
+    "failed",
+    "backoff_s",
+]
+
+
 @dataclass
 class PublishResult:
     """What ``publish`` did.
@@ -291,6 +398,9 @@ class PublishResult:
         Events read from the input but never sent because publishing stopped (see
         ``PublishError``): all the rest of a list; of a generator, the few read ahead (the rest
         are still in the generator).
+    requests : list of PutEventsRequest
+        Every PutEvents request, in the order made (empty with ``record=False``); see
+        ``timeline``.
     """
 
     sent: int = 0
@@ -300,6 +410,7 @@ class PublishResult:
     billable_chunks: int = 0
     delivered: list[tuple[str, str]] = field(default_factory=list)
     unsent: list[DomainEvent] = field(default_factory=list)
+    requests: list[PutEventsRequest] = field(default_factory=list)
 
     @property
     def event_ids(self) -> list[str]:
@@ -331,6 +442,22 @@ class PublishResult:
             ],
             columns=["idempotency_key", "detail_type", "error_code", "attempts"],
         )
+
+    def timeline(self) -> pd.DataFrame:
+        """The requests as a DataFrame, one row each, in the order made.
+
+        Columns: ``batch``, ``attempt``, ``start_s`` and ``end_s`` (seconds since the first
+        request was sent), ``entries``, ``accepted``, ``retrying`` (to be sent again),
+        ``failed`` (given up on) and ``backoff_s`` (the pause before the batch's next attempt).
+        Times are wall-clock: they differ from run to run.
+        """
+        origin = self.requests[0].started if self.requests else 0.0
+        rows = [
+            (r.batch, r.attempt, r.started - origin, r.finished - origin, r.entries,
+             r.accepted, r.retrying, r.failed, r.backoff_s)
+            for r in self.requests
+        ]  # fmt: skip
+        return pd.DataFrame(rows, columns=_TIMELINE_COLUMNS)
 
     def __repr__(self) -> str:
         return (
@@ -427,9 +554,9 @@ def publish(
             yield item
 
     try:
-        for batch in batches(read(), max_bytes=max_bytes):
+        for number, batch in enumerate(batches(read(), max_bytes=max_bytes), start=1):
             del in_hand[: len(batch)]  # from here on, each is either delivered or failed
-            _send_with_retries(client, batch, result, max_attempts, record)
+            _send_with_retries(client, batch, result, max_attempts, record, number)
             report(result)
     except PublishError:
         result.unsent.extend(pending.event for pending in in_hand)  # read ahead, not sent
@@ -492,22 +619,66 @@ def _prepare(
 
 
 def _send_with_retries(
-    client: Any, batch: list[_Pending], result: PublishResult, max_attempts: int, record: bool
+    client: Any,
+    batch: list[_Pending],
+    result: PublishResult,
+    max_attempts: int,
+    record: bool,
+    number: int = 1,
 ) -> None:
     """Send one batch until each entry is accepted or has failed for good."""
     try:
-        pending = batch
+        pending, attempt = batch, 0
         while pending:
-            pending = _send_once(client, pending, result, max_attempts)
-            if pending:
-                result.retried += len(pending)
-                attempt = max(item.attempts for item in pending)
-                _sleep(random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)))
+            attempt += 1
+            before = (result.sent, len(result.failed), time.monotonic())
+            try:
+                retrying = _send_once(client, pending, result, max_attempts)
+            except PublishError:  # failed as a whole: its entries are in result.failed
+                if record:
+                    _note_request(result, number, attempt, before, len(pending), [], 0.0)
+                raise
+            backoff_s = 0.0
+            if retrying:
+                result.retried += len(retrying)
+                tries = max(item.attempts for item in retrying)
+                backoff_s = random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**tries))
+            if record:
+                _note_request(result, number, attempt, before, len(pending), retrying, backoff_s)
+            if retrying:
+                _sleep(backoff_s)
+            pending = retrying
     finally:
         if record:  # also when a request failed as a whole: the ids accepted so far are kept
             result.delivered.extend(
                 (item.event.idempotency_key, item.event_id) for item in batch if item.event_id
             )
+
+
+def _note_request(
+    result: PublishResult,
+    batch: int,
+    attempt: int,
+    before: tuple[int, int, float],
+    entries: int,
+    retrying: list[_Pending],
+    backoff_s: float,
+) -> None:
+    """Add one request to ``result.requests``; ``before`` is (sent, failed, clock) at its start."""
+    sent, failed, started = before
+    result.requests.append(
+        PutEventsRequest(
+            batch=batch,
+            attempt=attempt,
+            started=started,
+            finished=time.monotonic(),
+            entries=entries,
+            accepted=result.sent - sent,
+            retrying=len(retrying),
+            failed=len(result.failed) - failed,
+            backoff_s=backoff_s,
+        )
+    )
 
 
 def _send_once(
@@ -521,7 +692,7 @@ def _send_once(
         if "EventId" in outcome and not outcome.get("ErrorCode"):
             item.event_id = outcome["EventId"]
             result.sent += 1
-            result.billable_chunks += max(1, math.ceil(item.size / BILLING_CHUNK_BYTES))
+            result.billable_chunks += billable_chunks(item.size)
         elif outcome.get("ErrorCode") in _RETRYABLE and item.attempts < max_attempts:
             retry.append(item)
         else:

@@ -36,14 +36,15 @@ from botocore.exceptions import ClientError
 
 from . import _aws, contracts, events
 from ._lambda import LocalContext, ensure_target, reported_failures
-from .buses import _domain_tags, bus_name
-from .exceptions import ValidationError
+from .buses import DOMAIN_TAG, WORKBOOK_TAG, _domain_tags, bus_name
+from .exceptions import NotMeshkitResourceError, ValidationError
 
 __all__ = [
     "SALES_SOURCE",
     "StreamRunSummary",
     "StreamRunner",
     "create_sales_table",
+    "delete_sales_table",
     "lambda_handler",
     "sale_event_from_record",
     "stream_handler",
@@ -92,6 +93,54 @@ def create_sales_table(
         )
     dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
     return str(table["LatestStreamArn"])
+
+
+def delete_sales_table(
+    *, name: str = SALES_TABLE, boto3_session: boto3.Session | None = None
+) -> bool:
+    """Delete the Sales domain's table, if meshkit created it; wait until it is gone.
+
+    For a fresh start: a new table's stream holds only the changes made after it was created.
+    The old table's stream records stay readable (for 24 hours on AWS) but belong to the old
+    stream ARN, which a new event source mapping does not read.
+
+    Returns
+    -------
+    bool
+        True when a table was deleted, False when there was none.
+
+    Raises
+    ------
+    meshkit.exceptions.NotMeshkitResourceError
+        When the table exists without the Sales domain's ``meshkit:`` tags (someone else's).
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.producers.delete_sales_table()  # doctest: +SKIP
+    True
+    """
+    dynamodb = _aws.client("dynamodb", boto3_session)
+    try:
+        arn = dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        return False
+    tags = {
+        tag["Key"]: tag["Value"]
+        for tag in dynamodb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])
+    }
+    if tags.get(WORKBOOK_TAG) != "true" or tags.get(DOMAIN_TAG) != "sales":
+        raise NotMeshkitResourceError(
+            f"table {name} exists but meshkit did not create it for the sales domain (no "
+            f"{WORKBOOK_TAG} and {DOMAIN_TAG}=sales tags): delete it yourself if it is yours, or "
+            "use another name"
+        )
+    dynamodb.delete_table(TableName=name)
+    dynamodb.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+    _logger.info("deleted table %s", name)
+    return True
 
 
 # -- the article's producer ---------------------------------------------------------------------

@@ -129,6 +129,35 @@ def test_batches_keep_order_and_limits_and_lose_nothing(sizes, max_entries, max_
         )
 
 
+@pytest.mark.parametrize(
+    ("size", "chunks"), [(1, 1), (65_536, 1), (65_537, 2), (200 * 1024, 4), (1024 * 1024, 16)]
+)
+def test_each_started_64_kb_is_billed_as_one_event(size, chunks):
+    assert mk.events.billable_chunks(size) == chunks
+
+
+def test_a_batch_plan_is_what_publish_sends_and_sends_nothing(bus, sent):
+    padding = "x" * (100 * 1024)
+    events = [sale(i, detail={**sale(i).detail, "note": padding * (i % 3)}) for i in range(7)]
+    limit = mk.events.CLASSIC_ENTRY_LIMIT_BYTES
+
+    plan = mk.events.batch_plan(events, bus, max_bytes=limit, validate=False)
+
+    assert puts(sent) == [], "planning sends nothing"
+    assert plan.idempotency_key.tolist() == [event.idempotency_key for event in events]
+    assert plan.bytes.tolist() == [mk.events.entry_size(e.to_entry(bus)) for e in events]
+    assert plan.chunks.tolist() == [mk.events.billable_chunks(b) for b in plan.bytes]
+    assert (plan.groupby("request").bytes.sum() <= limit).all()
+    result = mk.events.publish(bus, events, max_bytes=limit, validate=False)
+    assert plan.request.max() == result.api_calls == len(puts(sent))
+    assert plan.chunks.sum() == result.billable_chunks
+
+
+def test_a_batch_plan_checks_events_as_publish_does():
+    with pytest.raises(mk.contracts.ContractViolation, match=r"event 1 \(sale-recorded/S-1\)"):
+        mk.events.batch_plan([sale(0), sale(1, detail={"sale_id": "S-1"})], BUS)
+
+
 def test_a_generator_is_streamed_not_read_whole(bus, monkeypatch):
     pulled = 0
 
@@ -224,6 +253,61 @@ def test_retries_are_bounded_and_back_off_exponentially(stubbed, no_sleep, monke
     assert result.sent == 0 and result.api_calls == 3
     assert [f.attempts for f in result.failed] == [3]
     assert no_sleep == [mk_events._BACKOFF_BASE_S * 2, mk_events._BACKOFF_BASE_S * 4]
+
+
+def test_the_timeline_shows_each_attempt_with_its_outcome_and_backoff(stubbed, no_sleep):
+    sample = json.loads((SAMPLES / "put_events_partial_failure.json").read_text())
+    stubbed.add_response("put_events", sample)
+    stubbed.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "e-2"}]})
+
+    result = mk.events.publish(BUS, [sale(0), sale(1), sale(2)])
+
+    timeline = result.timeline()
+    columns = ["batch", "attempt", "entries", "accepted", "retrying", "failed"]
+    assert timeline[columns].values.tolist() == [[1, 1, 3, 2, 1, 0], [1, 2, 1, 1, 0, 0]]
+    assert timeline.backoff_s.tolist() == [no_sleep[0], 0.0], "the pause that was slept"
+    assert timeline.start_s[0] == 0.0
+    assert (timeline.start_s <= timeline.end_s).all()
+    assert timeline.end_s[0] <= timeline.start_s[1], "the retry follows the first answer"
+
+
+def test_the_timeline_numbers_batches_and_counts_every_entry_once(bus):
+    with mk.faults.failing_put_events(
+        0.3, codes=["ThrottlingException", "InvalidArgument"], seed=3
+    ) as faults:
+        result = mk.events.publish(bus, [sale(i) for i in range(40)], max_attempts=2)
+
+    timeline = result.timeline()
+    assert timeline.batch.unique().tolist() == [1, 2, 3, 4]
+    assert len(timeline) == result.api_calls
+    assert timeline.accepted.sum() == result.sent
+    assert timeline.failed.sum() == len(result.failed)
+    assert timeline.retrying.sum() == result.retried
+    assert (timeline.entries == timeline.accepted + timeline.retrying + timeline.failed).all()
+    assert timeline.entries.sum() == faults.failed + faults.passed
+    assert (timeline.attempt <= 2).all() and result.retried > 0 and result.failed
+
+
+def test_a_request_refused_whole_is_in_the_timeline(stubbed):
+    stubbed.add_client_error(
+        "put_events", service_error_code="AccessDeniedException", http_status_code=400
+    )
+
+    with pytest.raises(mk.events.PublishError) as raised:
+        mk.events.publish(BUS, [sale(0), sale(1)])
+
+    timeline = raised.value.result.timeline()
+    assert timeline[["batch", "attempt", "entries", "accepted", "failed"]].values.tolist() == [
+        [1, 1, 2, 0, 2]
+    ]
+
+
+def test_without_recording_there_is_no_timeline(bus):
+    result = mk.events.publish(bus, [sale(i) for i in range(12)], record=False)
+
+    assert result.api_calls == 2
+    assert result.requests == [] and result.timeline().empty
+    assert list(result.timeline().columns) == list(mk.events.PublishResult().timeline().columns)
 
 
 def test_raise_on_failure_raises_with_everything_attached(stubbed):
@@ -446,3 +530,42 @@ def test_the_bus_check_is_per_account(mesh):
 
     with pytest.raises(mk.events.UnknownBusError):
         mk.events.publish("SalesEventBus", [deleted], boto3_session=other_account)
+
+
+# -- where the embedded AWS differs (pins for notebook 02's "Offline vs AWS" box) -------------
+
+
+def test_moto_never_throttles_put_events(bus):
+    """AWS: above the account's PutEvents quota for the Region, entries fail with
+    ThrottlingException. moto accepts every entry at any rate: mk.faults injects the throttling."""
+    target = mk.sandbox.current()
+    client = target.session().client("events", endpoint_url=target.endpoint_url)
+    entries = [sale(i).to_entry(bus) for i in range(10)]
+
+    answers = [client.put_events(Entries=entries)["FailedEntryCount"] for _ in range(200)]
+
+    assert answers == [0] * 200
+
+
+def test_moto_accepts_an_entry_over_the_size_limit(bus):
+    """AWS: an entry (and a request) over 1 MB (256 KB on the classic limit) is refused. moto
+    checks no size: meshkit checks it before sending (EventSizeError)."""
+    target = mk.sandbox.current()
+    client = target.session().client("events", endpoint_url=target.endpoint_url)
+    entry = sale(0, detail={**sale(0).detail, "note": "x" * (1100 * 1024)}).to_entry(bus)
+
+    response = client.put_events(Entries=[entry])
+
+    assert mk.events.entry_size(entry) > mk.events.ENTRY_LIMIT_BYTES
+    assert response["FailedEntryCount"] == 0 and "EventId" in response["Entries"][0]
+
+
+def test_moto_delivers_to_a_queue_before_put_events_returns(sales_tap):
+    """AWS: delivery to a rule's targets is asynchronous (poll the queue until the events are
+    there). moto delivers while PutEvents runs: the queue holds them when it returns."""
+    target = mk.sandbox.current()
+    client = target.session().client("events", endpoint_url=target.endpoint_url)
+
+    client.put_events(Entries=[sale(i).to_entry(BUS) for i in range(3)])
+
+    assert len(sales_tap()) == 3  # a receive without waiting

@@ -315,3 +315,36 @@ def test_creating_the_sales_table_is_idempotent(sales):
 
     assert mk.producers.create_sales_table() == first
     assert first.startswith("arn:aws:dynamodb:us-west-2:123456789012:table/Sales/stream/")
+
+
+def test_deleting_the_sales_table_starts_its_stream_afresh(sales):
+    table, delivered = sales
+    put_sale(table, "S-old", "10")
+    old_stream = mk.producers.create_sales_table()
+
+    assert mk.producers.delete_sales_table() is True
+    new_stream = mk.producers.create_sales_table()
+    put_sale(table, "S-new", "20")
+    mk.producers.StreamRunner(mk.producers.stream_handler, "Sales").run()
+
+    assert new_stream != old_stream
+    assert [event["detail"]["data"]["sale_id"] for event in delivered()] == ["S-new"]
+
+
+def test_deleting_a_sales_table_that_is_not_there_is_a_no_op(mesh):
+    assert mk.producers.delete_sales_table() is False
+
+
+def test_a_table_meshkit_did_not_create_is_not_deleted(mesh):
+    dynamodb = mesh.session().client("dynamodb", endpoint_url=mesh.endpoint_url)
+    dynamodb.create_table(
+        TableName="Sales",
+        KeySchema=[{"AttributeName": "sale_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "sale_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    with pytest.raises(mk.exceptions.NotMeshkitResourceError, match="meshkit did not create it"):
+        mk.producers.delete_sales_table()
+
+    assert dynamodb.describe_table(TableName="Sales")["Table"]["TableName"] == "Sales"
