@@ -34,7 +34,7 @@ from . import _aws
 from ._lambda import LocalContext, ensure_target, reported_failures
 from .buses import WORKBOOK_TAG, _domain_tags
 from .exceptions import MeshkitError, ValidationError
-from .subscriptions import queue_depths
+from .subscriptions import queue_depths, queue_url_of
 
 __all__ = [
     "RunSummary",
@@ -421,7 +421,8 @@ def run(
     deadline = started + time_budget_s
     timeline = None
     if record_timeline:
-        dlq_url = _queue_url_of(sqs, redrive["deadLetterTargetArn"]) if redrive else None
+        dlq_arn = redrive["deadLetterTargetArn"] if redrive else None
+        dlq_url = queue_url_of(dlq_arn, boto3_session=boto3_session) if dlq_arn else None
         timeline = _Timeline(summary, queue_url, dlq_url, started, boto3_session)
         timeline.start()
     try:
@@ -515,20 +516,6 @@ class _Timeline:
                 self.sample("sample")
             except Exception as err:  # a lost sample must not stop the run
                 _logger.debug("timeline sample failed: %r", err)
-
-
-def _queue_url_of(sqs: Any, queue_arn: str) -> str | None:
-    """The URL of the queue ``queue_arn`` names, or None when it does not exist (any more)."""
-    account, name = queue_arn.split(":")[4:6]
-    try:
-        return str(sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
-    except ClientError as err:
-        if err.response["Error"]["Code"] in (
-            "AWS.SimpleQueueService.NonExistentQueue",
-            "QueueDoesNotExist",
-        ):
-            return None
-        raise
 
 
 def _gather(

@@ -42,6 +42,7 @@ __all__ = [
     "forward",
     "list_subscriptions",
     "queue_depths",
+    "queue_url_of",
     "subscribe",
     "unsubscribe",
 ]
@@ -616,9 +617,25 @@ def _check_owner(tags: dict[str, str], what: str, consumer: str) -> None:
         )
 
 
-def _queue_url(sqs: Any, name: str) -> str | None:
+def queue_url_of(queue: str, *, boto3_session: boto3.Session | None = None) -> str | None:
+    """The URL of a queue named by its name or its ARN, or None when there is no such queue.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.subscriptions.queue_url_of("marketing-sales-dlq")  # doctest: +SKIP
+    'http://127.0.0.1:53127/123456789012/marketing-sales-dlq'
+    """
+    return _queue_url(_aws.client("sqs", boto3_session), queue)
+
+
+def _queue_url(sqs: Any, queue: str) -> str | None:
+    named = {"QueueName": queue}
+    if queue.startswith("arn:"):  # arn:aws:sqs:region:account:name
+        account, name = queue.split(":")[4:6]
+        named = {"QueueName": name, "QueueOwnerAWSAccountId": account}
     try:
-        return str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
+        return str(sqs.get_queue_url(**named)["QueueUrl"])
     except ClientError as err:
         if err.response["Error"]["Code"] in (
             "AWS.SimpleQueueService.NonExistentQueue",

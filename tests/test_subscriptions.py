@@ -323,3 +323,13 @@ def test_moto_fails_put_events_when_a_target_queue_is_gone_instead_of_using_the_
     assert target["DeadLetterConfig"] == {"Arn": sub.dlq_arn}
     assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
     assert mk.subscriptions.queue_depths(sub.dlq_url) == (0, 0, 0)
+
+
+def test_a_queue_is_found_by_name_or_by_arn(sales_bus):
+    sub = mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
+
+    by_name = mk.subscriptions.queue_url_of(sub.dlq_arn.rsplit(":", 1)[1])
+    by_arn = mk.subscriptions.queue_url_of(sub.dlq_arn)
+
+    assert by_name == by_arn == sub.dlq_url
+    assert mk.subscriptions.queue_url_of("no-such-queue") is None
