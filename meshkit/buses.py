@@ -291,8 +291,10 @@ def delete_domain_bus(
         )
     if tags.get(DOMAIN_TAG) != key:
         raise NotMeshkitResourceError(
-            f"event bus {name} belongs to domain {tags.get(DOMAIN_TAG)!r}, not {key!r}: "
-            f"call delete_domain_bus({tags.get(DOMAIN_TAG)!r}, name={name!r})"
+            f"event bus {name} belongs to domain {tags.get(DOMAIN_TAG)!r}, not {key!r}, so nothing "
+            f"was deleted: check the name; only if you mean to remove the "
+            f"{tags.get(DOMAIN_TAG)} domain's bus, call "
+            f"delete_domain_bus({tags.get(DOMAIN_TAG)!r}, name={name!r})"
         )
     if tags.get(ADOPTED_TAG) == "true" and not force:
         raise NotMeshkitResourceError(
