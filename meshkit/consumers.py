@@ -60,6 +60,7 @@ _PAYLOAD_MAX = 6 * 1024 * 1024
 # SendMessageBatch: the classic 256 KiB for the whole request, which every queue accepts.
 _SEND_BATCH_BYTES = 256 * 1024
 _TIMELINE_INTERVAL_S = 0.1  # between background samples of a recorded timeline
+_SNAPSHOT_TRIES = 3  # reads of a queue and its DLQ until they agree (messages move meanwhile)
 _TIMELINE_COLUMNS = [
     "seconds",
     "moment",
@@ -493,10 +494,7 @@ class _Timeline:
         # One sample at a time, so that the rows are in the order their counts were read.
         with self._lock:
             seconds = round(time.monotonic() - self.started, 3)
-            waiting, in_flight, _ = queue_depths(self.queue_url, boto3_session=self.boto3_session)
-            dead = 0
-            if self.dlq_url is not None:
-                dead = sum(queue_depths(self.dlq_url, boto3_session=self.boto3_session)[:2])
+            waiting, in_flight, dead = self._depths()
             self.summary.timeline.append(
                 {
                     "seconds": seconds,
@@ -509,6 +507,21 @@ class _Timeline:
                     "failed": self.summary.failed,
                 }
             )
+
+    def _depths(self) -> tuple[int, int, int]:
+        """(waiting, in flight, in the DLQ), read as one snapshot: a message that moves to the DLQ
+        between the two queues' reads would be counted twice, so read the queue again after the
+        DLQ and start over when it changed."""
+        queue = queue_depths(self.queue_url, boto3_session=self.boto3_session)[:2]
+        for _ in range(_SNAPSHOT_TRIES):
+            dead = 0
+            if self.dlq_url is not None:
+                dead = sum(queue_depths(self.dlq_url, boto3_session=self.boto3_session)[:2])
+            again = queue_depths(self.queue_url, boto3_session=self.boto3_session)[:2]
+            if again == queue:
+                break
+            queue = again
+        return queue[0], queue[1], dead
 
     def _tick(self) -> None:
         while not self._stopped.wait(_TIMELINE_INTERVAL_S):
