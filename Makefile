@@ -62,8 +62,9 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Each test file on one worker, in order (a notebook's cells, a chain of runs on one server).
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 notebooks: $(VENV)/.dev-installed
 	$(BIN)/meshkit run --write
