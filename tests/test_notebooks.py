@@ -190,3 +190,26 @@ def test_a_chapter_has_a_picture(path):
     plots = sum("image/png" in output.get("data", {}) for output in outputs)
 
     assert diagrams + plots >= 1
+
+
+# Facts of Custom Event Bus - Classic that the new Custom Event Bus (eventbridgev2) changes: 100
+# entries per PutEvents, 5 attempts in 300 s, ordered delivery per event group, starting positions
+# in the past, deduplication within 5 minutes. (EventBridge User Guide, "Custom Event Bus".)
+CLASSIC_ONLY = re.compile(
+    r"\b10 entries\b|\b185\b|new `id`|\bkeeps? (?:any )?order\b|published before it existed"
+)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_fact_true_only_of_classic_buses_says_so(path):
+    nb = nbformat.read(path, as_version=4)
+    paragraphs = [
+        paragraph
+        for cell in nb.cells
+        if cell.cell_type == "markdown"
+        for paragraph in re.split(r"\n\s*\n|\n- ", cell.source)
+    ]
+
+    unlabelled = [p for p in paragraphs if CLASSIC_ONLY.search(p) and "Classic" not in p]
+
+    assert not unlabelled, f"say that this holds for a Classic bus: {unlabelled[0][:200]!r}"
