@@ -38,7 +38,10 @@ def pytest_configure(config: pytest.Config) -> None:
     server = EmbeddedServer()
     config._meshkit_server = server  # type: ignore[attr-defined]
     # start() sees a moto server on loopback and exports the embedded environment before any
-    # kernel starts: notebook kernels inherit it and share this server, as under `make lab`.
+    # kernel starts: notebook kernels inherit it and share this server, as under `make lab`. An
+    # EmbeddedServer of this process is meshkit's own, so that environment also names it in
+    # SERVER_MARKER_VARIABLE (replacing a marker inherited from a `meshkit lab` terminal), and
+    # mk.sandbox.reset() may wipe it here and in the kernels, and no other server.
     os.environ.pop(
         "MESHKIT_TARGET", None
     )  # the tests never go to real AWS, whatever the shell says

@@ -18,15 +18,19 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from .exceptions import MeshkitError, TargetError
 from .sandbox import (
     DEFAULT_REGION,
+    SERVER_MARKER_VARIABLE,
     EmbeddedServer,
+    NotMeshkitServerError,
+    check_endpoint,
     embedded_environment,
-    is_embedded_endpoint,
-    post_moto_api,
+    reset,
+    started_by_meshkit,
 )
 
 _STOP_GRACE_S = 20
@@ -47,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         "--notebook-dir", default="notebooks", help="folder to open (default: %(default)s)"
     )
     lab.add_argument(
-        "--aws-port", type=int, default=0, help="port of the embedded AWS (default: a free one)"
+        "--aws-port",
+        type=_tcp_port(free_allowed=True),
+        default=0,
+        help="port of the embedded AWS (default: a free one)",
     )
     lab.add_argument(
         "--check",
@@ -78,12 +85,20 @@ def main(argv: list[str] | None = None) -> int:
         "reset",
         help="wipe the embedded AWS that `meshkit lab` started (every notebook's resources)",
         description="Wipe every resource of the embedded AWS that `meshkit lab` started. Run it "
-        "in JupyterLab's terminal, or name the server with --endpoint or --aws-port. Then re-run "
-        "the notebook you were on: each one creates what it needs.",
+        "in JupyterLab's terminal, or name the server with --endpoint or --aws-port (a moto "
+        "server on this machine, whoever started it). Then re-run the notebook you were on: each "
+        "one creates what it needs.",
     )
     where = reset.add_mutually_exclusive_group()
-    where.add_argument("--endpoint", help="the embedded AWS's URL (default: $AWS_ENDPOINT_URL)")
-    where.add_argument("--aws-port", type=int, help="the embedded AWS's port on 127.0.0.1")
+    where.add_argument(
+        "--endpoint",
+        help="the embedded AWS's URL (default: $AWS_ENDPOINT_URL, if `meshkit lab` started it)",
+    )
+    where.add_argument(
+        "--aws-port",
+        type=_tcp_port(free_allowed=False),
+        help="the embedded AWS's port on 127.0.0.1",
+    )
     reset.set_defaults(handler=_reset)
 
     args = parser.parse_args(argv)
@@ -92,6 +107,22 @@ def main(argv: list[str] | None = None) -> int:
     except MeshkitError as err:
         print(f"meshkit: {err}", file=sys.stderr)
         return 2
+
+
+def _tcp_port(*, free_allowed: bool) -> Callable[[str], int]:
+    """An argparse type for --aws-port: argparse names the option and exits 2 when it fails."""
+    lowest, hint = (0, "1-65535, or 0 for a free one") if free_allowed else (1, "1-65535")
+
+    def port(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = -1
+        if not lowest <= number <= 65535:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a TCP port: use {hint}")
+        return number
+
+    return port
 
 
 def _lab(args: argparse.Namespace) -> int:
@@ -262,22 +293,28 @@ def _signal_group(process: subprocess.Popen, *, force: bool) -> None:
 
 
 def _reset(args: argparse.Namespace) -> int:
+    """Wipe the server named on the command line, or the one `meshkit lab` gave this terminal."""
     if args.aws_port is not None:
-        endpoint = f"http://127.0.0.1:{args.aws_port}"
+        endpoint = check_endpoint(
+            f"http://127.0.0.1:{args.aws_port}", name="--aws-port", embedded=True
+        )
+    elif args.endpoint is not None:
+        endpoint = check_endpoint(args.endpoint, name="--endpoint", embedded=True)
     else:
-        endpoint = (args.endpoint or os.environ.get("AWS_ENDPOINT_URL", "")).strip().rstrip("/")
-    if not endpoint:
-        raise TargetError(
-            "no embedded AWS named: run `meshkit reset` in JupyterLab's terminal (it knows the "
-            "server), or pass --aws-port PORT or --endpoint URL as `meshkit lab` printed them"
-        )
-    if not is_embedded_endpoint(endpoint):
-        raise TargetError(
-            f"{endpoint} is not an embedded moto server on this machine: `meshkit reset` wipes "
-            "only that, never another endpoint or a real account"
-        )
-    post_moto_api(endpoint, "/moto-api/reset")
-    post_moto_api(endpoint, "/moto-api/reset-auth", b"inf")  # IAM enforcement off, as at start
+        named = os.environ.get("AWS_ENDPOINT_URL", "").strip()
+        if not named:
+            raise TargetError(
+                "no embedded AWS named: run `meshkit reset` in JupyterLab's terminal (it knows the "
+                "server), or pass --aws-port PORT or --endpoint URL as `meshkit lab` printed them"
+            )
+        endpoint = check_endpoint(named, name="AWS_ENDPOINT_URL", embedded=True)
+        if not started_by_meshkit(endpoint):  # another project's moto, in this shell's settings
+            raise NotMeshkitServerError(
+                f"AWS_ENDPOINT_URL={named} was not started by `meshkit lab` (this terminal has no "
+                f"{SERVER_MARKER_VARIABLE} naming it) and may hold another project's resources. "
+                f"To wipe it anyway, name it: meshkit reset --endpoint {endpoint}"
+            )
+    reset(endpoint_url=endpoint)  # also switches IAM enforcement off, as at start
     print(
         f"Wiped the embedded AWS at {endpoint}. Re-run the notebook you were on from the top "
         "(Kernel > Restart Kernel and Run All Cells): it creates what it needs."

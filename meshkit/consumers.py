@@ -20,6 +20,7 @@ import base64
 import json
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -28,15 +29,26 @@ from typing import Any
 
 import boto3
 import pandas as pd
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from . import _aws
-from ._lambda import LocalContext, ensure_target, reported_failures
-from .buses import WORKBOOK_TAG, _domain_tags
-from .exceptions import MeshkitError, ValidationError
+from ._lambda import (
+    Invocation,
+    LocalContext,
+    batch_response_problem,
+    ensure_target,
+    reported_failures,
+    timed_out,
+)
+from .buses import ADOPTED_TAG, WORKBOOK_TAG, _domain_tags, domain_key
+from .exceptions import MeshkitError, NotMeshkitResourceError, ValidationError
 from .subscriptions import queue_depths, queue_url_of
 
 __all__ = [
+    "EventSourceMappingError",
+    "IdempotencyTableError",
+    "QueueNotFoundError",
+    "RunInterruptedError",
     "RunSummary",
     "create_idempotency_table",
     "idempotent_batch_handler",
@@ -57,6 +69,13 @@ _RECEIVE_MAX = 10
 _BATCH_MAX = 10_000
 _WINDOW_MAX_S = 300
 _PAYLOAD_MAX = 6 * 1024 * 1024
+_WAIT_MAX_S = 20  # ReceiveMessage's WaitTimeSeconds
+_FUNCTION_TIMEOUT_MAX_S = 900  # a Lambda function's Timeout: 1 to 900 seconds
+# DynamoDB's TableName: 3 to 255 letters, digits, '_', '-' and '.'.
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.\-]{3,255}")
+# Powertools' DynamoDBPersistenceLayer defaults: partition key "id" (a string), TTL "expiration".
+_TABLE_KEY = {"id": ("HASH", "S")}
+_TABLE_TTL = "expiration"
 # SendMessageBatch: the classic 256 KiB for the whole request, which every queue accepts.
 _SEND_BATCH_BYTES = 256 * 1024
 _TIMELINE_INTERVAL_S = 0.1  # between background samples of a recorded timeline
@@ -82,6 +101,36 @@ _RECORD_ATTRIBUTES = (
     "MessageGroupId",
     "MessageDeduplicationId",
 )
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+class QueueNotFoundError(MeshkitError):
+    """The queue ``run`` was given does not exist (in this account and region)."""
+
+
+class EventSourceMappingError(MeshkitError):
+    """The queue and the function's settings are ones Lambda's ``CreateEventSourceMapping``
+    refuses (the queue's visibility timeout below the function's timeout)."""
+
+
+class RunInterruptedError(MeshkitError):
+    """An SQS call failed mid-run (a lost connection, a refused call).
+
+    ``summary`` is the ``RunSummary`` so far (``stopped == "interrupted"``). Nothing is lost:
+    the messages the run did not delete stay in the queue and come back after their visibility
+    timeout; run again once SQS answers.
+    """
+
+    def __init__(self, message: str, *, summary: RunSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+class IdempotencyTableError(MeshkitError):
+    """A table of that name exists with a key schema or time to live that Powertools'
+    idempotency records cannot use."""
 
 
 # -- handlers -----------------------------------------------------------------------------------
@@ -121,35 +170,142 @@ def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
 
 
 def create_idempotency_table(
-    name: str, *, domain: str | None = None, boto3_session: boto3.Session | None = None
+    name: str,
+    *,
+    domain: str | None = None,
+    adopt: bool = False,
+    boto3_session: boto3.Session | None = None,
 ) -> str:
     """Create the DynamoDB table Powertools' idempotency utility keeps its records in.
 
     Idempotent. Keyed by ``id`` (string), with time to live on ``expiration`` so DynamoDB deletes
-    records once they expire. Returns the table's ARN.
+    records once they expire. A table of that name that meshkit did not create is refused unless
+    ``adopt=True``; one whose key schema or time to live Powertools cannot use is refused always.
+
+    Parameters
+    ----------
+    name : str
+        The table's name: 3 to 255 letters, digits, ``_``, ``-`` or ``.``.
+    domain : str, optional
+        The owning domain, stored in the table's tags (``meshkit:domain``).
+    adopt : bool, default False
+        Take over an existing table without meshkit's tag: tag it as meshkit's (marked
+        ``meshkit:adopted``) and turn on its time to live; both are logged.
+    boto3_session : boto3.Session, optional
+
+    Returns
+    -------
+    str
+        The table's ARN.
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        For a bad name, domain or ``adopt``; nothing was sent.
+    meshkit.exceptions.NotMeshkitResourceError
+        When the table exists without meshkit's tag and ``adopt`` is False; it is left as it is.
+    IdempotencyTableError
+        When the table exists with another key schema, or time to live on another attribute.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.consumers.create_idempotency_table(
+    ...     "marketing-idempotency", domain="marketing")  # doctest: +SKIP
+    'arn:aws:dynamodb:us-west-2:123456789012:table/marketing-idempotency'
     """
+    if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
+        raise ValidationError(
+            f"name {name!r} is not a DynamoDB table name: give 3 to 255 letters, digits, '_', "
+            "'-' or '.', e.g. 'marketing-idempotency'"
+        )
+    key = domain_key(domain) if domain is not None else None
+    if not isinstance(adopt, bool):
+        raise ValidationError(f"adopt must be True or False, not {adopt!r}")
     dynamodb = _aws.client("dynamodb", boto3_session)
-    tags = _domain_tags(domain) if domain else [{"Key": WORKBOOK_TAG, "Value": "true"}]
+    tags = _domain_tags(key) if key else [{"Key": WORKBOOK_TAG, "Value": "true"}]
     try:
         arn = dynamodb.create_table(
             TableName=name,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[
+                {"AttributeName": attribute, "KeyType": kind}
+                for attribute, (kind, _) in _TABLE_KEY.items()
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": attribute, "AttributeType": kind}
+                for attribute, (_, kind) in _TABLE_KEY.items()
+            ],
             BillingMode="PAY_PER_REQUEST",
             Tags=tags,
         )["TableDescription"]["TableArn"]
+        created = True
+        _logger.info("created the idempotency table %s", arn)
     except ClientError as err:
         if err.response["Error"]["Code"] != "ResourceInUseException":
             raise
-        arn = dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
+        arn, created = _adopt_idempotency_table(dynamodb, name, tags, adopt=adopt), False
     dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
     ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
     if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):  # also when a first try failed
         dynamodb.update_time_to_live(
             TableName=name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"},
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": _TABLE_TTL},
         )
+        if not created:
+            _logger.info("turned on time to live (%r) of the existing table %s", _TABLE_TTL, arn)
     return str(arn)
+
+
+def _adopt_idempotency_table(
+    dynamodb: Any, name: str, tags: list[dict[str, str]], *, adopt: bool
+) -> str:
+    """Check an existing table of that name before using it; tag it when adopting. Its ARN."""
+    table = dynamodb.describe_table(TableName=name)["Table"]
+    arn = str(table["TableArn"])
+    types = {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]}
+    found = {
+        k["AttributeName"]: (k["KeyType"], types.get(k["AttributeName"], "?"))
+        for k in table["KeySchema"]
+    }
+    problems = []
+    if found != _TABLE_KEY:
+        problems.append(f"its key is {_key_text(found)}, Powertools needs {_key_text(_TABLE_KEY)}")
+    ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    if (
+        ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
+        and ttl.get("AttributeName") != _TABLE_TTL
+    ):
+        problems.append(
+            f"its time to live is on {ttl.get('AttributeName')!r}, Powertools writes the expiry "
+            f"to {_TABLE_TTL!r} (records would never expire)"
+        )
+    existing = {
+        t["Key"]: t["Value"]
+        for t in dynamodb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])
+    }
+    ours = existing.get(WORKBOOK_TAG) == "true"
+    if problems:
+        raise IdempotencyTableError(
+            f"table {name} exists but {'; '.join(problems)}: choose another name, or delete the "
+            "table if it is yours" + ("" if ours else " (meshkit did not create it)")
+        )
+    if not ours and not adopt:
+        raise NotMeshkitResourceError(
+            f"table {name} already exists but meshkit did not create it (it has no "
+            f"{WORKBOOK_TAG} tag): pass adopt=True to use it for idempotency records (meshkit "
+            "then tags it and turns on its time to live), or choose another name"
+        )
+    if not ours:
+        dynamodb.tag_resource(ResourceArn=arn, Tags=[*tags, {"Key": ADOPTED_TAG, "Value": "true"}])
+        _logger.info(
+            "adopted the existing table %s: tagged it %s and %s", arn, WORKBOOK_TAG, ADOPTED_TAG
+        )
+    return arn
+
+
+def _key_text(key: Mapping[str, tuple[str, str]]) -> str:
+    """``{"id": ("HASH", "S")}`` -> ``id (HASH, S)``."""
+    return ", ".join(f"{name} ({kind}, {type_})" for name, (kind, type_) in key.items()) or "none"
 
 
 def idempotent_batch_handler(
@@ -210,6 +366,30 @@ def idempotent_batch_handler(
         idempotent_function,
     )
 
+    if not callable(process):
+        raise ValidationError(
+            f"process must be a function process(event), not {type(process).__name__}: pass "
+            "the function itself, not its name or its result"
+        )
+    if not isinstance(table_name, str) or not _TABLE_NAME.fullmatch(table_name):
+        raise ValidationError(
+            f"table_name {table_name!r} is not a DynamoDB table name: give the name passed to "
+            "create_idempotency_table, e.g. 'marketing-idempotency'"
+        )
+    if isinstance(expires_after_s, bool) or not isinstance(expires_after_s, int):
+        raise ValidationError(
+            f"expires_after_s must be a whole number of seconds, not {expires_after_s!r}"
+        )
+    if expires_after_s < 1:
+        raise ValidationError(
+            f"expires_after_s is {expires_after_s}; give 1 or more seconds, longer than the "
+            "longest redelivery you expect (e.g. 3600)"
+        )
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise ValidationError(
+            f"name {name!r} must be a non-empty string naming the consumer, e.g. "
+            "'marketing-award-points'"
+        )
     if name is None:
         qualname = getattr(process, "__qualname__", "")
         if not qualname or "<lambda>" in qualname:
@@ -270,10 +450,18 @@ class RunSummary:
     batches : int
         Handler invocations.
     stopped : str
-        ``"drained"``, ``"time budget"``, ``"max_messages"`` or ``"max_batches"``.
+        ``"drained"``, ``"time budget"``, ``"max_messages"``, ``"max_batches"``, or
+        ``"interrupted"`` (on the ``RunInterruptedError``'s summary).
+    unfinished : int
+        Messages handed to the handler whose outcome the run could not complete: the time budget
+        ended during the call, or deleting them failed. They were not deleted, so they come
+        back after their visibility timeout (or, after their last allowed receive, move to the
+        DLQ). Shown in the repr only when not 0.
     failures : list of dict
         One entry per failed delivery: ``message_id``, ``receive_count``, ``dead_lettered``,
-        ``error``.
+        ``error`` (a handler past its function timeout: ``"Task timed out after 3.00
+        seconds"``, as Lambda says; a result Lambda cannot serialise: ``"Runtime.MarshalError:
+        ..."``).
     elapsed_s : float
     timeline : list of dict
         With ``run(..., record_timeline=True)``: the queue's and the DLQ's depths, sampled at the
@@ -286,9 +474,18 @@ class RunSummary:
     dead_lettered: int = 0
     batches: int = 0
     stopped: str = ""
+    unfinished: int = 0
     failures: list[dict[str, Any]] = field(default_factory=list, repr=False)
     elapsed_s: float = field(default=0.0, repr=False)
     timeline: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    def __repr__(self) -> str:
+        unfinished = f", unfinished={self.unfinished}" if self.unfinished else ""
+        return (
+            f"RunSummary(processed={self.processed}, failed={self.failed}, "
+            f"dead_lettered={self.dead_lettered}, batches={self.batches}{unfinished}, "
+            f"stopped={self.stopped!r})"
+        )
 
     def failures_frame(self) -> pd.DataFrame:
         """``failures`` as a DataFrame: message_id, receive_count, dead_lettered, error."""
@@ -319,37 +516,52 @@ def run(
     max_batches: int | None = None,
     report_batch_item_failures: bool = True,
     record_timeline: bool = False,
+    function_timeout_s: float | None = None,
     boto3_session: boto3.Session | None = None,
 ) -> RunSummary:
     """Feed a queue's messages to a Lambda handler as Lambda's SQS event source mapping does.
 
     Per the mapping's contract: long-poll the queue; call ``handler(event, context)`` with
     ``{"Records": [...]}`` in the SQS event shape; delete the messages that succeeded; leave the
-    failed ones in the queue, to be received again once their visibility timeout ends (all of
-    the batch when the handler raises; the ``batchItemFailures`` when it answers with a partial
-    batch response; the whole batch when that response names an unknown message). After
+    failed ones in the queue, to be received again once their visibility timeout ends. A batch
+    fails as a whole when the handler raises, runs past the function timeout, or returns what
+    Lambda cannot serialise to JSON (a coroutine of an ``async def``, a generator, a set, ...);
+    only its ``batchItemFailures`` fail when it answers with a partial batch response; and the
+    whole batch again when that response is malformed or names an unknown message. After
     ``maxReceiveCount`` receives SQS moves a message to the DLQ: ``run`` counts such a message as
     dead-lettered when its last allowed receive fails.
 
+    The handler runs in a worker thread, with a context whose ``get_remaining_time_in_millis``
+    counts down the function timeout. A call still running at the timeout fails its batch
+    ("Task timed out"), as on Lambda. Python cannot stop a thread, so the call goes on in the
+    background: ``run`` never deletes its messages, and receives nothing more from the queue
+    until the call has ended (or the time budget has), so that no message reaches a second
+    call while the first may still be working on it; the same holds for a later ``run`` of the
+    same queue in this process.
+
     It stops when the queue is drained (nothing waiting, nothing in flight), after
-    ``max_batches`` handler invocations, or at the time budget. Given ``max_messages``, it stops
-    once that many messages were processed or dead-lettered instead of when the queue looks
-    drained: it waits for messages still on their way, as on AWS, where EventBridge delivers
-    asynchronously, or while a producer is still publishing.
+    ``max_batches`` handler invocations, or at the time budget, also in the middle of a handler
+    call: that call's messages are then left in the queue (``RunSummary.unfinished``). Given
+    ``max_messages``, it stops once that many messages were processed or dead-lettered instead
+    of when the queue looks drained: it waits for messages still on their way, as on AWS, where
+    EventBridge delivers asynchronously, or while a producer is still publishing.
 
     Parameters
     ----------
     handler : callable
         ``handler(event, context)``, the Lambda function's handler.
     queue_url : str
+        The queue's URL (``Subscription.queue_url``), not its name or ARN.
     batch_size : int, default 10
         Most records per invocation (the mapping's ``BatchSize``, 1 to 10,000; above 10 it
         needs ``batching_window_s``, as on AWS).
     batching_window_s : float, default 0
-        How long to gather a batch (``MaximumBatchingWindowInSeconds``).
+        How long to gather a batch (``MaximumBatchingWindowInSeconds``, 0 to 300).
     wait_time_s : int, default 1
-        Long-poll wait of each receive (Lambda uses 20; 1 keeps a local run responsive).
+        Long-poll wait of each receive, 0 to 20 (Lambda uses 20; 1 keeps a local run
+        responsive).
     time_budget_s : float, default 60
+        Stop after this many seconds, overrunning by at most one receive's wait.
     max_messages : int, optional
         Stop once this many messages were processed or dead-lettered (and not before, unless the
         time budget or ``max_batches`` ends the run).
@@ -365,101 +577,193 @@ def run(
         ``GetQueueAttributes`` calls per sample, from a background thread). Enough to plot how
         messages wait, go in flight, come back after the visibility timeout and move to the DLQ.
         On AWS the counts are approximate and lag by up to a minute.
+    function_timeout_s : float, optional
+        The function's timeout (Lambda's ``Timeout``: 3 s unless set, at most 900 s). It may not
+        exceed the queue's visibility timeout, which Lambda requires of an SQS event source
+        mapping (AWS advises a visibility timeout of six times the function's timeout). Default:
+        the queue's visibility timeout (at most 900 s), the longest the mapping accepts, so a
+        slow notebook handler is not cut short sooner than the queue itself would redeliver.
     boto3_session : boto3.Session, optional
 
     Returns
     -------
     RunSummary
 
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        For a bad argument, naming it, its limit and the fix; nothing was sent.
+    QueueNotFoundError
+        When no queue has that URL.
+    EventSourceMappingError
+        When the queue's visibility timeout is below the function's timeout (or 0).
+    RunInterruptedError
+        When an SQS call fails mid-run (a lost connection); its ``summary`` says what was done.
+
     Examples
     --------
     >>> import meshkit as mk
     >>> mk.consumers.run(mk.consumers.lambda_handler, sub.queue_url)  # doctest: +SKIP
     RunSummary(processed=3, failed=0, dead_lettered=0, batches=1, stopped='drained')
+    >>> mk.consumers.run(handler, sub.queue_url, function_timeout_s=3)  # doctest: +SKIP
+    RunSummary(processed=2, failed=1, dead_lettered=0, batches=2, stopped='drained')
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-        raise ValidationError(f"batch_size must be a whole number, not {batch_size!r}")
-    if not 1 <= batch_size <= _BATCH_MAX:
-        raise ValidationError(f"batch_size is {batch_size}; give 1 to {_BATCH_MAX:,}")
-    if not 0 <= batching_window_s <= _WINDOW_MAX_S:
-        raise ValidationError(
-            f"batching_window_s is {batching_window_s}; Lambda allows 0 to {_WINDOW_MAX_S} seconds"
-        )
-    if batch_size > _RECEIVE_MAX and batching_window_s < 1:
-        raise ValidationError(
-            f"batch_size {batch_size} needs a batching window: pass batching_window_s >= 1, as "
-            "Lambda requires MaximumBatchingWindowInSeconds of 1 or more for batches over 10"
-        )
-    if not 0 <= wait_time_s <= 20:
-        raise ValidationError(f"wait_time_s is {wait_time_s}; SQS allows 0 to 20 seconds")
-    sqs = _aws.client("sqs", boto3_session)
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=queue_url, AttributeNames=["QueueArn", "RedrivePolicy", "VisibilityTimeout"]
-    )["Attributes"]
-    queue_arn = attributes["QueueArn"]
-    visibility_timeout_s = int(attributes.get("VisibilityTimeout", 30))
-    if visibility_timeout_s < 1:
-        raise ValidationError(
-            f"{queue_arn} has a visibility timeout of 0: a message would be received again while "
-            "its handler still runs. Lambda requires a visibility timeout of at least the "
-            "function's timeout (AWS advises six times it): set it to 1 or more"
-        )
-    redrive = json.loads(attributes.get("RedrivePolicy") or "{}")
-    if not redrive:
-        _logger.warning("%s has no dead-letter queue: failing messages return forever", queue_arn)
-    mapping = _Mapping(
-        handler=handler,
-        sqs=sqs,
-        queue_url=queue_url,
-        queue_arn=queue_arn,
-        visibility_timeout_s=visibility_timeout_s,
-        max_receives=int(redrive["maxReceiveCount"]) if redrive else None,
-        report_batch_item_failures=report_batch_item_failures,
+    _check_run_arguments(
+        handler,
+        queue_url,
+        batch_size=batch_size,
+        batching_window_s=batching_window_s,
+        wait_time_s=wait_time_s,
+        time_budget_s=time_budget_s,
+        max_messages=max_messages,
+        max_batches=max_batches,
+        function_timeout_s=function_timeout_s,
+        flags={
+            "report_batch_item_failures": report_batch_item_failures,
+            "record_timeline": record_timeline,
+        },
     )
-
     summary = RunSummary()
     started = time.monotonic()
-    deadline = started + time_budget_s
     timeline = None
-    if record_timeline:
-        dlq_arn = redrive["deadLetterTargetArn"] if redrive else None
-        dlq_url = queue_url_of(dlq_arn, boto3_session=boto3_session) if dlq_arn else None
-        timeline = _Timeline(summary, queue_url, dlq_url, started, boto3_session)
-        timeline.start()
     try:
-        while True:
-            if (
-                max_messages is not None
-                and summary.processed + summary.dead_lettered >= max_messages
-            ):
-                summary.stopped = "max_messages"
-                break
-            if max_batches is not None and summary.batches >= max_batches:
-                summary.stopped = "max_batches"
-                break
-            if time.monotonic() >= deadline:
-                summary.stopped = "time budget"
-                break
-            wait = max(0, min(wait_time_s, math.ceil(deadline - time.monotonic())))
-            messages = _gather(sqs, queue_url, batch_size, batching_window_s, wait)
-            if not messages:
-                if max_messages is not None:
-                    continue  # more are expected: keep polling
-                waiting, in_flight, delayed = queue_depths(queue_url, boto3_session=boto3_session)
-                if waiting == in_flight == delayed == 0:
-                    summary.stopped = "drained"
-                    break
-                continue
-            if timeline is not None:
-                timeline.sample("received")
-            mapping.deliver(messages, deadline, summary)
-            if timeline is not None:
-                timeline.sample("handled")
+        mapping = _Mapping.connect(
+            handler,
+            queue_url,
+            function_timeout_s=function_timeout_s,
+            report_batch_item_failures=report_batch_item_failures,
+            boto3_session=boto3_session,
+        )
+        if record_timeline:
+            dlq_url = (
+                queue_url_of(mapping.dlq_arn, boto3_session=boto3_session)
+                if mapping.dlq_arn
+                else None
+            )
+            timeline = _Timeline(summary, queue_url, dlq_url, started, boto3_session)
+            timeline.start()
+        mapping.poll(
+            summary,
+            deadline=started + time_budget_s,
+            batch_size=batch_size,
+            batching_window_s=batching_window_s,
+            wait_time_s=wait_time_s,
+            max_messages=max_messages,
+            max_batches=max_batches,
+            timeline=timeline,
+        )
+    except (BotoCoreError, ClientError) as err:
+        summary.stopped = "interrupted"
+        summary.elapsed_s = time.monotonic() - started
+        raise RunInterruptedError(
+            f"run stopped: an SQS call failed ({type(err).__name__}: {err}). So far "
+            f"{summary.batches} batch(es): {summary.processed} processed, {summary.failed} "
+            f"failed, {summary.unfinished} unfinished (error.summary has the details). Nothing "
+            "is lost: the messages not deleted stay in the queue and come back after their "
+            "visibility timeout. Check that the endpoint answers (mk.sandbox.start()), then "
+            "run again",
+            summary=summary,
+        ) from err
     finally:
         if timeline is not None:
             timeline.stop()
     summary.elapsed_s = time.monotonic() - started
     return summary
+
+
+def _check_run_arguments(
+    handler: Any,
+    queue_url: Any,
+    *,
+    batch_size: Any,
+    batching_window_s: Any,
+    wait_time_s: Any,
+    time_budget_s: Any,
+    max_messages: Any,
+    max_batches: Any,
+    function_timeout_s: Any,
+    flags: Mapping[str, Any],
+) -> None:
+    """Refuse a bad argument of ``run`` before anything is sent, naming its limit and the fix."""
+    if not callable(handler):
+        raise ValidationError(
+            f"handler must be a function handler(event, context), not {type(handler).__name__}: "
+            "pass the function itself (e.g. mk.consumers.lambda_handler), not its name or result"
+        )
+    if not isinstance(queue_url, str) or not queue_url.strip():
+        raise ValidationError(
+            f"queue_url must be the queue's URL, not {queue_url!r}: pass e.g. sub.queue_url "
+            "from mk.subscriptions.subscribe"
+        )
+    if "://" not in queue_url:
+        fix = (
+            "mk.subscriptions.queue_url_of(arn)"
+            if queue_url.startswith("arn:")
+            else "sqs.get_queue_url(QueueName=...)['QueueUrl']"
+        )
+        raise ValidationError(
+            f"queue_url {queue_url!r} is not a URL (a queue name or ARN?): pass the queue's "
+            f"URL, from {fix}"
+        )
+    _check_whole("batch_size", batch_size, 1, _BATCH_MAX, f"give 1 to {_BATCH_MAX:,}")
+    _check_seconds(
+        "batching_window_s",
+        batching_window_s,
+        0,
+        _WINDOW_MAX_S,
+        f"Lambda allows 0 to {_WINDOW_MAX_S} seconds",
+    )
+    if batch_size > _RECEIVE_MAX and batching_window_s < 1:
+        raise ValidationError(
+            f"batch_size {batch_size} needs a batching window: pass batching_window_s >= 1, as "
+            f"Lambda requires MaximumBatchingWindowInSeconds of 1 or more for batches over "
+            f"{_RECEIVE_MAX} (or give batch_size 1 to {_RECEIVE_MAX})"
+        )
+    _check_whole(
+        "wait_time_s", wait_time_s, 0, _WAIT_MAX_S, f"SQS allows 0 to {_WAIT_MAX_S} seconds"
+    )
+    _check_seconds(
+        "time_budget_s",
+        time_budget_s,
+        0,
+        math.inf,
+        "give more than 0 seconds, e.g. 60 (max_messages or max_batches stop a run on a count)",
+        above=True,
+    )
+    for name, value in (("max_messages", max_messages), ("max_batches", max_batches)):
+        if value is not None:
+            _check_whole(name, value, 1, None, "give 1 or more, or None for no limit")
+    if function_timeout_s is not None:
+        _check_seconds(
+            "function_timeout_s",
+            function_timeout_s,
+            0,
+            _FUNCTION_TIMEOUT_MAX_S,
+            f"a Lambda function's timeout is more than 0 and at most {_FUNCTION_TIMEOUT_MAX_S} "
+            "seconds (3 unless set); or None for the queue's visibility timeout",
+            above=True,
+        )
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise ValidationError(f"{name} must be True or False, not {value!r}")
+
+
+def _check_whole(name: str, value: Any, low: int, high: int | None, rule: str) -> None:
+    """A whole number (not a bool, which Python counts as one) from ``low`` to ``high``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{name} must be a whole number, not {value!r}: {rule}")
+    if value < low or (high is not None and value > high):
+        raise ValidationError(f"{name} is {value}; {rule}")
+
+
+def _check_seconds(
+    name: str, value: Any, low: float, high: float, rule: str, *, above: bool = False
+) -> None:
+    """A finite number of seconds from ``low`` (or ``above`` it) to ``high``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValidationError(f"{name} must be a number of seconds, not {value!r}: {rule}")
+    if value < low or (above and value == low) or value > high:
+        raise ValidationError(f"{name} is {value}; {rule}")
 
 
 class _Timeline:
@@ -488,7 +792,10 @@ class _Timeline:
     def stop(self) -> None:
         self._stopped.set()
         self._thread.join()
-        self.sample("end")
+        try:
+            self.sample("end")
+        except (BotoCoreError, ClientError) as err:  # SQS gone: the run's own error says so
+            _logger.debug("last timeline sample failed: %r", err)
 
     def sample(self, moment: str) -> None:
         # One sample at a time, so that the rows are in the order their counts were read.
@@ -532,13 +839,14 @@ class _Timeline:
 
 
 def _gather(
-    sqs: Any, queue_url: str, batch_size: int, window_s: float, wait_s: int
+    sqs: Any, queue_url: str, batch_size: int, window_s: float, wait_s: int, deadline: float
 ) -> list[dict[str, Any]]:
     """Receive a batch as Lambda does: up to ``batch_size`` messages and 6 MB, gathered for at
-    most the batching window (without a window: what one receive returns)."""
+    most the batching window (without a window: what one receive returns), and not past the
+    run's ``deadline``."""
     messages: dict[str, dict[str, Any]] = {}  # by id: one message once per batch
     payload = 0
-    window_ends = time.monotonic() + window_s
+    window_ends = min(time.monotonic() + window_s, deadline)
     while len(messages) < batch_size and payload < _PAYLOAD_MAX:
         left = window_ends - time.monotonic()
         if messages and left <= 0:
@@ -559,6 +867,21 @@ def _gather(
     return list(messages.values())
 
 
+# Handler calls that timed out or outlived their run and may still be running, with their
+# queue's ARN. Receives from that queue wait for them: a message that came back must not reach
+# a second call while the first may still be working on it (Lambda would have stopped it).
+_still_running: list[tuple[str, Invocation]] = []
+_still_running_lock = threading.Lock()
+
+
+def _calls_still_running(queue_arn: str, add: Invocation | None = None) -> list[Invocation]:
+    with _still_running_lock:
+        if add is not None:
+            _still_running.append((queue_arn, add))
+        _still_running[:] = [(arn, call) for arn, call in _still_running if call.running]
+        return [call for arn, call in _still_running if arn == queue_arn]
+
+
 @dataclass(frozen=True)
 class _Mapping:
     """One run's event source mapping: the queue, its settings, the handler."""
@@ -567,46 +890,166 @@ class _Mapping:
     sqs: Any
     queue_url: str
     queue_arn: str
-    visibility_timeout_s: int
+    dlq_arn: str | None
     max_receives: int | None
+    function_timeout_s: float
     report_batch_item_failures: bool
+    boto3_session: boto3.Session | None
 
-    def deliver(self, messages: list[dict[str, Any]], deadline: float, summary: RunSummary) -> None:
-        """Invoke the handler with one batch; delete what succeeded; account for the rest."""
+    @classmethod
+    def connect(
+        cls,
+        handler: Handler,
+        queue_url: str,
+        *,
+        function_timeout_s: float | None,
+        report_batch_item_failures: bool,
+        boto3_session: boto3.Session | None,
+    ) -> _Mapping:
+        """Read the queue's settings once, and check them as ``CreateEventSourceMapping`` does."""
+        sqs = _aws.client("sqs", boto3_session)
+        try:
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=queue_url,
+                AttributeNames=["QueueArn", "RedrivePolicy", "VisibilityTimeout"],
+            )["Attributes"]
+        except ClientError as err:
+            if err.response["Error"].get("QueryErrorCode") == "QueueDoesNotExist" or err.response[
+                "Error"
+            ]["Code"] in ("QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue"):
+                raise QueueNotFoundError(
+                    f"queue_url {queue_url} names no queue (in this account and region): check "
+                    "the URL, or create the queue first with mk.subscriptions.subscribe"
+                ) from err
+            raise
+        queue_arn = attributes["QueueArn"]
+        visibility_s = int(attributes.get("VisibilityTimeout", 30))
+        if visibility_s < 1:
+            raise EventSourceMappingError(
+                f"{queue_arn} has a visibility timeout of 0: a message would be received again "
+                "while its handler still runs. Lambda requires a visibility timeout of at least "
+                "the function's timeout (AWS advises six times it): set it to 1 or more"
+            )
+        timeout_s = float(
+            min(visibility_s, _FUNCTION_TIMEOUT_MAX_S)
+            if function_timeout_s is None
+            else function_timeout_s
+        )
+        if timeout_s > visibility_s:
+            raise EventSourceMappingError(
+                f"function_timeout_s is {function_timeout_s} s but the queue's VisibilityTimeout "
+                f"is {visibility_s} s: Lambda refuses an SQS event source mapping whose queue's "
+                "visibility timeout is less than the function's timeout, since a message would "
+                "come back while its first call still runs. Pass function_timeout_s of "
+                f"{visibility_s} or less, or raise the queue's visibility timeout (AWS advises "
+                f"six times the function's timeout: {math.ceil(6 * timeout_s)} s)"
+            )
+        redrive = json.loads(attributes.get("RedrivePolicy") or "{}")
+        if not redrive:
+            _logger.warning(
+                "%s has no dead-letter queue: failing messages return forever", queue_arn
+            )
+        return cls(
+            handler=handler,
+            sqs=sqs,
+            queue_url=queue_url,
+            queue_arn=queue_arn,
+            dlq_arn=redrive.get("deadLetterTargetArn"),
+            max_receives=int(redrive["maxReceiveCount"]) if redrive else None,
+            function_timeout_s=timeout_s,
+            report_batch_item_failures=report_batch_item_failures,
+            boto3_session=boto3_session,
+        )
+
+    def poll(
+        self,
+        summary: RunSummary,
+        *,
+        deadline: float,
+        batch_size: int,
+        batching_window_s: float,
+        wait_time_s: int,
+        max_messages: int | None,
+        max_batches: int | None,
+        timeline: _Timeline | None,
+    ) -> None:
+        """Receive and deliver batches until a stop condition; set ``summary.stopped``."""
+        while True:
+            if (
+                max_messages is not None
+                and summary.processed + summary.dead_lettered >= max_messages
+            ):
+                summary.stopped = "max_messages"
+                return
+            if max_batches is not None and summary.batches >= max_batches:
+                summary.stopped = "max_batches"
+                return
+            if time.monotonic() >= deadline or not self._earlier_calls_ended(deadline):
+                summary.stopped = "time budget"
+                return
+            wait = max(0, min(wait_time_s, math.ceil(deadline - time.monotonic())))
+            messages = _gather(
+                self.sqs, self.queue_url, batch_size, batching_window_s, wait, deadline
+            )
+            if not messages:
+                if max_messages is not None:
+                    continue  # more are expected: keep polling
+                depths = queue_depths(self.queue_url, boto3_session=self.boto3_session)
+                if depths == (0, 0, 0):
+                    summary.stopped = "drained"
+                    return
+                continue
+            if timeline is not None:
+                timeline.sample("received")
+            finished = self.deliver(messages, deadline, summary)
+            if timeline is not None:
+                timeline.sample("handled")
+            if not finished:
+                summary.stopped = "time budget"
+                return
+
+    def _earlier_calls_ended(self, deadline: float) -> bool:
+        """Wait, at most until ``deadline``, for calls on this queue that timed out earlier."""
+        for call in _calls_still_running(self.queue_arn):
+            _logger.info("waiting for a handler call that timed out to end before receiving")
+            call.join(deadline)
+        left = _calls_still_running(self.queue_arn)
+        if left:
+            _logger.warning(
+                "%d handler call(s) that timed out still run at the end of the time budget: "
+                "their messages stay in the queue until they end",
+                len(left),
+            )
+        return not left
+
+    def deliver(self, messages: list[dict[str, Any]], deadline: float, summary: RunSummary) -> bool:
+        """Invoke the handler with one batch; delete what succeeded; account for the rest.
+
+        Returns False when the run's ``deadline`` came during the call: its messages are left
+        in the queue, unfinished."""
         region, account = self.queue_arn.split(":")[3:5]
         records = [_lambda_record(message, self.queue_arn, region) for message in messages]
         ids = [record["messageId"] for record in records]
         summary.batches += 1
-        # The function's timeout must fit in the visibility timeout, as Lambda requires.
-        context = LocalContext(
-            min(deadline, time.monotonic() + self.visibility_timeout_s),
-            region=region,
-            account=account,
-        )
+        ends = time.monotonic() + self.function_timeout_s
+        context = LocalContext(ends, region=region, account=account)
+        call = Invocation(self.handler, {"Records": records}, context, deadline=ends)
         try:
-            response = self.handler({"Records": records}, context)
-            failed = reported_failures(
-                response, ids, report_batch_item_failures=self.report_batch_item_failures
+            outcome = call.wait(until=deadline)
+        finally:
+            if call.running:  # timed out, unfinished, or interrupted (KeyboardInterrupt)
+                _calls_still_running(self.queue_arn, add=call)
+        if outcome == "unfinished":
+            summary.unfinished += len(records)
+            _logger.warning(
+                "the time budget ended during a handler call: its %d message(s) were not deleted "
+                "and come back after their visibility timeout",
+                len(records),
             )
-            if not self.report_batch_item_failures and reported_failures(
-                response, ids, report_batch_item_failures=True
-            ):
-                _logger.warning(
-                    "the handler reported failed messages, but report_batch_item_failures is "
-                    "off: as on Lambda, they are deleted with the batch (lost)"
-                )
-            error = "reported in batchItemFailures"
-            if failed is None:
-                failed, error = ids, "batchItemFailures named a message not in the batch"
-        except Exception as err:  # a raising handler fails the whole batch, as on Lambda
-            _logger.warning("handler raised %r: the batch of %d will be retried", err, len(ids))
-            failed, error = ids, _describe(err)
-        failed_set = set(failed)
-        done = [r for r in records if r["messageId"] not in failed_set]
-        _delete(self.sqs, self.queue_url, done)
-        summary.processed += len(done)
+            return False
+        failed, error = self._failures(call, outcome, ids)
         for record in records:
-            if record["messageId"] not in failed_set:
+            if record["messageId"] not in failed:
                 continue
             receives = int(record["attributes"]["ApproximateReceiveCount"])
             exhausted = self.max_receives is not None and receives >= self.max_receives
@@ -620,9 +1063,48 @@ class _Mapping:
                     "error": error,
                 }
             )
+        self._delete_done([r for r in records if r["messageId"] not in failed], summary)
+        return True
+
+    def _failures(self, call: Invocation, outcome: str, ids: list[str]) -> tuple[set[str], str]:
+        """The messages of a finished call that failed, and why (as Lambda would say)."""
+        if outcome == "timed out":
+            error = timed_out(self.function_timeout_s)
+        elif outcome == "raised":
+            assert call.exception is not None
+            error = _describe(call.exception)
+        elif call.marshal_error is not None:
+            error = call.marshal_error
+        elif self.report_batch_item_failures:
+            problem = batch_response_problem(call.response, ids)
+            if problem is None:
+                reported = reported_failures(call.response, ids, report_batch_item_failures=True)
+                return set(reported or []), "reported in batchItemFailures"
+            error = problem
+        else:
+            if reported_failures(call.response, ids, report_batch_item_failures=True):
+                _logger.warning(
+                    "the handler reported failed messages, but report_batch_item_failures is "
+                    "off: as on Lambda, they are deleted with the batch (lost)"
+                )
+            return set(), ""
+        _logger.warning("%s: the batch of %d will be retried", error, len(ids))
+        return set(ids), error
+
+    def _delete_done(self, done: list[dict[str, Any]], summary: RunSummary) -> None:
+        """Delete the messages of a batch that succeeded, counting them as they go."""
+        for start in range(0, len(done), _RECEIVE_MAX):
+            chunk = done[start : start + _RECEIVE_MAX]
+            try:
+                deleted = _delete(self.sqs, self.queue_url, chunk)
+            except (BotoCoreError, ClientError):
+                summary.unfinished += len(done) - start  # they come back: never lost
+                raise
+            summary.processed += deleted
+            summary.unfinished += len(chunk) - deleted
 
 
-def _describe(err: Exception) -> str:
+def _describe(err: BaseException) -> str:
     """One line naming an exception; for Powertools' "every record failed", the records' errors."""
     children = getattr(err, "child_exceptions", None)
     if children:  # (type, value, traceback) per record; tracebacks hold file paths: leave them out
@@ -632,7 +1114,9 @@ def _describe(err: Exception) -> str:
     return f"{type(err).__name__}: {first_line}"
 
 
-def _delete(sqs: Any, queue_url: str, records: list[dict[str, Any]]) -> None:
+def _delete(sqs: Any, queue_url: str, records: list[dict[str, Any]]) -> int:
+    """Delete messages by receipt handle, 10 a request; return how many SQS deleted."""
+    deleted = 0
     for start in range(0, len(records), _RECEIVE_MAX):
         chunk = records[start : start + _RECEIVE_MAX]
         response = sqs.delete_message_batch(
@@ -642,9 +1126,11 @@ def _delete(sqs: Any, queue_url: str, records: list[dict[str, Any]]) -> None:
                 for index, record in enumerate(chunk)
             ],
         )
+        deleted += len(response.get("Successful", []))
         for failure in response.get("Failed", []):
             # The message stays in the queue and comes back: processed twice, never lost.
             _logger.warning("could not delete a processed message: %s", failure)
+    return deleted
 
 
 def _lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:

@@ -8,17 +8,20 @@ and the data product the event belongs to.
 
 ``publish`` sends events in batches of at most 10 entries and at most the request-size limit,
 resends the entries worth retrying (throttling, internal failures) with exponential backoff and
-jitter, and returns every event it could not deliver: it never drops one.
+jitter, and accounts for every event it read: delivered, failed (with the reason) or unsent
+(read, never sent, because publishing stopped). It never drops one.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
 import re
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +32,7 @@ import boto3
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import _aws, buses, contracts, sandbox
+from . import _aws, contracts
 from .exceptions import MeshkitError, ValidationError
 
 __all__ = [
@@ -37,13 +40,17 @@ __all__ = [
     "CLASSIC_ENTRY_LIMIT_BYTES",
     "ENTRY_LIMIT_BYTES",
     "MAX_ENTRIES_PER_CALL",
+    "DetailError",
     "DomainEvent",
     "EventSizeError",
     "FailedEvent",
+    "ForeignBusError",
     "PublishError",
+    "PublishInterrupted",
     "PublishResult",
     "PutEventsRequest",
     "UnknownBusError",
+    "UnsentEvent",
     "batch_plan",
     "batches",
     "billable_chunks",
@@ -66,11 +73,23 @@ _SOURCE_MAX = 256
 # Per-entry codes worth retrying, as the PutEventsResultEntry reference lists them; the others
 # (InvalidArgument, MalformedDetail, AccessDeniedException, ...) fail the same way every time.
 _RETRYABLE = frozenset({"ThrottlingException", "InternalFailure"})
-_BUS_CHECK_TTL_S = 300.0
-
-_known_buses: dict[tuple[int, str, str], float] = {}  # _bus_key -> when it was checked
-sandbox._forget_on_reset.append(_known_buses.clear)
-buses._forget_on_delete.append(_known_buses.clear)
+# A mesh convention, not an AWS limit: consumers in any language must be able to parse an event,
+# and common parsers stop at 64 levels (System.Text.Json's default MaxDepth); Python's stops
+# near 1,000 with a RecursionError.
+_MAX_DEPTH = 64
+_INT_BITS_CHECKED = 14_000  # ints under about 4,200 digits: Python writes them (limit 4,300)
+# The bus is checked at the start of every publish() call (a bus deleted by anyone, any time,
+# must not be taken for existing: AWS would drop the events), and again during a long call.
+_BUS_RECHECK_S = 60.0
+# PutEvents' EventBusName (NonPartnerEventBusNameOrArn in the API model): a name or a bus ARN.
+_BUS_NAME = re.compile(r"[.\-_A-Za-z0-9]{1,256}")
+_BUS_ARN = re.compile(
+    r"arn:(?P<partition>aws[\w-]*):events:(?P<region>[a-z]+-[a-z]+-[\w-]+):"
+    r"(?P<account>[0-9]{12}):event-bus/(?P<name>.*)"
+)
+_ARN_EXAMPLE = "arn:aws:events:us-west-2:123456789012:event-bus/SalesEventBus"
+_VERSION = re.compile(r"[0-9]+\.[0-9]+")  # MAJOR.MINOR, as contracts are versioned
+_session_accounts: weakref.WeakKeyDictionary[boto3.Session, str] = weakref.WeakKeyDictionary()
 
 
 class EventSizeError(ValidationError):
@@ -81,8 +100,43 @@ class UnknownBusError(ValidationError):
     """The bus does not exist. AWS would accept the events and silently drop them."""
 
 
+class DetailError(ValidationError):
+    """An event's detail is not data that JSON carries unchanged; ``field`` is where, e.g.
+    ``detail.items[2].price``."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ForeignBusError(ValidationError):
+    """The bus ARN is in another account or region than the session that would publish to it.
+
+    moto ignores the ARN's account and region and delivers to the local bus of that name; meshkit
+    refuses instead, before sending anything.
+    """
+
+
 class PublishError(MeshkitError):
-    """Publishing stopped; ``result`` says what was sent and holds every event that was not."""
+    """Publishing stopped, or events failed with ``raise_on_failure``.
+
+    ``result`` accounts for every event read from the input: delivered (``result.delivered``),
+    failed (``result.failed``, with the reason) or read but never sent (``result.unsent``, to
+    publish again). The exception that stopped publishing is chained (``__cause__``).
+    """
+
+    def __init__(self, message: str, result: PublishResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class PublishInterrupted(KeyboardInterrupt):
+    """A KeyboardInterrupt (Ctrl-C, or a notebook's "interrupt kernel") stopped ``publish``.
+
+    ``result`` accounts for every event read, as with ``PublishError``. It stays a
+    KeyboardInterrupt, not a ``MeshkitError``, so that an ``except Exception`` does not swallow the
+    user's request to stop.
+    """
 
     def __init__(self, message: str, result: PublishResult) -> None:
         super().__init__(message)
@@ -101,14 +155,17 @@ class DomainEvent:
         What happened, e.g. ``"SaleRecorded"``. At most 128 characters.
     detail : dict
         The business payload, e.g. ``{"sale_id": ..., "amount": ..., "timestamp": ...}``; it must
-        satisfy the contract of (source, detail_type, schema_version). Sent as ``data``.
+        satisfy the contract of (source, detail_type, schema_version). Sent as ``data``. It must
+        be JSON as it is: string keys (int keys are converted, as ``json`` does, unless two keys
+        then collide), finite numbers, text that UTF-8 can encode, at most 64 levels deep.
     idempotency_key : str, optional
         The producer's key for "this business fact": the same sale published twice has the same
         key, so consumers can de-duplicate. Default: a new UUID (a key per event object).
     correlation_id : str, optional
         Ties together the events of one business flow. Default: a new UUID.
     schema_version : str, default "1.0"
-        The version of the contract ``detail`` follows.
+        The version of the contract ``detail`` follows, ``"MAJOR.MINOR"`` (a string: the float
+        1.10 would be 1.1).
     data_product : str, optional
         The data product the event belongs to; default ``"<domain>.<detail-type in kebab case>"``.
     time : datetime, optional
@@ -144,7 +201,21 @@ class DomainEvent:
         return self.source.removesuffix(".domain")
 
     def envelope(self) -> dict[str, Any]:
-        """The ``Detail`` EventBridge carries: ``{"metadata": {...}, "data": detail}``."""
+        """The ``Detail`` EventBridge carries: ``{"metadata": {...}, "data": detail}``.
+
+        Raises ``ValidationError`` for a field that breaks the rules ``to_entry`` checks.
+
+        Examples
+        --------
+        >>> import meshkit as mk
+        >>> event = mk.events.DomainEvent("sales.domain", "SaleRecorded", {"sale_id": "S-1"})
+        >>> sorted(event.envelope())
+        ['data', 'metadata']
+        """
+        self._check_fields()
+        return self._envelope()
+
+    def _envelope(self) -> dict[str, Any]:
         return {
             "metadata": {
                 "idempotency_key": self.idempotency_key,
@@ -156,14 +227,39 @@ class DomainEvent:
         }
 
     def to_entry(self, bus: str) -> dict[str, Any]:
-        """The PutEvents request entry for ``bus`` (checks the fields, not the contract)."""
+        """The PutEvents request entry for ``bus`` (checks the fields, not the contract).
+
+        ``Detail`` is compact JSON with non-ASCII text as itself, not ``\\u`` escapes: EventBridge
+        counts an entry's size in UTF-8 bytes of the text, so that is what meshkit measures.
+
+        Raises
+        ------
+        DetailError
+            For a detail JSON would not carry unchanged, naming the field (``detail.<path>``).
+        meshkit.exceptions.ValidationError
+            For any other field that breaks a rule (missing, wrong type, too long).
+
+        Examples
+        --------
+        >>> import meshkit as mk
+        >>> event = mk.events.DomainEvent(
+        ...     "sales.domain", "SaleRecorded", {"city": "Málaga"},
+        ...     idempotency_key="k", correlation_id="c",
+        ... )
+        >>> event.to_entry("SalesEventBus")["Detail"][-25:]
+        '"data":{"city":"Málaga"}}'
+        """
         self._check_fields()
+        _check_json(self.detail)
         try:
-            detail = json.dumps(self.envelope(), separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError) as err:
-            raise ValidationError(
+            detail = json.dumps(
+                self._envelope(), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            )
+        except (TypeError, ValueError, RecursionError) as err:  # what _check_json cannot foresee
+            raise DetailError(
                 f"detail of {self.detail_type} event {self.idempotency_key!r} is not JSON: {err}; "
-                "convert it first (str() for datetimes and UUIDs, float() or str() for Decimals)"
+                "convert it first (str() for datetimes and UUIDs, float() or str() for Decimals)",
+                field="detail",
             ) from err
         entry: dict[str, Any] = {
             "Source": self.source,
@@ -182,11 +278,12 @@ class DomainEvent:
             ("source", self.source, _SOURCE_MAX),
             ("detail_type", self.detail_type, _DETAIL_TYPE_MAX),
         ):
-            if not isinstance(value, str) or not value.strip():
+            if value is None or (isinstance(value, str) and not value.strip()):
                 raise ValidationError(
                     f"{name} is missing: every event needs a {name} (e.g. source='sales.domain', "
                     "detail_type='SaleRecorded')"
                 )
+            _check_text(name, value, example="source='sales.domain', detail_type='SaleRecorded'")
             if len(value) > limit:
                 raise ValidationError(
                     f"{name} is {len(value)} characters; EventBridge allows at most {limit}: "
@@ -197,6 +294,11 @@ class DomainEvent:
                 f"source {self.source!r} starts with 'aws.', which AWS reserves for its services: "
                 "use '<domain>.domain'"
             )
+        _check_key("idempotency_key", self.idempotency_key, example="'sale-recorded/S-1'")
+        _check_key("correlation_id", self.correlation_id, example="'checkout-7'")
+        _check_version(self.schema_version)
+        if self.data_product is not None:
+            _check_key("data_product", self.data_product, example="'sales.sale-recorded'")
         if self.time is not None and not isinstance(self.time, datetime):
             raise ValidationError(
                 f"time must be a datetime, not {type(self.time).__name__}: e.g. "
@@ -206,11 +308,185 @@ class DomainEvent:
             raise ValidationError(
                 "resources must be a tuple of ARN strings, e.g. ('arn:aws:s3:::receipts/S-1',)"
             )
+        for resource in self.resources:
+            _check_text("resources", resource, example="('arn:aws:s3:::receipts/S-1',)")
         if not isinstance(self.detail, Mapping):
             raise ValidationError(
                 "detail must be a dict of the event's business fields, "
                 f"not {type(self.detail).__name__}"
             )
+
+
+def _check_text(name: str, value: str, *, example: str) -> None:
+    """A string field's type, and that UTF-8 can encode it (EventBridge's wire and size unit)."""
+    if not isinstance(value, str):
+        raise ValidationError(
+            f"{name} is {_kind(value)} ({value!r:.40}); it must be a string: e.g. {example}"
+        )
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValidationError(_surrogate_message(name, value, err)) from err
+
+
+def _surrogate_message(name: str, text: str, err: UnicodeEncodeError) -> str:
+    return (
+        f"{name} contains the lone surrogate {text[err.start]!r} at character {err.start}, which "
+        "UTF-8 cannot encode and EventBridge cannot carry: it usually comes from bytes decoded "
+        "with errors='surrogateescape'; decode them with their real encoding, or drop it"
+    )
+
+
+def _check_key(name: str, value: Any, *, example: str) -> None:
+    """A metadata field consumers rely on: a non-empty string."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        state = "None" if value is None else "empty"
+        raise ValidationError(
+            f"{name} is {state}: consumers rely on it, so give a non-empty string, "
+            f"e.g. {name}={example}"
+        )
+    _check_text(name, value, example=f"{name}={example}")
+
+
+def _check_version(version: Any) -> None:
+    if isinstance(version, float):
+        raise ValidationError(
+            f"schema_version is {version!r}, a float; write it as the string '{version!r}' "
+            "(as a float, version 1.10 would be 1.1)"
+        )
+    _check_key("schema_version", version, example="'1.0'")
+    if not _VERSION.fullmatch(version):
+        raise ValidationError(
+            f"schema_version {version!r} is not MAJOR.MINOR, the form contract versions take: "
+            "e.g. schema_version='1.0'"
+        )
+
+
+def _check_json(detail: Mapping[str, Any]) -> None:
+    """Refuse a detail that ``json.dumps`` would fail on or change, naming the field.
+
+    Iterative (a 10,000-level nesting is refused, not a RecursionError). json converts int, float,
+    bool and None keys to strings; two keys that then collide (``{1: .., "1": ..}``) would leave
+    consumers one of them, silently.
+    """
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(dict(detail), ())]
+    values = 0  # each costs a byte at least: more than the limit cannot fit (nor take forever)
+    while stack:
+        container, trail = stack.pop()
+        values += len(container)
+        if values > ENTRY_LIMIT_BYTES:
+            raise EventSizeError(
+                f"detail holds more than {ENTRY_LIMIT_BYTES:,} values (shared ones counted each "
+                f"time JSON would write them), so it is over the {ENTRY_LIMIT_BYTES:,}-byte entry "
+                "limit: move bulky fields to S3 and put the object's key in the event"
+            )
+        if len(trail) >= _MAX_DEPTH:
+            raise DetailError(
+                f"{_path(trail)} is nested more than {_MAX_DEPTH} levels deep: the mesh's limit, "
+                "so that every consumer's JSON parser can read the event; flatten it (or send "
+                "it as a string, or by reference)",
+                field=_path(trail),
+            )
+        if isinstance(container, dict):
+            keys: dict[str, Any] = {}
+            items: Iterable[tuple[Any, Any]] = container.items()
+        else:
+            items = enumerate(container)
+        for key, value in items:
+            if isinstance(container, dict):
+                name = _json_key(key, trail)
+                if name in keys:
+                    raise DetailError(
+                        f"{_path(trail)} has the keys {keys[name]!r} and {key!r}, which are both "
+                        f"{name!r} in JSON: consumers would get only one of them; give them "
+                        "distinct string keys",
+                        field=_path(trail),
+                    )
+                keys[name] = key
+                key = name
+            if isinstance(value, str):
+                if not value.isascii():
+                    _check_encodable(value, (*trail, key))
+            elif value is None or isinstance(value, int):  # bool is an int
+                if value is not None and value.bit_length() > _INT_BITS_CHECKED:  # rare
+                    _check_int(value, (*trail, key))
+            elif isinstance(value, float):
+                if not math.isfinite(value):
+                    where = _path((*trail, key))
+                    raise DetailError(
+                        f"{where} is {value!r}, which JSON cannot carry (it has no NaN or "
+                        "Infinity): send None, or a string such as 'NaN', and say so in the "
+                        "contract",
+                        field=where,
+                    )
+            elif isinstance(value, dict | list | tuple):
+                stack.append((value, (*trail, key)))
+            else:
+                where = _path((*trail, key))
+                raise DetailError(
+                    f"{where} is {_kind(value)}, which is not JSON: convert it first "
+                    "(str() for datetimes and UUIDs, float() or str() for Decimals, dict() for "
+                    "other mappings, list() for sets)",
+                    field=where,
+                )
+
+
+def _check_int(value: int, trail: tuple[Any, ...]) -> None:
+    """Python refuses to write an int of more than sys.get_int_max_str_digits() digits."""
+    if value.bit_length() <= _INT_BITS_CHECKED:
+        return
+    try:
+        int.__repr__(value)
+    except ValueError as err:
+        where = _path(trail)
+        raise DetailError(
+            f"{where} holds an int of more than {value.bit_length() * 3 // 10:,} digits, more than "
+            f"Python writes as text ({err}); send it as a string",
+            field=where,
+        ) from err
+
+
+def _json_key(key: Any, trail: tuple[Any, ...]) -> str:
+    """The string json.dumps writes for a dict key, or a DetailError for one it cannot write."""
+    if isinstance(key, str):
+        if not key.isascii():
+            _check_encodable(key, trail)
+        return key
+    if key is None or isinstance(key, bool):
+        return json.dumps(key)
+    if isinstance(key, int):
+        _check_int(key, trail)
+        return int.__repr__(key)
+    if isinstance(key, float) and math.isfinite(key):
+        return float.__repr__(key)
+    where = _path(trail)
+    raise DetailError(
+        f"{where} has the key {key!r} ({type(key).__name__}), which JSON cannot have: JSON keys "
+        "are strings; use a string key",
+        field=where,
+    )
+
+
+def _check_encodable(text: str, trail: tuple[Any, ...]) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        where = _path(trail)
+        raise DetailError(_surrogate_message(where, text, err), field=where) from err
+
+
+def _path(trail: tuple[Any, ...]) -> str:
+    """``("items", 2, "price")`` -> ``detail.items[2].price``."""
+    return "detail" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in trail)
+
+
+def _kind(value: Any) -> str:
+    """``None``, ``a str``, ``an int``: what a value is, for messages."""
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiouAEIOU' else 'a'} {name}"
 
 
 @lru_cache(maxsize=256)
@@ -222,7 +498,14 @@ def _kebab(name: str) -> str:
 def entry_size(entry: Mapping[str, Any]) -> int:
     """An entry's size as EventBridge counts it against the limit.
 
-    14 bytes for a set Time, plus the UTF-8 bytes of Source, DetailType, Detail and each Resource.
+    14 bytes for a set Time, plus the UTF-8 bytes of Source, DetailType, Detail and each Resource
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html).
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.events.entry_size({"Source": "s", "DetailType": "t", "Detail": '{"city":"Málaga"}'})
+    20
     """
     size = _TIME_BYTES if entry.get("Time") is not None else 0
     for key in ("Source", "DetailType", "Detail"):
@@ -252,15 +535,20 @@ def batch_plan(
 ) -> pd.DataFrame:
     """How ``publish`` would send ``events``: its requests, and each entry's size and billing.
 
-    Nothing is sent. Events are checked as ``publish`` checks them (fields, contract, size) and
-    grouped, in order, into requests of at most 10 entries and ``max_bytes``.
+    Nothing is sent. Arguments and events are checked as ``publish`` checks them (fields,
+    contract, size) and grouped, in order, into requests of at most 10 entries and ``max_bytes``.
 
     Returns
     -------
     pandas.DataFrame
         One row per event, in input order: ``request`` (1 for the first request),
-        ``idempotency_key``, ``bytes`` (the entry's size as EventBridge counts it) and
+        ``idempotency_key``, ``bytes`` (the entry's size as EventBridge counts it: UTF-8) and
         ``chunks`` (the 64 KB chunks it is billed as).
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        For a bad argument or event, naming it.
 
     Examples
     --------
@@ -275,11 +563,16 @@ def batch_plan(
     >>> mk.events.batch_plan(events, "SalesEventBus").groupby("request").size().tolist()
     [10, 2]
     """
-    registry = (registry or contracts.default_registry()) if validate else None
+    _check_bus_name(bus)
+    source = _check_events(events)
+    _check_max_bytes(max_bytes)
+    _check_flag("validate", validate)
+    registry = _check_registry(registry) if validate else None
+    prepared = (_prepare(i, event, bus, registry, max_bytes) for i, event in enumerate(source))
     rows = [
         (number, pending.event.idempotency_key, pending.size, billable_chunks(pending.size))
         for number, batch in enumerate(
-            batches(_prepare(events, bus, registry, max_bytes), max_bytes=max_bytes), start=1
+            _group(((p, p.size) for p in prepared), MAX_ENTRIES_PER_CALL, max_bytes), start=1
         )
         for pending in batch
     ]
@@ -294,12 +587,36 @@ def batches(
 ) -> Iterator[list[Any]]:
     """Group ``(item, size)`` pairs, in order, into batches within both limits. Streams.
 
-    Raises ``EventSizeError`` for an item larger than ``max_bytes`` on its own.
+    Raises ``EventSizeError`` for an item larger than ``max_bytes`` on its own, and
+    ``ValidationError`` at once for limits out of range.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> [len(b) for b in mk.events.batches([("a", 600), ("b", 600), ("c", 300)], max_bytes=1000)]
+    [1, 2]
     """
+    if isinstance(max_entries, bool) or not isinstance(max_entries, int):
+        raise ValidationError(
+            f"max_entries is {_kind(max_entries)}; give an int from 1 to {MAX_ENTRIES_PER_CALL}"
+        )
+    if not 1 <= max_entries <= MAX_ENTRIES_PER_CALL:
+        raise ValidationError(
+            f"max_entries is {max_entries}; PutEvents takes 1 to {MAX_ENTRIES_PER_CALL} entries "
+            "per request: give a number in that range"
+        )
+    _check_max_bytes(max_bytes)
+    checked = ((item, _check_size(size, max_bytes)) for item, size in sized)
+    return _group(checked, max_entries, max_bytes)
+
+
+def _group(
+    sized: Iterable[tuple[Any, int]], max_entries: int, max_bytes: int
+) -> Iterator[list[Any]]:
+    """``batches`` without the size check, for items checked already."""
     batch: list[Any] = []
     batch_bytes = 0
     for item, size in sized:
-        _check_size(size, max_bytes)
         if batch and (len(batch) == max_entries or batch_bytes + size > max_bytes):
             yield batch
             batch, batch_bytes = [], 0
@@ -309,22 +626,37 @@ def batches(
         yield batch
 
 
-def _check_size(size: int, max_bytes: int) -> None:
+def _check_size(size: int, max_bytes: int) -> int:
     if size > max_bytes:
         raise EventSizeError(
             f"an event of {size:,} bytes is over the {max_bytes:,}-byte entry limit (max_bytes): "
             "move bulky fields to S3 and put the object's key in the event (claim-check pattern)"
         )
+    return size
 
 
 @dataclass(frozen=True)
 class FailedEvent:
-    """An event that was not delivered, with the reason AWS gave on the last attempt."""
+    """An event that was not delivered, with the reason.
+
+    ``error_code`` is AWS's code on the last attempt (``ThrottlingException``, ...), meshkit's
+    ``RequestFailed`` or ``RequestInterrupted`` for a request that got no answer (the event may
+    have been delivered), or, with ``attempts`` 0, the meshkit error that refused the event
+    before sending it (``ContractViolation``, ``DetailError``, ...).
+    """
 
     event: DomainEvent
     error_code: str
     error_message: str
     attempts: int
+
+
+@dataclass(frozen=True)
+class UnsentEvent:
+    """An event read from the input but never sent, because publishing stopped: send it again."""
+
+    event: DomainEvent
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -377,7 +709,7 @@ _TIMELINE_COLUMNS = [
 
 @dataclass
 class PublishResult:
-    """What ``publish`` did.
+    """What ``publish`` did, for every event it read.
 
     Attributes
     ----------
@@ -394,10 +726,10 @@ class PublishResult:
     delivered : list of (str, str)
         ``(idempotency_key, event_id)`` of each accepted event, in input order (empty with
         ``record=False``).
-    unsent : list of DomainEvent
+    unsent : list of UnsentEvent
         Events read from the input but never sent because publishing stopped (see
-        ``PublishError``): all the rest of a list; of a generator, the few read ahead (the rest
-        are still in the generator).
+        ``PublishError``), each with the reason: all the rest of a list; of a generator, the few
+        read ahead (the rest are still in the generator). Publish them again.
     requests : list of PutEventsRequest
         Every PutEvents request, in the order made (empty with ``record=False``); see
         ``timeline``.
@@ -409,7 +741,7 @@ class PublishResult:
     retried: int = 0
     billable_chunks: int = 0
     delivered: list[tuple[str, str]] = field(default_factory=list)
-    unsent: list[DomainEvent] = field(default_factory=list)
+    unsent: list[UnsentEvent] = field(default_factory=list)
     requests: list[PutEventsRequest] = field(default_factory=list)
 
     @property
@@ -419,8 +751,8 @@ class PublishResult:
 
     @property
     def ok(self) -> bool:
-        """True when every event was accepted."""
-        return not self.failed
+        """True when every event read was accepted."""
+        return not self.failed and not self.unsent
 
     @property
     def estimated_cost_usd(self) -> float:
@@ -428,9 +760,11 @@ class PublishResult:
         return self.billable_chunks * USD_PER_MILLION_EVENTS / 1_000_000
 
     def outcomes(self) -> pd.DataFrame:
-        """One row per event: idempotency_key, status (sent or failed), event_id, error_code."""
+        """One row per event: idempotency_key, status (sent, failed or unsent), event_id,
+        error_code."""
         rows = [(key, "sent", event_id, None) for key, event_id in self.delivered]
         rows += [(f.event.idempotency_key, "failed", None, f.error_code) for f in self.failed]
+        rows += [(u.event.idempotency_key, "unsent", None, None) for u in self.unsent]
         return pd.DataFrame(rows, columns=["idempotency_key", "status", "event_id", "error_code"])
 
     def failures(self) -> pd.DataFrame:
@@ -460,8 +794,9 @@ class PublishResult:
         return pd.DataFrame(rows, columns=_TIMELINE_COLUMNS)
 
     def __repr__(self) -> str:
+        unsent = f", unsent={len(self.unsent)}" if self.unsent else ""  # only when it happened
         return (
-            f"PublishResult(sent={self.sent}, failed={len(self.failed)}, "
+            f"PublishResult(sent={self.sent}, failed={len(self.failed)}{unsent}, "
             f"api_calls={self.api_calls}, retried={self.retried})"
         )
 
@@ -482,31 +817,38 @@ def publish(
 ) -> PublishResult:
     """Publish domain events on ``bus``, in batches, retrying what is worth retrying.
 
+    Every argument is checked before the first request. Every event read is accounted for in the
+    result: delivered, failed (with the reason) or, when publishing stops, unsent.
+
     Parameters
     ----------
     bus : str
-        Name or ARN of the event bus. Checked first: AWS silently drops events sent to a bus that
-        does not exist.
+        Name or ARN of the event bus. An ARN must be in the account and region of the session
+        that publishes (the target's, or ``boto3_session``'s). Checked first: AWS silently drops
+        events sent to a bus that does not exist.
     events : iterable of DomainEvent
-        Any iterable. A list is checked whole before anything is sent; a generator is streamed,
-        with memory bounded by one batch (plus the failures, which are kept).
+        Any iterable but a str or a dict. A list is checked whole before anything is sent; a
+        generator is streamed, with memory bounded by one batch (plus the failures, which are
+        kept).
     registry : ContractRegistry, optional
         Where contracts are looked up; default ``mk.contracts.default_registry()``.
     validate : bool, default True
         Check each event's data against its contract before sending.
     max_bytes : int, default ENTRY_LIMIT_BYTES (1 MB)
-        Limit for one entry and for one request; ``CLASSIC_ENTRY_LIMIT_BYTES`` (256 KB) for
-        accounts or tools still on the old limit.
+        Limit for one entry and for one request, 1 to ``ENTRY_LIMIT_BYTES``;
+        ``CLASSIC_ENTRY_LIMIT_BYTES`` (256 KB) for accounts or tools still on the old limit.
+        Sizes are UTF-8 bytes, as EventBridge counts them.
     max_attempts : int, default 4
-        Attempts per entry for retryable failures (throttling, internal errors), with exponential
-        backoff and full jitter between them. Other failures are not retried.
+        Attempts per entry (at least 1) for retryable failures (throttling, internal errors), with
+        exponential backoff and full jitter between them. Other failures are not retried.
     raise_on_failure : bool, default False
         Raise ``PublishError`` (with the result attached) instead of returning failures.
     record : bool, default True
         Keep each accepted event's key and id in ``result.delivered``; False keeps memory flat.
     check_bus : bool, default True
-        Check (``events:DescribeEventBus``, cached) that the bus exists before sending. Turn it
-        off for a bus in another account that grants you only ``events:PutEvents``.
+        Check (``events:DescribeEventBus``) that the bus exists: once per call, and again every
+        minute of a long one, never remembered across calls (a bus deleted meanwhile, by anyone,
+        would drop the events). Turn it off only when your role may not describe the bus.
     progress : bool or callable, default False
         True shows a progress bar (needs tqdm); a callable is called with the running result after
         each request.
@@ -520,11 +862,17 @@ def publish(
     Raises
     ------
     meshkit.exceptions.ValidationError
-        For a bad event (missing source, detail-type too long, data that is not JSON or breaks its
-        contract, an oversized event) or an unknown bus, before the batch holding it is sent.
+        For a bad argument, a bad event in a list (missing source, detail-type too long, data
+        that is not JSON or breaks its contract, an oversized event), a bus ARN of another
+        account or region (``ForeignBusError``) or an unknown bus (``UnknownBusError``): nothing
+        was sent.
     PublishError
-        When a request fails as a whole (for example, access denied), or with
-        ``raise_on_failure`` when events failed; ``error.result`` has everything.
+        When publishing stops after it started reading a generator (a bad event, an exception
+        from the generator), when a request fails as a whole (for example, access denied), or
+        with ``raise_on_failure`` when events failed; ``error.result`` has every event read, and
+        the cause is chained.
+    PublishInterrupted
+        A KeyboardInterrupt during publishing, with ``result`` as for ``PublishError``.
 
     Examples
     --------
@@ -536,40 +884,73 @@ def publish(
     >>> mk.events.publish("SalesEventBus", [event])  # doctest: +SKIP
     PublishResult(sent=1, failed=0, api_calls=1, retried=0)
     """
+    arn = _check_bus_name(bus)
+    source = _check_events(events)
+    _check_max_bytes(max_bytes)
+    _check_max_attempts(max_attempts)
+    for name, flag in (
+        ("validate", validate),
+        ("raise_on_failure", raise_on_failure),
+        ("record", record),
+        ("check_bus", check_bus),
+    ):
+        _check_flag(name, flag)
+    registry = _check_registry(registry) if validate else None
+    bar = _check_progress(progress)
+    if boto3_session is not None and not isinstance(boto3_session, boto3.Session):
+        raise ValidationError(
+            f"boto3_session is {_kind(boto3_session)}; give a boto3.Session (e.g. "
+            "mk.iam.assume_role(...)), or None for the target's session"
+        )
     # meshkit checks every entry itself (fields, JSON, size), so botocore need not check them again
     client = _aws.client("events", boto3_session, parameter_validation=False)
-    registry = registry or contracts.default_registry()
-    result = PublishResult()
-    prepared = _prepare(events, bus, registry if validate else None, max_bytes)
-    if isinstance(events, Sequence):
-        prepared = iter(list(prepared))  # a bad event anywhere in a list stops everything
+    if arn is not None:
+        _check_bus_place(arn, client, boto3_session)
+    listed = isinstance(events, Sequence)
+    if listed:  # a bad event anywhere in a list stops everything before anything is sent
+        source = iter(
+            [_prepare(i, event, bus, registry, max_bytes) for i, event in enumerate(source)]
+        )
     if check_bus:
         _check_bus(client, bus)
-    report = _progress_reporter(progress)
-    in_hand: list[_Pending] = []  # read from the input, not yet settled (sent or failed)
+    checked_at = _clock()
+    result = PublishResult()
+    in_hand: list[_Pending] = []  # read, not settled yet: the batch being sent, and the next
+    stop = _Stop()
 
     def read() -> Iterator[tuple[_Pending, int]]:
-        for item in prepared:
-            in_hand.append(item[0])
-            yield item
+        for index in itertools.count():
+            try:
+                item = next(source)
+            except StopIteration:
+                return
+            except Exception:
+                stop.input_failed_after = index
+                raise
+            if not listed:
+                try:
+                    item = _prepare(index, item, bus, registry, max_bytes)
+                except MeshkitError:
+                    stop.refused = item
+                    raise
+            in_hand.append(item)
+            yield item, item.size
 
+    report = _progress_reporter(progress, bar)
     try:
-        for number, batch in enumerate(batches(read(), max_bytes=max_bytes), start=1):
-            del in_hand[: len(batch)]  # from here on, each is either delivered or failed
+        for number, batch in enumerate(_group(read(), MAX_ENTRIES_PER_CALL, max_bytes), start=1):
+            if check_bus and _clock() - checked_at >= _BUS_RECHECK_S:  # a long call: again
+                _check_bus(client, bus)
+                checked_at = _clock()
             _send_with_retries(client, batch, result, max_attempts, record, number)
+            del in_hand[: len(batch)]  # each one is delivered or failed now
             report(result)
-    except PublishError:
-        result.unsent.extend(pending.event for pending in in_hand)  # read ahead, not sent
-        if isinstance(events, Sequence):
-            result.unsent.extend(pending.event for pending, _ in prepared)
-        raise
-    except ValidationError as err:
-        if not result.sent and not result.failed:
+    except (Exception, KeyboardInterrupt) as err:
+        unsettled = [*in_hand, *(source if listed else ())]  # of a list: the rest of it too
+        stopped = _stopped(err, result, unsettled, stop, streamed=not listed)
+        if stopped is err:
             raise
-        result.unsent.extend(pending.event for pending in in_hand)
-        raise PublishError(  # a bad event deep in a generator: say what went out before it
-            f"{err}; {result.sent} events were sent before it (error.result)", result
-        ) from err
+        raise stopped from err
     finally:
         report(None)
     if raise_on_failure and result.failed:
@@ -582,42 +963,267 @@ def publish(
     return result
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     event: DomainEvent
     entry: dict[str, Any]
     size: int
-    attempts: int = 0
+    attempts: int = 0  # requests that carried it, the one in flight included
+    answered: int = 0  # of those, requests that got an answer
     event_id: str | None = None
+    last_error: tuple[str, str] = ("", "")  # the retryable failure it waits to retry
+    settled: bool = False  # delivered, or in result.failed
+
+
+@dataclass
+class _Stop:
+    """What stopped the reading of the input, when it was the input."""
+
+    input_failed_after: int | None = None  # events read before the iterable raised
+    refused: Any = None  # the item meshkit refused
+
+
+def _stopped(
+    err: BaseException,
+    result: PublishResult,
+    unsettled: Iterable[_Pending],
+    stop: _Stop,
+    *,
+    streamed: bool,
+) -> BaseException:
+    """Put every event read and not settled in the result; return the exception to raise."""
+    if stop.input_failed_after is not None:
+        cause = (
+            f"your events iterable raised {type(err).__name__}: {err} (after yielding "
+            f"{stop.input_failed_after} events)"
+        )
+    elif isinstance(err, MeshkitError):
+        cause = str(err)
+    else:
+        cause = f"{type(err).__name__}: {err}"
+    if isinstance(stop.refused, DomainEvent):
+        result.failed.append(FailedEvent(stop.refused, type(err).__name__, str(err), 0))
+    _settle(unsettled, result, f"publishing stopped before it was sent ({cause[:200]})")
+    if isinstance(err, PublishError) and stop.input_failed_after is None:
+        return err  # a request failed as a whole: its message and result say it all
+    counts = (
+        f"{result.sent} events were sent before it, {len(result.failed)} failed and "
+        f"{len(result.unsent)} were read but not sent (error.result.unsent: publish them again)"
+    )
+    if streamed and stop.input_failed_after is None:
+        counts += "; the events not read yet are still in your iterable"
+    if isinstance(err, KeyboardInterrupt):
+        return PublishInterrupted(
+            f"publishing was interrupted: {counts}; an event whose request was in flight is in "
+            "error.result.failed as RequestInterrupted (it may have been delivered)",
+            result,
+        )
+    return PublishError(f"{cause}; {counts}", result)
+
+
+def _settle(unsettled: Iterable[_Pending], result: PublishResult, reason: str) -> None:
+    """Each event read but neither delivered nor failed: unsent if never sent, else failed."""
+    for item in unsettled:
+        if item.settled:
+            continue
+        item.settled = True
+        if item.attempts == 0:
+            result.unsent.append(UnsentEvent(item.event, reason))
+        elif item.answered < item.attempts:
+            result.failed.append(
+                FailedEvent(
+                    item.event,
+                    "RequestInterrupted",
+                    f"{reason}, while its PutEvents request was in flight: it may have been "
+                    "delivered",
+                    item.attempts,
+                )
+            )
+        else:  # refused with a retryable code, waiting for its next attempt
+            code, message = item.last_error
+            result.failed.append(
+                FailedEvent(item.event, code, f"{message} (not retried: {reason})", item.attempts)
+            )
 
 
 def _prepare(
-    events: Iterable[DomainEvent],
+    index: int,
+    event: Any,
     bus: str,
     registry: contracts.ContractRegistry | None,
     max_bytes: int,
-) -> Iterator[tuple[_Pending, int]]:
-    """Entries with their sizes; each event checked (fields, contract, size) as it is read."""
-    for index, event in enumerate(events):
-        if not isinstance(event, DomainEvent):
-            raise ValidationError(
-                f"event {index} is a {type(event).__name__}, not a DomainEvent: wrap it with "
-                "mk.events.DomainEvent(source=..., detail_type=..., detail=...)"
+) -> _Pending:
+    """The entry of one event, checked (fields, JSON, contract, size) as it is read."""
+    if not isinstance(event, DomainEvent):
+        raise ValidationError(
+            f"event {index} is {_kind(event)}, not a DomainEvent: wrap it with "
+            "mk.events.DomainEvent(source=..., detail_type=..., detail=...)"
+        )
+    try:
+        entry = event.to_entry(bus)
+        if registry is not None:
+            registry.get(event.source, event.detail_type, event.schema_version).validate(
+                event.detail
             )
+        size = _check_size(entry_size(entry), max_bytes)
+    except ValidationError as err:  # say which event, in a list of thousands
+        key = event.idempotency_key
+        label = key.encode("utf-8", "backslashreplace").decode() if isinstance(key, str) else key
+        err.args = (f"event {index} ({label}): {err}", *err.args[1:])
+        raise
+    return _Pending(event, entry, size)
+
+
+# -- arguments ------------------------------------------------------------------------------------
+
+
+def _check_bus_name(bus: Any) -> re.Match[str] | None:
+    """Refuse what PutEvents would refuse as EventBusName; return the parts of an ARN."""
+    if not isinstance(bus, str):
+        raise ValidationError(
+            f"bus is {_kind(bus)}; give the bus name as a string, e.g. 'SalesEventBus' "
+            f"(mk.buses.bus_name('sales')), or its ARN, e.g. '{_ARN_EXAMPLE}'"
+        )
+    if not bus.strip():
+        raise ValidationError(
+            "bus is empty: give the bus name, e.g. 'SalesEventBus' (mk.buses.bus_name('sales')), "
+            f"or its ARN, e.g. '{_ARN_EXAMPLE}'"
+        )
+    if bus.startswith("arn:"):
+        match = _BUS_ARN.fullmatch(bus)
+        if match is None or not _BUS_NAME.fullmatch(match["name"]):
+            raise ValidationError(
+                f"bus ARN {bus!r:.120} is malformed: an event bus ARN reads "
+                "arn:<partition>:events:<region>:<12-digit account>:event-bus/<name>, "
+                f"e.g. '{_ARN_EXAMPLE}'"
+            )
+        return match
+    if not _BUS_NAME.fullmatch(bus):
+        raise ValidationError(
+            f"bus name {bus!r:.80} is not one PutEvents takes: 1 to 256 letters, digits, '.', "
+            "'-' or '_' (no spaces; no '/', partner buses cannot be published to); "
+            "e.g. 'SalesEventBus'"
+        )
+    return None
+
+
+def _check_bus_place(arn: re.Match[str], client: Any, boto3_session: boto3.Session | None) -> None:
+    """Refuse a bus ARN outside the publishing session's account and region.
+
+    moto ignores the ARN's account and region and delivers to the local bus of that name, so a
+    mistyped account would look like success offline.
+    """
+    account = _session_account(boto3_session)
+    region, partition = client.meta.region_name, client.meta.partition
+    if (arn["account"], arn["region"], arn["partition"]) == (account, region, partition):
+        return
+    where = f"account {arn['account']}, region {arn['region']}"
+    here = f"account {account} in {region}"
+    if arn["partition"] != partition:
+        where, here = f"{where}, partition {arn['partition']}", f"{here}, partition {partition}"
+    raise ForeignBusError(
+        f"bus {arn.group(0)!r} is in {where}, but this publish goes out as {here}; meshkit "
+        "publishes only to buses of the session's own account and region (moto would put the "
+        "events on the local bus of that name). To publish there, pass boto3_session= a session "
+        "for that account and region (e.g. mk.iam.assume_role(<a role in it>)), or publish on "
+        "your own bus and forward to that one with "
+        "mk.subscriptions.forward(your_bus, bus_arn, pattern=..., name=...)"
+    )
+
+
+def _session_account(boto3_session: boto3.Session | None) -> str:
+    """The account a session acts in: the target's, or asked of STS once per session."""
+    if boto3_session is None:
+        return _aws.target().account_id
+    account = _session_accounts.get(boto3_session)
+    if account is None:
+        account = _aws.client("sts", boto3_session).get_caller_identity()["Account"]
+        _session_accounts[boto3_session] = account
+    return account
+
+
+def _check_events(events: Any) -> Iterator[Any]:
+    if isinstance(events, DomainEvent):
+        raise ValidationError(
+            "events is one DomainEvent; publish takes an iterable of them: pass [event]"
+        )
+    if events is None or isinstance(events, str | bytes | bytearray | Mapping):
+        raise ValidationError(
+            f"events is {_kind(events)}; give a list (or any iterable) of mk.events.DomainEvent, "
+            "e.g. [mk.events.DomainEvent(source=..., detail_type=..., detail=...)]"
+        )
+    try:
+        return iter(events)
+    except TypeError as err:
+        raise ValidationError(
+            f"events is {_kind(events)}, which is not iterable; give a list (or any "
+            "iterable) of mk.events.DomainEvent"
+        ) from err
+
+
+def _check_max_bytes(max_bytes: Any) -> None:
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int):
+        raise ValidationError(
+            f"max_bytes is {_kind(max_bytes)} ({max_bytes!r:.40}); give an int number "
+            f"of bytes up to ENTRY_LIMIT_BYTES ({ENTRY_LIMIT_BYTES:,}), e.g. "
+            "max_bytes=mk.events.CLASSIC_ENTRY_LIMIT_BYTES"
+        )
+    if not 0 < max_bytes <= ENTRY_LIMIT_BYTES:
+        raise ValidationError(
+            f"max_bytes is {max_bytes:,}; it must be more than 0 and at most the AWS entry "
+            f"limit, ENTRY_LIMIT_BYTES ({ENTRY_LIMIT_BYTES:,}): EventBridge refuses larger "
+            "entries and requests"
+        )
+
+
+def _check_max_attempts(max_attempts: Any) -> None:
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int):
+        raise ValidationError(
+            f"max_attempts is {_kind(max_attempts)} ({max_attempts!r:.40}); give an "
+            "int of at least 1, e.g. max_attempts=3"
+        )
+    if max_attempts < 1:
+        raise ValidationError(
+            f"max_attempts is {max_attempts}; give at least 1 (1 sends each event once, "
+            "without retries)"
+        )
+
+
+def _check_flag(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ValidationError(f"{name} is {_kind(value)} ({value!r:.40}); give True or False")
+
+
+def _check_registry(registry: Any) -> contracts.ContractRegistry:
+    if registry is None:
+        return contracts.default_registry()
+    if not isinstance(registry, contracts.ContractRegistry):
+        raise ValidationError(
+            f"registry is {_kind(registry)}; give a mk.contracts.ContractRegistry, "
+            "or None for the default one (mk.contracts.default_registry())"
+        )
+    return registry
+
+
+def _check_progress(progress: Any) -> Any:
+    """tqdm's class for progress=True, else None; refuses what is neither a bool nor callable."""
+    if progress is True:
         try:
-            entry = event.to_entry(bus)
-            if registry is not None:
-                registry.get(event.source, event.detail_type, event.schema_version).validate(
-                    event.detail
-                )
-            size = entry_size(entry)
-            _check_size(size, max_bytes)
-        except ValidationError as err:  # say which event, in a list of thousands
-            err.args = (f"event {index} ({event.idempotency_key}): {err}", *err.args[1:])
-            raise
-        yield _Pending(event, entry, size), size
+            from tqdm.auto import tqdm
+        except ImportError as err:
+            raise MeshkitError(
+                "progress=True needs tqdm: pip install tqdm (or pass a callable)"
+            ) from err
+        return tqdm
+    if progress is False or callable(progress):
+        return None
+    raise ValidationError(
+        f"progress is {_kind(progress)} ({progress!r:.40}); give True (a progress "
+        "bar), False, or a function called with the running PublishResult after each request"
+    )
 
 
+# -- sending --------------------------------------------------------------------------------------
 def _send_with_retries(
     client: Any,
     batch: list[_Pending],
@@ -685,26 +1291,32 @@ def _send_once(
     client: Any, pending: list[_Pending], result: PublishResult, max_attempts: int
 ) -> list[_Pending]:
     """One PutEvents request; returns the entries worth another attempt."""
+    for item in pending:
+        item.attempts += 1  # before the request: an interrupted request counts as an attempt
     response = _put_events(client, pending, result)
     retry: list[_Pending] = []
     for item, outcome in zip(pending, response["Entries"], strict=True):
-        item.attempts += 1
-        if "EventId" in outcome and not outcome.get("ErrorCode"):
+        item.answered = item.attempts
+        code = outcome.get("ErrorCode")
+        if "EventId" in outcome and not code:
             item.event_id = outcome["EventId"]
+            item.settled = True
             result.sent += 1
             result.billable_chunks += billable_chunks(item.size)
-        elif outcome.get("ErrorCode") in _RETRYABLE and item.attempts < max_attempts:
+        elif code in _RETRYABLE and item.attempts < max_attempts:
+            item.last_error = (code, outcome.get("ErrorMessage", ""))
             retry.append(item)
         else:
-            code = outcome.get("ErrorCode", "Unknown")
             message = outcome.get("ErrorMessage", "")
-            result.failed.append(FailedEvent(item.event, code, message, item.attempts))
+            item.settled = True
+            result.failed.append(FailedEvent(item.event, code or "Unknown", message, item.attempts))
     return retry
 
 
 _BACKOFF_BASE_S = 0.05
 _BACKOFF_CAP_S = 5.0
 _sleep = time.sleep  # replaced in tests
+_clock = time.monotonic  # replaced in tests: when the bus was last checked
 
 
 def _put_events(client: Any, pending: list[_Pending], result: PublishResult) -> dict[str, Any]:
@@ -716,30 +1328,24 @@ def _put_events(client: Any, pending: list[_Pending], result: PublishResult) -> 
             code, message = err.response["Error"]["Code"], err.response["Error"].get("Message", "")
         else:  # no answer (timeout, connection lost): the request may or may not have landed
             code, message = "RequestFailed", f"{err} (the events may have been delivered)"
-        if code == "ResourceNotFoundException":  # moto's answer for an unknown bus; AWS drops
-            _known_buses.clear()
-        result.failed.extend(
-            FailedEvent(item.event, code, message, item.attempts + 1) for item in pending
-        )
+        for item in pending:
+            item.settled = True
+            result.failed.append(FailedEvent(item.event, code, message, item.attempts))
         raise PublishError(
             f"PutEvents to {pending[0].entry['EventBusName']} failed as a whole ({code}) after "
             f"{result.sent} events were sent; this request's {len(pending)} events are in "
-            "error.result.failed, and events not sent yet are in error.result.unsent (from a "
-            "list) or still in your generator",
+            "error.result.failed, the events read but not sent in error.result.unsent (all the "
+            "rest of a list), and a generator's unread events are still in it",
             result,
         ) from err
 
 
-def _bus_key(client: Any, bus: str) -> tuple[int, str, str]:
-    """Per client, as clients are per session, and sessions may be in different accounts."""
-    return (id(client), client.meta.region_name, bus)
-
-
 def _check_bus(client: Any, bus: str) -> None:
-    key = _bus_key(client, bus)
-    checked = _known_buses.get(key)
-    if checked is not None and time.monotonic() - checked < _BUS_CHECK_TTL_S:
-        return
+    """Refuse, before sending, a bus that does not exist (AWS would drop the events silently).
+
+    Asked every time, never cached: a bus can be deleted at any moment by anyone, and meshkit
+    cannot know when (``publish`` calls this once per call, and again during a long one).
+    """
     try:
         client.describe_event_bus(Name=bus)
     except ClientError as err:
@@ -755,11 +1361,10 @@ def _check_bus(client: Any, bus: str) -> None:
             f"event bus {bus!r} does not exist in {client.meta.region_name}: create it with "
             "mk.buses.create_domain_bus(...) first (AWS would accept these events and drop them)"
         ) from err
-    _known_buses[key] = time.monotonic()
 
 
 def _progress_reporter(
-    progress: bool | Callable[[PublishResult], None],
+    progress: bool | Callable[[PublishResult], None], bar_class: Any
 ) -> Callable[[PublishResult | None], None]:
     """A function called with the result after each request, and with None at the end."""
     if callable(progress):
@@ -767,13 +1372,7 @@ def _progress_reporter(
         return lambda result: None if result is None else callback(result)
     if not progress:
         return lambda result: None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError as err:
-        raise MeshkitError(
-            "progress=True needs tqdm: pip install tqdm (or pass a callable)"
-        ) from err
-    bar = tqdm(unit="event", desc="publishing")
+    bar = bar_class(unit="event", desc="publishing")
 
     def report(result: PublishResult | None) -> None:
         if result is None:

@@ -31,13 +31,21 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from . import _aws, _evaluator, sandbox
-from ._evaluator import UnsupportedConditionError, _as_list
-from .buses import WORKBOOK_TAG, _domain_tags, bus_name, domain_key
-from .exceptions import TargetError, ValidationError
+from ._evaluator import (
+    MalformedPolicyError,
+    UnknownResourceAccountError,
+    UnsupportedConditionError,
+    _as_list,
+)
+from .buses import DOMAIN_TAG, WORKBOOK_TAG, _domain_tags, bus_name, domain_key, validate_bus_name
+from .exceptions import MeshkitError, NotMeshkitResourceError, TargetError, ValidationError
 from .subscriptions import queue_policy  # a queue's resource policy; re-exported for governance
 
 __all__ = [
     "AccessDecision",
+    "ForeignStatementsError",
+    "MalformedPolicyError",
+    "UnknownResourceAccountError",
     "UnsupportedConditionError",
     "access_grid",
     "article_policy",
@@ -67,7 +75,16 @@ Policy = Mapping[str, Any]
 def article_policy(
     *, account: str = "123456789012", region: str = "us-west-2", bus: str = "SalesEventBus"
 ) -> dict[str, Any]:
-    """The article's policy, as written: publish and describe on ``SalesEventBus`` only."""
+    """The article's policy, as written: publish and describe on ``SalesEventBus`` only.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.iam.article_policy()["Statement"][0]["Resource"]
+    'arn:aws:events:us-west-2:123456789012:event-bus/SalesEventBus'
+    """
+    account, region = _account_region(account, region)
+    bus = validate_bus_name(bus)
     return {
         "Version": VERSION,
         "Statement": [
@@ -89,6 +106,8 @@ def producer_policy(
     ``<domain>.domain`` (``events:source``), so a producer cannot publish in another domain's
     name; ``events:DescribeEventBus`` (which ``mk.events.publish`` calls first) in a statement
     of its own, as that action knows no ``events:source`` key.
+
+    ``account`` (12 digits) and ``region`` default to the target's (``mk.sandbox.start()``).
 
     Examples
     --------
@@ -125,23 +144,99 @@ _CONSUMER_ACTIONS = [
     "sqs:GetQueueUrl",
     "sqs:ReceiveMessage",
 ]
+_DLQ_SUFFIX = "-dlq"  # mk.subscriptions.subscribe's DLQ: "<queue>-dlq"
 
 
 def consumer_policy(
     domain: str,
     *,
     queue_arns: Iterable[str] | None = None,
+    producers: Iterable[str] | None = None,
     account: str | None = None,
     region: str | None = None,
+    boto3_session: boto3.Session | None = None,
 ) -> dict[str, Any]:
-    """A consuming domain's policy: read and delete messages of its own queues only.
+    """A consuming domain's policy: read and delete messages of its own queues, and no others.
 
-    ``queue_arns`` default to every queue whose name starts with the domain's key (the queues
-    and DLQs ``mk.subscriptions.subscribe`` makes are named ``<domain>-...``).
+    The queues are named one by one, never by a prefix: ``sales-*`` would also grant the queues
+    of a domain ``sales-ops`` (``sales-ops-marketing``), since ``*`` in an ARN matches ``-`` too.
+    Which queues:
+
+    - ``queue_arns``: exactly these;
+    - ``producers``: for each producing domain, the queue and DLQ that
+      ``mk.subscriptions.subscribe`` names by default (``<domain>-<producer>`` and
+      ``<domain>-<producer>-dlq``), in ``account`` and ``region``; AWS is not asked;
+    - neither: the queues and DLQs ``subscribe`` has made for this domain so far, found by their
+      ``meshkit:domain`` tag (``sqs:ListQueues`` and ``sqs:ListQueueTags`` calls). A subscription
+      made later is not covered until the policy is made again.
+
+    Parameters
+    ----------
+    domain : str
+        The consuming domain, e.g. ``"marketing"``.
+    queue_arns : list of str, optional
+        SQS queue ARNs, without wildcards.
+    producers : list of str, optional
+        Producing domains, e.g. ``["sales"]``; not with ``queue_arns``.
+    account, region : str, optional
+        Default: the target's. Without ``queue_arns`` or ``producers``, only queues in them.
+    boto3_session : boto3.Session, optional
+        For the look-up of the domain's queues.
+
+    Returns
+    -------
+    dict
+        The policy, one statement (``ConsumeOwnQueues``) with the queue ARNs sorted.
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        For a string where a list is expected, an ARN that is not a queue's, a wildcard.
+    meshkit.exceptions.MeshkitError
+        When the look-up finds no queue of the domain: subscribe first, or name them.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> policy = mk.iam.consumer_policy(
+    ...     "sales", producers=["marketing"], account="123456789012", region="us-west-2"
+    ... )
+    >>> [arn.rsplit(":", 1)[-1] for arn in policy["Statement"][0]["Resource"]]
+    ['sales-marketing', 'sales-marketing-dlq']
     """
-    if queue_arns is None:
+    key = domain_key(domain)
+    if queue_arns is not None and producers is not None:
+        raise ValidationError(
+            "give producers= or queue_arns=, not both: producers= names the queues subscribe "
+            "made for each producing domain, queue_arns= names queues yourself"
+        )
+    if queue_arns is not None:
+        arns = [
+            _queue_arn(f"queue_arns[{index}]", arn)
+            for index, arn in enumerate(_strings("queue_arns", queue_arns, example=_QUEUE_EXAMPLE))
+        ]
+        if not arns:
+            raise ValidationError(
+                "queue_arns is empty: a policy must name at least one queue; name them, or use "
+                "producers=[...] or neither (the domain's queues, looked up)"
+            )
+    elif producers is not None:
         account, region = _account_region(account, region)
-        queue_arns = [f"arn:aws:sqs:{region}:{account}:{domain_key(domain)}-*"]
+        names = [
+            f"{key}-{_domain_field(f'producers[{index}]', producer)}"[:64]  # subscribe's default
+            for index, producer in enumerate(_strings("producers", producers, example="marketing"))
+        ]
+        if not names:
+            raise ValidationError(
+                "producers is empty: name the domains this one subscribes to, e.g. ['sales']"
+            )
+        arns = [
+            f"arn:aws:sqs:{region}:{account}:{name}{suffix}"
+            for name in names
+            for suffix in ("", _DLQ_SUFFIX)
+        ]
+    else:
+        arns = _domain_queue_arns(key, account, region, boto3_session)
     return {
         "Version": VERSION,
         "Statement": [
@@ -149,10 +244,48 @@ def consumer_policy(
                 "Sid": "ConsumeOwnQueues",
                 "Effect": "Allow",
                 "Action": _CONSUMER_ACTIONS,
-                "Resource": sorted(queue_arns),
+                "Resource": sorted(set(arns)),
             }
         ],
     }
+
+
+def _domain_queue_arns(
+    key: str, account: str | None, region: str | None, boto3_session: boto3.Session | None
+) -> list[str]:
+    """The ARNs of the queues meshkit made for domain ``key``: tagged with it as their domain."""
+    if account is not None:
+        _account_id("account", account)
+    if region is not None:
+        _region_name(region)
+    sqs = _aws.client("sqs", boto3_session)
+    arns = []
+    for page in sqs.get_paginator("list_queues").paginate():
+        for url in page.get("QueueUrls", []):
+            try:
+                tags = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
+                if tags.get(WORKBOOK_TAG) != "true" or tags.get(DOMAIN_TAG) != key:
+                    continue
+                attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+            except ClientError as err:
+                if "NonExistentQueue" in err.response["Error"]["Code"]:
+                    continue  # deleted while we listed
+                raise
+            arn = attributes["Attributes"]["QueueArn"]
+            _, _, _, queue_region, queue_account, _ = arn.split(":", 5)
+            if region in (None, queue_region) and account in (None, queue_account):
+                arns.append(arn)
+    if not arns:
+        where = ", ".join(
+            f"{name} {value}" for name, value in (("account", account), ("region", region)) if value
+        )
+        where = f" in {where}" if where else ""
+        raise MeshkitError(
+            f"domain {key!r} has no queues made by mk.subscriptions.subscribe{where}: "
+            "subscribe first, or name its queues with "
+            "producers=[...] (the domains it subscribes to) or queue_arns=[...]"
+        )
+    return arns
 
 
 def platform_admin_policy(
@@ -162,6 +295,13 @@ def platform_admin_policy(
 
     Even the administrators' policy names its actions: ``events:*`` would also grant archives,
     replays, API destinations and connections, which the mesh does not use.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> policy = mk.iam.platform_admin_policy(account="123456789012", region="us-west-2")
+    >>> [statement["Sid"] for statement in policy["Statement"]]
+    ['AdministerBusesAndRules', 'AdministerQueues', 'ListAndGrant']
     """
     account, region = _account_region(account, region)
     return {
@@ -225,12 +365,27 @@ _ADMIN_SQS_ACTIONS = [
 
 
 def trust_policy(*, service: str | None = None, account: str | None = None) -> dict[str, Any]:
-    """Who may assume a role: an AWS service (``lambda.amazonaws.com``) or an account."""
+    """Who may assume a role: an AWS service (``lambda.amazonaws.com``) or an account.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.iam.trust_policy(account="222222222222")["Statement"][0]["Principal"]
+    {'AWS': 'arn:aws:iam::222222222222:root'}
+    """
     if (service is None) == (account is None):
         raise ValidationError(
             "give exactly one of service= (e.g. 'lambda.amazonaws.com') or account="
         )
-    principal = {"Service": service} if service else {"AWS": f"arn:aws:iam::{account}:root"}
+    if service is not None:
+        if not isinstance(service, str) or not _SERVICE.fullmatch(service):
+            raise ValidationError(
+                f"service {service!r} is not an AWS service principal: give its full name, "
+                "e.g. 'lambda.amazonaws.com'"
+            )
+        principal = {"Service": service}
+    else:
+        principal = {"AWS": f"arn:aws:iam::{_account_id('account', account)}:root"}
     return {
         "Version": VERSION,
         "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
@@ -248,10 +403,33 @@ def create_domain_role(
     """Create (or update) the role ``<domain>-<purpose>`` with ``policy`` inline; return its ARN.
 
     The role trusts Lambda unless ``trust`` says otherwise (``trust_policy(account=...)`` for a
-    role another account assumes). Tagged like every meshkit resource.
+    role another account assumes). Tagged like every meshkit resource. A role of that name that
+    meshkit made for this domain is updated (trust policy and inline policy); any other role of
+    that name is refused, never changed.
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        For a purpose or role name IAM would refuse, or a policy that is not a dict.
+    meshkit.exceptions.NotMeshkitResourceError
+        When the role exists without meshkit's tags, or belongs to another domain.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> policy = mk.iam.producer_policy("sales")  # doctest: +SKIP
+    >>> mk.iam.create_domain_role("sales", "producer", policy)  # doctest: +SKIP
+    'arn:aws:iam::123456789012:role/sales-producer'
     """
     key = domain_key(domain)
-    name = f"{key}-{purpose}"
+    if not isinstance(purpose, str) or not _IAM_NAME.fullmatch(purpose):
+        raise ValidationError(
+            f"purpose {purpose!r} names the role and its inline policy: use letters, digits "
+            "and '+=,.@_-' only, e.g. 'producer'"
+        )
+    name = _iam_name("role name", f"{key}-{purpose}")
+    _policy_document("policy", policy)
+    trust = _policy_document("trust", trust) if trust is not None else None
     iam = _aws.client("iam", boto3_session)
     trust = trust or trust_policy(service="lambda.amazonaws.com")
     try:
@@ -265,9 +443,26 @@ def create_domain_role(
         if err.response["Error"]["Code"] != "EntityAlreadyExists":
             raise
         arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+        tags = {tag["Key"]: tag["Value"] for tag in iam.list_role_tags(RoleName=name)["Tags"]}
+        _check_ours(f"role {name}", tags, key, "call it another purpose")
         iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
+        _logger.info("updated the trust policy of %s", arn)
     iam.put_role_policy(RoleName=name, PolicyName=purpose, PolicyDocument=json.dumps(policy))
     return str(arn)
+
+
+def _check_ours(what: str, tags: Mapping[str, str], key: str, other_name: str) -> None:
+    """Refuse a resource meshkit did not make for domain ``key`` (its tags say who did)."""
+    if tags.get(WORKBOOK_TAG) != "true":
+        raise NotMeshkitResourceError(
+            f"{what} exists but meshkit did not create it (no {WORKBOOK_TAG}=true tag), so "
+            f"meshkit will not change it: {other_name}, or tag it yourself ({WORKBOOK_TAG}=true, "
+            f"{DOMAIN_TAG}={key}) to let meshkit manage it"
+        )
+    if tags.get(DOMAIN_TAG) != key:
+        raise NotMeshkitResourceError(
+            f"{what} belongs to domain {tags.get(DOMAIN_TAG)!r}, not {key!r}: {other_name}"
+        )
 
 
 def assume_role(
@@ -303,26 +498,59 @@ def bus_policy(
     Parameters
     ----------
     bus_arn : str
-    publisher_accounts : accounts that may ``PutEvents`` on the bus (e.g. domain accounts
-        forwarding to a central bus).
+        ``arn:aws:events:<region>:<account>:event-bus/<name>``.
+    publisher_accounts : list of str
+        12-digit accounts that may ``PutEvents`` on the bus (e.g. domain accounts forwarding to
+        a central bus); a list even for one account.
     organization_id : str, optional
-        Admit every account of this AWS Organization instead (``aws:PrincipalOrgID``).
-    sources : the ``events:source`` values admitted; give them, or an organization, or the
-        linter complains: without either, an admitted account may publish in any domain's name.
-    rule_accounts : accounts that may create rules (subscriptions) on the bus, each only rules it
+        Admit every account of this AWS Organization instead (``aws:PrincipalOrgID``), e.g.
+        ``"o-a1b2c3d4e5"``.
+    sources : list of str
+        The ``events:source`` values admitted, matched literally; give them, or an
+        organization, or the linter complains: without either, an admitted account may publish
+        in any domain's name.
+    rule_accounts : list of str
+        12-digit accounts that may create rules (subscriptions) on the bus, each only rules it
         owns (``events:creatorAccount``).
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        For a string where a list is expected, an account id that is not 12 digits, an
+        organization id that is not ``o-`` and 10 to 32 letters or digits, a bus name where its
+        ARN is expected, or no one admitted at all.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> bus = "arn:aws:events:us-west-2:111111111111:event-bus/MeshCentralBus"
+    >>> policy = mk.iam.bus_policy(bus, publisher_accounts=["222222222222"],
+    ...                            sources=["sales.domain"])
+    >>> [statement["Sid"] for statement in policy["Statement"]]
+    ['PutEventsFrom222222222222']
     """
+    region, account, bus = _split_bus_arn(bus_arn)
+    publishers = sorted(set(_account_ids("publisher_accounts", publisher_accounts)))
+    rule_owners = sorted(set(_account_ids("rule_accounts", rule_accounts)))
+    sources = sorted(set(_sources(sources)))
+    if organization_id is not None and (
+        not isinstance(organization_id, str) or not _ORGANIZATION.fullmatch(organization_id)
+    ):
+        raise ValidationError(
+            f"organization_id {organization_id!r} is not an AWS Organizations id: a string, "
+            "'o-' followed by 10 to 32 lower-case letters or digits (Organizations console, or "
+            "aws organizations describe-organization)"
+        )
     statements: list[dict[str, Any]] = []
-    sources = sorted(sources)
     condition: dict[str, Any] = {}
     if sources:
         condition["StringEquals"] = {"events:source": sources}
-    for account in sorted(publisher_accounts):
+    for publisher in publishers:
         statements.append(
             {
-                "Sid": f"PutEventsFrom{account}",
+                "Sid": f"PutEventsFrom{publisher}",
                 "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Principal": {"AWS": f"arn:aws:iam::{publisher}:root"},
                 "Action": "events:PutEvents",
                 "Resource": bus_arn,
                 **({"Condition": condition} if condition else {}),
@@ -345,8 +573,7 @@ def bus_policy(
                 "Condition": org_condition,
             }
         )
-    region, account, bus = _split_bus_arn(bus_arn)
-    for rule_account in sorted(rule_accounts):
+    for rule_account in rule_owners:
         statements.append(
             {
                 "Sid": f"ManageOwnRulesOf{rule_account}",
@@ -373,17 +600,274 @@ def bus_policy(
     return {"Version": VERSION, "Statement": statements}
 
 
-def attach_bus_policy(
-    bus: str, policy: Policy, *, boto3_session: boto3.Session | None = None
-) -> None:
-    """Set a bus's resource policy (``PutPermission`` with a whole policy document).
+# The Sids bus_policy writes: statements with them on a bus are meshkit's to replace.
+_MESHKIT_SID = re.compile(r"PutEventsFrom(\d{12}|Organization)|ManageOwnRulesOf\d{12}")
 
-    moto stores it and returns it from ``describe_event_bus`` but never enforces it.
+
+class ForeignStatementsError(NotMeshkitResourceError):
+    """A bus's policy holds statements meshkit did not write; ``sids`` lists them."""
+
+    def __init__(self, message: str, sids: list[str]) -> None:
+        super().__init__(message)
+        self.sids = sids
+
+
+def attach_bus_policy(
+    bus: str,
+    policy: Policy,
+    *,
+    merge: bool = False,
+    replace: bool = False,
+    boto3_session: boto3.Session | None = None,
+) -> dict[str, Any]:
+    """Set a meshkit bus's resource policy (``PutPermission`` with a whole policy document).
+
+    The bus must be meshkit's (tagged; ``mk.buses.create_domain_bus(..., adopt=True)`` adopts
+    one). Statements already on the bus that meshkit wrote (the Sids ``bus_policy`` gives, or
+    identical to one in ``policy``) are replaced by ``policy``. Statements someone else wrote
+    are never dropped silently: the call refuses, naming their Sids, unless ``merge=True``
+    (keep them beside ``policy``'s) or ``replace=True`` (drop them). What changed is logged.
+
+    moto stores the policy and returns it from ``describe_event_bus`` but never enforces it.
+
+    Parameters
+    ----------
+    bus : str
+        The bus's name.
+    policy : dict
+        A resource policy; every statement has a ``Sid`` (``RemovePermission`` needs it) and a
+        ``Principal``.
+    merge, replace : bool, default False
+        What to do with other people's statements: keep them, or drop them.
+    boto3_session : boto3.Session, optional
+
+    Returns
+    -------
+    dict
+        The policy now on the bus.
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        For a policy that is not a dict of statements with Sids and Principals.
+    meshkit.exceptions.NotMeshkitResourceError
+        When the bus has no meshkit tags.
+    meshkit.iam.ForeignStatementsError
+        When the bus's policy has statements meshkit did not write, and neither ``merge`` nor
+        ``replace`` is set.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> arn = mk.buses.create_domain_bus("sales")  # doctest: +SKIP
+    >>> policy = mk.iam.bus_policy(arn, publisher_accounts=["222222222222"],
+    ...                            sources=["sales.domain"])  # doctest: +SKIP
+    >>> mk.iam.attach_bus_policy("SalesEventBus", policy)["Statement"][0]["Sid"]  # doctest: +SKIP
+    'PutEventsFrom222222222222'
     """
-    _aws.client("events", boto3_session).put_permission(EventBusName=bus, Policy=json.dumps(policy))
+    bus = validate_bus_name(bus)
+    new = _bus_policy_statements(policy)
+    if merge and replace:
+        raise ValidationError(
+            "give merge=True (keep others' statements) or replace=True (drop them), not both"
+        )
+    events = _aws.client("events", boto3_session)
+    described = events.describe_event_bus(Name=bus)
+    tags = {
+        tag["Key"]: tag["Value"]
+        for tag in events.list_tags_for_resource(ResourceARN=described["Arn"])["Tags"]
+    }
+    if tags.get(WORKBOOK_TAG) != "true":
+        raise NotMeshkitResourceError(
+            f"event bus {bus} has no {WORKBOOK_TAG}=true tag: meshkit did not create it and "
+            f"will not set its policy; adopt it first with mk.buses.create_domain_bus('<domain>', "
+            f"name={bus!r}, adopt=True), or set its policy yourself (events.put_permission)"
+        )
+    old = _statements(json.loads(described["Policy"])) if described.get("Policy") else []
+    theirs = [s for s in old if not _MESHKIT_SID.fullmatch(str(s.get("Sid", ""))) and s not in new]
+    their_sids = [str(s.get("Sid", "(no Sid)")) for s in theirs]
+    if theirs and not (merge or replace):
+        raise ForeignStatementsError(
+            f"the policy of bus {bus} has statements meshkit did not write: "
+            f"{', '.join(their_sids)}; pass merge=True to keep them beside yours, or "
+            "replace=True to drop them",
+            their_sids,
+        )
+    kept = theirs if merge else []
+    clash = sorted({s.get("Sid") for s in kept} & {s["Sid"] for s in new})
+    if clash:
+        raise ForeignStatementsError(
+            f"statements {', '.join(clash)} of bus {bus} were written by someone else and your "
+            "policy reuses their Sids: rename yours, or pass replace=True to drop theirs",
+            clash,
+        )
+    document = {"Version": VERSION, "Statement": [*kept, *new]}
+    events.put_permission(EventBusName=bus, Policy=json.dumps(document))
+    # AWS stores the document as given; moto adds it to what is there: remove what is left over.
+    stored = events.describe_event_bus(Name=bus).get("Policy")
+    wanted = {s.get("Sid") for s in document["Statement"]}
+    for leftover in _statements(json.loads(stored)) if stored else []:
+        if leftover.get("Sid") and leftover["Sid"] not in wanted:
+            events.remove_permission(EventBusName=bus, StatementId=leftover["Sid"])
+    _log_policy_change(bus, old, new, kept, [] if merge else theirs)
+    return document
+
+
+def _bus_policy_statements(policy: Any) -> list[dict[str, Any]]:
+    """The statements of a bus policy, checked: each a dict with a unique Sid and a Principal."""
+    statements = _statements(_policy_document("policy", policy))
+    for index, statement in enumerate(statements, start=1):
+        if not isinstance(statement, Mapping):
+            raise ValidationError(
+                f"policy statement #{index} is a {type(statement).__name__}, not a dict"
+            )
+        sid = statement.get("Sid")
+        if not isinstance(sid, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", sid):
+            raise ValidationError(
+                f"policy statement #{index} has Sid {sid!r}: EventBridge removes statements by "
+                "their Sid, so each needs one of 1 to 64 letters, digits, '-' or '_'"
+            )
+        if "Principal" not in statement:
+            raise ValidationError(
+                f"policy statement #{index} ({sid}) has no Principal: a bus policy says who "
+                "may use the bus, e.g. {'AWS': 'arn:aws:iam::222222222222:root'}"
+            )
+    sids = [statement["Sid"] for statement in statements]
+    if len(set(sids)) != len(sids):
+        raise ValidationError(f"policy repeats a Sid ({sids}): give each statement its own")
+    return [dict(statement) for statement in statements]
+
+
+def _log_policy_change(
+    bus: str,
+    old: list[Mapping[str, Any]],
+    new: list[dict[str, Any]],
+    kept: list[Mapping[str, Any]],
+    dropped: list[Mapping[str, Any]],
+) -> None:
+    before = {s.get("Sid"): s for s in old}
+    new_sids = {s["Sid"] for s in new}
+    changes = [f"added {s['Sid']}" for s in new if s["Sid"] not in before]
+    changes += [f"changed {s['Sid']}" for s in new if before.get(s["Sid"], s) != s]
+    changes += [
+        f"removed {sid}"
+        for sid in before
+        if sid not in new_sids and _MESHKIT_SID.fullmatch(str(sid))
+    ]
+    changes += [f"kept {s.get('Sid')} (not meshkit's)" for s in kept]
+    if changes:
+        _logger.info("policy of bus %s: %s", bus, "; ".join(changes))
+    if dropped:
+        _logger.warning(
+            "policy of bus %s: dropped %s (not meshkit's; replace=True)",
+            bus,
+            ", ".join(str(s.get("Sid")) for s in dropped),
+        )
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+_ACCOUNT = re.compile(r"\d{12}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+_ORGANIZATION = re.compile(r"o-[a-z0-9]{10,32}")
+_SERVICE = re.compile(r"[a-z0-9][a-z0-9.-]*\.amazonaws\.com(\.cn)?")
+_IAM_NAME = re.compile(r"[\w+=,.@-]+", re.ASCII)
+_QUEUE_ARN = re.compile(
+    r"arn:aws[a-z-]*:sqs:[a-z]{2}(-[a-z]+)+-\d{1,2}:\d{12}:[\w-]{1,80}(\.fifo)?"
+)
+_QUEUE_EXAMPLE = "arn:aws:sqs:us-west-2:123456789012:marketing-sales"
+
+
+def _list(field: str, value: Any, *, example: str) -> list[Any]:
+    """A list-valued argument: refuse a lone string (its characters would become the items)."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise ValidationError(
+            f"{field} takes a list of strings, not a {type(value).__name__} ({value!r:.60}): "
+            f"write {field}=[{example!r}], a list even for one"
+        )
+    return list(value)
+
+
+def _strings(field: str, value: Any, *, example: str) -> list[str]:
+    items = _list(field, value, example=example)
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise ValidationError(
+                f"{field}[{index}] is {item!r}, a {type(item).__name__}: give a string, e.g. "
+                f"{example!r}"
+            )
+    return items
+
+
+def _account_id(field: str, value: Any) -> str:
+    if isinstance(value, str) and _ACCOUNT.fullmatch(value):
+        return value
+    hint = " as a string (an int loses leading zeros)" if isinstance(value, int) else ""
+    raise ValidationError(
+        f"{field} {value!r} is not an AWS account id: give its 12 digits{hint}, e.g. '111122223333'"
+    )
+
+
+def _account_ids(field: str, value: Any) -> list[str]:
+    accounts = _list(field, value, example="111122223333")
+    return [_account_id(f"{field}[{index}]", account) for index, account in enumerate(accounts)]
+
+
+def _sources(value: Any) -> list[str]:
+    sources = _strings("sources", value, example="sales.domain")
+    for index, source in enumerate(sources):
+        if not source:
+            raise ValidationError(f"sources[{index}] is empty: give a source, e.g. 'sales.domain'")
+        if len(source) > 256:
+            raise ValidationError(
+                f"sources[{index}] has {len(source)} characters; an event's Source has at most "
+                "256: shorten it"
+            )
+        if "*" in source or "?" in source:
+            raise ValidationError(
+                f"sources[{index}] is {source!r}, but StringEquals matches literally (no "
+                "wildcards): list each source, e.g. ['sales.domain', 'sales.returns']"
+            )
+    return sources
+
+
+def _domain_field(field: str, value: str) -> str:
+    try:
+        return domain_key(value)
+    except ValidationError as err:
+        raise ValidationError(f"{field}: {err}") from None
+
+
+def _queue_arn(field: str, value: str) -> str:
+    if "*" in value or "?" in value:
+        raise ValidationError(
+            f"{field} {value!r} has a wildcard, which may cover other domains' queues (sales-* "
+            "covers sales-ops-marketing): name each queue, or use producers=[...]"
+        )
+    if not _QUEUE_ARN.fullmatch(value):
+        raise ValidationError(
+            f"{field} {value!r} is not a queue ARN: arn:aws:sqs:<region>:<account>:<queue name>, "
+            f"e.g. {_QUEUE_EXAMPLE!r} (Subscription.queue_arn)"
+        )
+    return value
+
+
+def _iam_name(field: str, name: Any) -> str:
+    if not isinstance(name, str) or len(name) > 64 or not _IAM_NAME.fullmatch(name):
+        raise ValidationError(
+            f"{field} {name!r} breaks IAM's rule: 1 to 64 letters, digits or '+=,.@_-'; "
+            "choose a shorter or plainer one"
+        )
+    return name
+
+
+def _policy_document(field: str, value: Any) -> Policy:
+    if not isinstance(value, Mapping) or not isinstance(value.get("Statement"), (list, Mapping)):
+        raise ValidationError(
+            f"{field} must be a policy: a dict with a Statement list, not a "
+            f"{type(value).__name__} ({value!r:.60}); json.loads a policy kept as text"
+        )
+    return value
 
 
 def _account_region(account: str | None, region: str | None) -> tuple[str, str]:
@@ -395,7 +879,13 @@ def _account_region(account: str | None, region: str | None) -> tuple[str, str]:
             )
         account = account or current.account_id
         region = region or current.region
-    return account, region
+    return _account_id("account", account), _region_name(region)
+
+
+def _region_name(region: Any) -> str:
+    if not isinstance(region, str) or not _REGION.fullmatch(region):
+        raise ValidationError(f"region {region!r} is not an AWS region: e.g. 'us-west-2'")
+    return region
 
 
 def _bus_arn(name: str, account: str | None, region: str | None) -> str:
@@ -404,10 +894,15 @@ def _bus_arn(name: str, account: str | None, region: str | None) -> str:
 
 
 def _split_bus_arn(arn: str) -> tuple[str, str, str]:
-    match = re.fullmatch(r"arn:aws[\w-]*:events:([\w-]+):(\d{12}):event-bus/(.+)", arn)
+    match = isinstance(arn, str) and re.fullmatch(
+        r"arn:aws[a-z-]*:events:([a-z]{2}(?:-[a-z]+)+-\d{1,2}):(\d{12}):event-bus/([.\-\w]{1,256})",
+        arn,
+        re.ASCII,
+    )
     if not match:
         raise ValidationError(
-            f"{arn!r} is not an event bus ARN: arn:aws:events:<region>:<account>:event-bus/<name>"
+            f"bus_arn {arn!r} is not an event bus ARN: "
+            "arn:aws:events:<region>:<account>:event-bus/<name>, as create_domain_bus returns"
         )
     return match.group(1), match.group(2), match.group(3)
 
@@ -447,34 +942,66 @@ def check_access(
     resource: str,
     context: Mapping[str, Any] | None = None,
     *,
-    resource_policy: Policy | None = None,
+    resource_policy: Policy | str | None = None,
     principal: str | None = None,
+    resource_account: str | None = None,
     boto3_session: boto3.Session | None = None,
 ) -> AccessDecision:
     """Would ``policies`` allow ``action`` on ``resource``? Which statement decides, and why?
 
-    Offline, meshkit's evaluator answers, following AWS's documented evaluation logic (explicit
-    deny wins; otherwise an allow in the identity or resource policy, both across accounts;
-    otherwise implicit deny), with the condition operators listed in
-    ``meshkit._evaluator.SUPPORTED_OPERATORS``; any other operator raises
-    ``UnsupportedConditionError`` rather than guess. On real AWS, IAM's policy simulator answers
-    (``simulate_custom_policy``), with the same result type.
+    Offline, meshkit's evaluator answers, following AWS's documented evaluation logic: an
+    explicit deny wins; within one account an allow in the identity policies allows, and so does
+    one in the resource policy that names the caller itself (``*``, its user, its role or
+    session, or the service), while one that names only the caller's *account* delegates to the
+    identity policies; across accounts both sides must allow (with no resource policy, nothing
+    is allowed); otherwise implicit deny. The condition operators are those listed in
+    ``meshkit._evaluator.SUPPORTED_OPERATORS``, with ``ForAllValues:``/``ForAnyValue:``; any
+    other operator raises ``UnsupportedConditionError`` rather than guess. On real AWS, IAM's
+    policy simulator answers (``simulate_custom_policy``), with the same result type.
 
     Parameters
     ----------
-    policies : dict, list of dict, or dict of name -> dict
-        The caller's identity policies (named, to say which one decided).
+    policies : dict, str, list of them, or dict of name -> dict or str
+        The caller's identity policies (named, to say which one decided); a policy may be given
+        as its JSON text.
     action : str
-        E.g. ``"events:PutEvents"``.
+        One action, e.g. ``"events:PutEvents"``.
     resource : str
-        The resource's ARN.
+        The resource's ARN, or ``"*"`` for an action that takes no resource.
     context : dict, optional
-        Condition keys of the request, e.g. ``{"events:source": "sales.domain"}``.
-    resource_policy : dict, optional
+        Condition keys of the request, e.g. ``{"events:source": "sales.domain"}``: strings,
+        numbers, booleans, date-times, or lists of them (multivalued keys). Key names are
+        case-insensitive, as in IAM.
+    resource_policy : dict or str, optional
         The resource's own policy (a bus or queue policy).
     principal : str, optional
-        The caller's ARN; needed with a resource policy. On AWS the simulator takes only an IAM
-        user's ARN here.
+        The caller: an IAM user or role ARN, a role session
+        (``arn:aws:sts::<account>:assumed-role/<role>/<session>``), a 12-digit account id (a
+        principal of that account not named individually) or a service principal
+        (``events.amazonaws.com``). It decides whether the request crosses accounts. Without it
+        the caller is assumed to be in the resource's account, and an allowed answer says so.
+        On AWS the simulator takes only an IAM user's ARN here.
+    resource_account : str, optional
+        The 12-digit account that owns the resource, for ARNs that name none (S3 buckets and
+        objects). Needed only when the answer depends on it.
+
+    Returns
+    -------
+    AccessDecision
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        A bad argument: an action without a service, a resource that is not an ARN, a context
+        value of the wrong type, a principal that is not an ARN or account id.
+    MalformedPolicyError
+        A policy AWS would refuse (no ``Resource`` in an identity policy, no ``Principal`` in a
+        resource policy, ``Effect`` other than ``"Allow"``/``"Deny"``, invalid JSON, ...).
+    UnknownResourceAccountError
+        The resource's ARN names no account, ``resource_account=`` is missing, and the answer
+        depends on it.
+    UnsupportedConditionError
+        A condition operator the offline evaluator does not support.
 
     Examples
     --------
@@ -483,17 +1010,31 @@ def check_access(
     >>> mk.iam.check_access(policy, "events:PutEvents",
     ...     "arn:aws:events:us-west-2:123456789012:event-bus/MarketingEventBus").decision
     'implicit deny'
+
+    Across accounts the resource's own policy must allow too:
+
+    >>> anything = {"Version": "2012-10-17",
+    ...     "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+    >>> mk.iam.check_access(anything, "s3:GetObject", "arn:aws:s3:::sales-products/2026.parquet",
+    ...     principal="arn:aws:iam::222222222222:role/analyst",
+    ...     resource_account="123456789012").decision
+    'implicit deny'
     """
-    named = _evaluator.names(policies)
-    context = dict(context or {})
+    named = _evaluator.identity_policies(policies)
+    own = (
+        None
+        if resource_policy is None
+        else _evaluator.parse_policy(
+            resource_policy, name="resource policy", kind=_evaluator.RESOURCE
+        )
+    )
+    question = _evaluator.request(
+        action, resource, context, principal=principal, resource_account=resource_account
+    )
     current = sandbox.current()
     if current is not None and current.is_real_aws:
-        return _simulate(
-            named, action, resource, context, resource_policy, principal, boto3_session
-        )
-    decision, match, reason = _evaluator.evaluate(
-        named, resource_policy, action, resource, principal, context
-    )
+        return _simulate(named, question, dict(context or {}), own, boto3_session)
+    decision, match, reason = _evaluator.evaluate(named, own, question)
     return AccessDecision(
         allowed=decision == _evaluator.ALLOWED,
         decision=decision,
@@ -514,6 +1055,7 @@ def access_grid(
     *,
     resource_policies: Mapping[str, Policy] | None = None,
     principal_arns: Mapping[str, str] | None = None,
+    resource_accounts: Mapping[str, str] | None = None,
     boto3_session: boto3.Session | None = None,
 ) -> pd.DataFrame:
     """``check_access`` for every principal, every action and every resource of its service.
@@ -537,7 +1079,11 @@ def access_grid(
     resource_policies : dict of ARN -> policy, optional
         The resources' own policies (bus and queue policies).
     principal_arns : dict of name -> ARN, optional
-        Each principal's ARN, needed with resource policies (across accounts above all).
+        Each principal's ARN (or account id), which decides whether a request crosses
+        accounts; a principal without one is assumed to be in each resource's account.
+    resource_accounts : dict of ARN -> account id, optional
+        The owner of each resource whose ARN names none (S3), as ``check_access``'s
+        ``resource_account``.
 
     Returns
     -------
@@ -555,9 +1101,32 @@ def access_grid(
     >>> list(grid["decision"])
     ['allowed', 'implicit deny']
     """
+    for field, value in (("principals", principals), ("resource_policies", resource_policies),
+                         ("principal_arns", principal_arns),
+                         ("resource_accounts", resource_accounts)):  # fmt: skip
+        if (value is not None or field == "principals") and not isinstance(value, Mapping):
+            raise ValidationError(
+                f"{field} is a {type(value).__name__}; pass a dict keyed by "
+                f"{'principal name' if field.startswith('princ') else 'resource ARN'}"
+            )
+    for field, value in (("actions", actions), ("resources", resources)):
+        if isinstance(value, str) or not isinstance(value, Iterable):
+            raise ValidationError(f"{field} must be a list of strings, not {value!r}")
     actions, resources = list(actions), list(resources)
     resource_policies = resource_policies or {}
     principal_arns = principal_arns or {}
+    resource_accounts = resource_accounts or {}
+    for name, policies in principals.items():  # every question well-formed before any answer
+        _evaluator.identity_policies(policies)
+        for action in actions:
+            for resource in resources:
+                _evaluator.request(
+                    action, resource, context, principal=principal_arns.get(name),
+                    resource_account=resource_accounts.get(resource),
+                )  # fmt: skip
+    for resource, document in resource_policies.items():
+        _evaluator.parse_policy(document, name=f"resource policy of {resource}",
+                                kind=_evaluator.RESOURCE)  # fmt: skip
     rows = []
     for name, policies in principals.items():
         for action in actions:
@@ -571,6 +1140,7 @@ def access_grid(
                     context,
                     resource_policy=resource_policies.get(resource),
                     principal=principal_arns.get(name),
+                    resource_account=resource_accounts.get(resource),
                     boto3_session=boto3_session,
                 )
                 rows.append(
@@ -599,32 +1169,44 @@ _SIMULATOR_DECISIONS = {
 
 
 def _simulate(
-    named: Mapping[str, Policy],
-    action: str,
-    resource: str,
+    named: Mapping[str, _evaluator.Policy],
+    question: _evaluator.Request,
     context: Mapping[str, Any],
-    resource_policy: Policy | None,
-    principal: str | None,
+    resource_policy: _evaluator.Policy | None,
     boto3_session: boto3.Session | None,
 ) -> AccessDecision:
     """Ask IAM's policy simulator the same question."""
+    principal = question.caller.given
     if principal is not None and not re.fullmatch(r"arn:aws[\w-]*:iam::\d{12}:user/.+", principal):
         raise ValidationError(
             f"principal {principal!r}: IAM's policy simulator takes only an IAM user's ARN as the "
             "caller (CallerArn), not a role or a service; pass arn:aws:iam::<account>:user/<name>"
         )
+    if resource_policy is not None and principal is None:
+        raise ValidationError(
+            "with resource_policy=, IAM's policy simulator needs the caller: pass principal= "
+            "(an IAM user's ARN, arn:aws:iam::<account>:user/<name>)"
+        )
     iam = _aws.client("iam", boto3_session)
     names = list(named)
     kwargs: dict[str, Any] = {
-        "PolicyInputList": [json.dumps(named[name]) for name in names],
-        "ActionNames": [action],
-        "ResourceArns": [resource],
-        "ContextEntries": [_context_entry(key, value) for key, value in context.items()],
+        "PolicyInputList": [json.dumps(named[name].document) for name in names],
+        "ActionNames": [question.action],
+        "ResourceArns": [question.resource],
+        "ContextEntries": [
+            _context_entry(key, value)
+            for key, value in context.items()
+            if value is not None and value != [] and value != ()  # absent keys
+        ],
     }
     if resource_policy is not None:
-        kwargs["ResourcePolicy"] = json.dumps(resource_policy)
+        kwargs["ResourcePolicy"] = json.dumps(resource_policy.document)
     if principal is not None:
         kwargs["CallerArn"] = principal
+    if question.resource_account and question.resource.split(":")[4:5] == [""]:
+        # the ARN names no owner (S3): the simulator would assume the caller's account
+        partition = question.resource.split(":")[1]
+        kwargs["ResourceOwner"] = f"arn:{partition}:iam::{question.resource_account}:root"
     [result] = iam.simulate_custom_policy(**kwargs)["EvaluationResults"]
     decision = _SIMULATOR_DECISIONS.get(result["EvalDecision"], result["EvalDecision"])
     matched = result.get("MatchedStatements", [])
@@ -642,14 +1224,23 @@ def _simulate(
     )
 
 
+# the simulator's ContextKeyType of the keys whose values are strings of another type
+_CONTEXT_KEY_TYPES = {
+    "aws:sourceip": "ip",
+    "aws:vpcsourceip": "ip",
+    "aws:currenttime": "date",
+    "aws:tokenissuetime": "date",
+}
+
+
 def _context_entry(key: str, value: Any) -> dict[str, Any]:
-    values = value if isinstance(value, (list, tuple)) else [value]
-    kind = "boolean" if all(isinstance(v, bool) for v in values) else "string"
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    kind = _evaluator.value_type(values) or _CONTEXT_KEY_TYPES.get(key.lower(), "string")
     if len(values) > 1:
         kind += "List"
     return {
         "ContextKeyName": key,
-        "ContextKeyValues": [str(v).lower() if isinstance(v, bool) else str(v) for v in values],
+        "ContextKeyValues": [_evaluator.as_text(v) for v in values],
         "ContextKeyType": kind,
     }
 
@@ -663,19 +1254,35 @@ def lint(policies: Mapping[str, Policy], *, kinds: Mapping[str, str] | None = No
     """Check policies with parliament and with the mesh's own rules; one row per finding.
 
     parliament (Duo Labs' IAM linter) checks identity policies against AWS's catalogue of
-    actions, resources and condition keys. The mesh's rules check what parliament cannot know:
+    actions, resources and condition keys. The mesh's rules check what parliament cannot know.
+    On resource policies (bus, queue and trust policies):
 
-    - ``BUS_POLICY_WITHOUT_SOURCE_CONDITION``: a bus policy admits another account's events with
-      no ``events:source`` or organization condition, so it may publish in any domain's name;
-    - ``QUEUE_POLICY_WITHOUT_SOURCE_ARN``: a queue policy admits a service without
-      ``aws:SourceArn``, so any rule, in any account, could fill the queue;
-    - ``PRODUCER_WILDCARD_ACTION`` / ``PRODUCER_WILDCARD_RESOURCE``: a producer policy (one that
-      allows ``events:PutEvents``) with ``*`` in an action or a resource.
+    - ``PUBLIC_ACCESS`` (CRITICAL): an ``Allow`` for ``Principal: "*"`` or ``{"AWS": "*"}``
+      with no condition on who calls (``aws:PrincipalOrgID``, ``aws:SourceArn``,
+      ``aws:SourceAccount``, ...): anyone on the internet, anonymous callers included, may send
+      to the queue, put events on the bus, ...;
+    - ``NOT_PRINCIPAL_WITH_ALLOW`` (CRITICAL, HIGH when a condition limits the callers): an
+      ``Allow`` for everyone but the principals listed;
+    - ``RESOURCE_POLICY_WILDCARD_ACTION`` (HIGH): ``*``, ``<service>:*`` or ``NotAction`` in an
+      ``Allow``: every action, today's and future ones;
+    - ``BUS_POLICY_WITHOUT_SOURCE_CONDITION`` (HIGH): a bus policy admits another account's
+      events with no ``events:source`` or organization condition, so it may publish in any
+      domain's name;
+    - ``QUEUE_POLICY_WITHOUT_SOURCE_ARN`` (HIGH): a queue policy admits a service without
+      ``aws:SourceArn``, so any rule, in any account, could fill the queue.
+
+    On identity policies, ``PRODUCER_WILDCARD_ACTION`` / ``PRODUCER_WILDCARD_RESOURCE`` (HIGH):
+    a producer policy (one that allows ``events:PutEvents``) with ``*`` in an action or a
+    resource. On every policy, ``MALFORMED_POLICY`` / ``MALFORMED_STATEMENT`` (CRITICAL): a
+    policy AWS would refuse (not JSON, no ``Statement``, an ``Effect`` other than ``"Allow"`` or
+    ``"Deny"``, no ``Action``, an identity statement without ``Resource``, a resource policy
+    statement without ``Principal``, ...); parliament does not read such a policy.
 
     Parameters
     ----------
     policies : dict of name -> policy
-        Identity and resource policies; a statement with a ``Principal`` marks a resource policy.
+        Identity and resource policies, as dicts or their JSON text; a statement with a
+        ``Principal`` (or ``NotPrincipal``) marks a resource policy.
     kinds : dict of name -> str, optional
         ``"producer"``, ``"consumer"``, ``"admin"`` or ``"resource"``, where the guess is wrong.
         By default an identity policy that allows ``events:PutEvents`` (even through a
@@ -686,19 +1293,190 @@ def lint(policies: Mapping[str, Policy], *, kinds: Mapping[str, str] | None = No
     pandas.DataFrame
         Columns ``policy``, ``linter`` (``parliament`` or ``mesh``), ``issue``, ``severity``,
         ``detail``. Empty when every policy is clean.
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        When ``policies`` is one policy rather than a dict of them, or a kind is unknown.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> queue = "arn:aws:sqs:us-west-2:123456789012:marketing-sales"
+    >>> open_queue = {"Version": "2012-10-17", "Statement": [{"Sid": "Open", "Effect": "Allow",
+    ...     "Principal": {"AWS": "*"}, "Action": "sqs:SendMessage", "Resource": queue}]}
+    >>> list(mk.iam.lint({"open-queue": open_queue})["issue"])
+    ['PUBLIC_ACCESS']
     """
+    if not isinstance(policies, Mapping) or "Statement" in policies:
+        raise ValidationError(
+            "lint takes a dict of name -> policy, so that each finding names its policy: "
+            "wrap a single one, e.g. mk.iam.lint({'my-policy': policy})"
+        )
+    if not isinstance(kinds, (Mapping, type(None))):
+        raise ValidationError(f"kinds takes a dict of policy name -> kind, not {kinds!r:.60}")
     kinds = dict(kinds or {})
+    for name, kind in kinds.items():
+        if kind not in _KINDS:
+            raise ValidationError(
+                f"kinds[{name!r}] is {kind!r}: use one of {', '.join(map(repr, _KINDS))}"
+            )
     rows: list[dict[str, Any]] = []
-    for name, policy in policies.items():
-        statements = _statements(policy)
-        kind = kinds.get(name) or ("resource" if any("Principal" in s for s in statements) else "")
-        if kind == "resource":
-            rows += [dict(policy=name, linter="mesh", **f) for f in _resource_findings(statements)]
+    for name, given in policies.items():
+        policy, problems = _lint_document(given)
+        rows += [dict(policy=name, linter="mesh", **problem) for problem in problems]
+        if policy is None:
             continue
-        rows += [dict(policy=name, linter="parliament", **f) for f in _parliament(policy)]
+        statements = _statements(policy)
+        resource = any(_names_principal(statement) for statement in statements)
+        kind = kinds.get(name) or ("resource" if resource else "")
+        well_formed = []
+        for index, statement in enumerate(statements, start=1):
+            problems = _statement_problems(index, statement, resource=kind == "resource")
+            rows += [dict(policy=name, linter="mesh", **problem) for problem in problems]
+            if not problems:
+                well_formed.append(statement)
+        if kind == "resource":
+            rows += [dict(policy=name, linter="mesh", **f) for f in _resource_findings(well_formed)]
+            continue
+        if len(well_formed) == len(statements):  # parliament cannot read what AWS would refuse
+            rows += [dict(policy=name, linter="parliament", **f) for f in _parliament(policy)]
         if kind in ("", "producer"):
-            rows += [dict(policy=name, linter="mesh", **f) for f in _producer_findings(statements)]
+            rows += [dict(policy=name, linter="mesh", **f) for f in _producer_findings(well_formed)]
     return pd.DataFrame(rows, columns=_LINT_COLUMNS)
+
+
+_KINDS = ("producer", "consumer", "admin", "resource")
+_PRINCIPAL_TYPES = {"AWS", "Service", "Federated", "CanonicalUser"}
+# Condition keys that limit who calls: a statement for "*" with one of them is not public (the
+# keys IAM Access Analyzer counts as limiting access); compared in lower case, as IAM does.
+_CALLER_KEYS = {
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:principalservicename",
+    "aws:sourceaccount",
+    "aws:sourcearn",
+    "aws:sourceip",
+    "aws:sourceorgid",
+    "aws:sourceorgpaths",
+    "aws:sourceowner",
+    "aws:sourcevpc",
+    "aws:sourcevpce",
+    "aws:userid",
+    "aws:username",
+}
+
+
+def _malformed(issue: str, detail: str) -> dict[str, str]:
+    return {"issue": issue, "severity": "CRITICAL", "detail": detail}
+
+
+def _lint_document(given: Any) -> tuple[Mapping[str, Any] | None, list[dict[str, str]]]:
+    """The policy to lint (parsed from JSON text if need be), or None and why it is not one."""
+    if isinstance(given, (str, bytes)):
+        try:
+            given = json.loads(given)
+        except ValueError as err:
+            return None, [
+                _malformed(
+                    "MALFORMED_POLICY",
+                    f"not valid JSON ({err}): give the policy as a dict, or its JSON text",
+                )
+            ]
+    if not isinstance(given, Mapping):
+        return None, [
+            _malformed(
+                "MALFORMED_POLICY",
+                f"a {type(given).__name__} is not a policy: give a dict such as "
+                '{"Version": "2012-10-17", "Statement": [...]}',
+            )
+        ]
+    if not isinstance(given.get("Statement"), (list, Mapping)):
+        return None, [
+            _malformed(
+                "MALFORMED_POLICY",
+                "no Statement list: a policy is "
+                '{"Version": "2012-10-17", "Statement": [{"Effect": ..., "Action": ..., ...}]}',
+            )
+        ]
+    return given, []
+
+
+def _names_principal(statement: Any) -> bool:
+    return isinstance(statement, Mapping) and bool({"Principal", "NotPrincipal"} & statement.keys())
+
+
+def _statement_problems(index: int, statement: Any, *, resource: bool) -> list[dict[str, str]]:
+    """What makes AWS refuse a statement (IAM JSON policy grammar), as findings."""
+    where = f"statement #{index}"
+    if not isinstance(statement, Mapping):
+        detail = (
+            f"{where} is a {type(statement).__name__}, not an object (dict) with Effect, "
+            "Action and Resource"
+        )
+        return [_malformed("MALFORMED_STATEMENT", detail)]
+    where += f" ({statement['Sid']})" if isinstance(statement.get("Sid"), str) else ""
+    details = []
+    if statement.get("Effect") not in ("Allow", "Deny"):
+        details.append(
+            f"{where} has Effect {statement.get('Effect')!r}: it must be exactly 'Allow' or "
+            "'Deny' (case matters)"
+        )
+    for pair, needed in (
+        (("Action", "NotAction"), True),
+        (("Resource", "NotResource"), not resource),
+    ):
+        present = [key for key in pair if key in statement]
+        if len(present) > 1 or (needed and not present):
+            details.append(f"{where} needs {pair[0]} or {pair[1]} (one of them)")
+        for key in present:
+            if not _is_strings(statement[key]):
+                details.append(
+                    f"{where}: {key} must be a string or a list of strings, such as "
+                    f"'sqs:ReceiveMessage' or an ARN, not {statement[key]!r:.60}"
+                )
+    principals = [key for key in ("Principal", "NotPrincipal") if key in statement]
+    if resource and len(principals) != 1:
+        details.append(
+            f"{where} needs Principal or NotPrincipal (one of them): every statement of a "
+            "resource policy names whom it concerns"
+        )
+    for key in principals:
+        value = statement[key]
+        if value != "*" and not (
+            isinstance(value, Mapping)
+            and value
+            and set(value) <= _PRINCIPAL_TYPES
+            and all(_is_strings(v) for v in value.values())
+        ):
+            details.append(
+                f'{where}: {key} must be "*" or a dict such as '
+                f"{{'AWS': 'arn:aws:iam::111122223333:root'}}, not {value!r:.60}"
+            )
+    condition = statement.get("Condition", {})
+    if not isinstance(condition, Mapping) or not all(
+        isinstance(keys, Mapping) and all(_is_condition_value(v) for v in keys.values())
+        for keys in condition.values()
+    ):
+        details.append(
+            f"{where}: Condition must map each operator to its keys and values, e.g. "
+            "{'ArnEquals': {'aws:SourceArn': 'arn:aws:events:...:rule/...'}}, "
+            f"not {condition!r:.60}"
+        )
+    return [_malformed("MALFORMED_STATEMENT", detail) for detail in details]
+
+
+def _is_strings(value: Any) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
+    )
+
+
+def _is_condition_value(value: Any) -> bool:
+    values = value if isinstance(value, list) else [value]
+    return all(isinstance(v, (str, int, float, bool)) for v in values)
 
 
 def _statements(policy: Policy) -> list[Mapping[str, Any]]:
@@ -764,36 +1542,110 @@ def _resource_findings(statements: list[Mapping[str, Any]]) -> list[dict[str, st
     for statement in statements:
         if statement.get("Effect") != "Allow":
             continue
-        keys = {key for keys in statement.get("Condition", {}).values() for key in keys}
+        sid = statement.get("Sid", "")
+        conditions = statement.get("Condition", {})
+        keys = {key.lower() for keys in conditions.values() for key in keys}
+        limited = _limits_callers(conditions)
         principal = statement.get("Principal", {})
         services = _as_list(principal.get("Service", [])) if isinstance(principal, dict) else []
         actions = _actions(statement)
-        if any(_glob_covers(a, "events:PutEvents") for a in actions) and not (
-            keys & {"events:source", "aws:PrincipalOrgID"}
+        granted = ", ".join(actions) or "every action but NotAction's"
+        public = _public_principal(principal)
+        if public and not limited:
+            findings.append(
+                {
+                    "issue": "PUBLIC_ACCESS",
+                    "severity": "CRITICAL",
+                    "detail": f"statement {sid!r} lets anyone ({public}) do {granted}, with no "
+                    "condition on who calls: any AWS account, anonymous callers too; name the "
+                    "accounts (arn:aws:iam::<account>:root) or the service, or add a condition "
+                    "on aws:PrincipalOrgID, aws:SourceArn or aws:SourceAccount",
+                }
+            )
+        if "NotPrincipal" in statement:
+            findings.append(
+                {
+                    "issue": "NOT_PRINCIPAL_WITH_ALLOW",
+                    "severity": "HIGH" if limited else "CRITICAL",
+                    "detail": f"statement {sid!r} allows {granted} to every principal except "
+                    "those listed, anonymous callers too: name who may in Principal instead",
+                }
+            )
+        wild = [a for a in actions if a == "*" or a.endswith(":*")]
+        if wild or "NotAction" in statement:
+            findings.append(
+                {
+                    "issue": "RESOURCE_POLICY_WILDCARD_ACTION",
+                    "severity": "HIGH",
+                    "detail": f"statement {sid!r} grants {wild or 'NotAction'}: every action, "
+                    "future ones too; list the actions needed, e.g. sqs:SendMessage or "
+                    "events:PutEvents",
+                }
+            )
+        if (
+            any(_glob_covers(a, "events:PutEvents") for a in actions)
+            and not _only_service(statement, "sqs")
+            and not keys & {"events:source", "aws:principalorgid"}
         ):
             findings.append(
                 {
                     "issue": "BUS_POLICY_WITHOUT_SOURCE_CONDITION",
                     "severity": "HIGH",
-                    "detail": f"statement {statement.get('Sid', '')!r} admits events with any "
+                    "detail": f"statement {sid!r} admits events with any "
                     "source: add a StringEquals condition on events:source (the domains this "
                     "account may speak for), or on aws:PrincipalOrgID",
                 }
             )
         if (
             any(_glob_covers(a, "sqs:SendMessage") for a in actions)
-            and (services or principal == "*")
-            and not keys & {"aws:SourceArn", "aws:SourceAccount"}
+            and services
+            and not keys & {"aws:sourcearn", "aws:sourceaccount"}
         ):
             findings.append(
                 {
                     "issue": "QUEUE_POLICY_WITHOUT_SOURCE_ARN",
                     "severity": "HIGH",
-                    "detail": f"statement {statement.get('Sid', '')!r} lets {services or '*'} "
+                    "detail": f"statement {sid!r} lets {services} "
                     "send on behalf of anyone: add ArnEquals aws:SourceArn with the rule's ARN",
                 }
             )
     return findings
+
+
+def _public_principal(principal: Any) -> str | None:
+    """How a Principal names everyone, or None."""
+    if principal == "*":
+        return 'Principal "*"'
+    if isinstance(principal, Mapping) and "*" in _as_list(principal.get("AWS", [])):
+        return 'Principal {"AWS": "*"}'
+    return None
+
+
+def _limits_callers(conditions: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Whether a condition allows only some callers: a caller key under a positive operator
+    (not ``Not...``, ``...IfExists``, ``Null`` or ``ForAllValues:``, which a missing key passes),
+    with a value that is not all wildcards."""
+    for operator, keys in conditions.items():
+        name = operator.lower()
+        if (
+            "not" in name
+            or name.endswith("ifexists")
+            or name in ("null",)
+            or (name.startswith("forallvalues:"))
+        ):
+            continue
+        for key, value in keys.items():
+            values = value if isinstance(value, list) else [value]
+            if key.lower() in _CALLER_KEYS and any(str(v).strip("*?") for v in values):
+                return True
+    return False
+
+
+def _only_service(statement: Mapping[str, Any], service: str) -> bool:
+    """Whether every resource of the statement is one of ``service``'s ARNs."""
+    resources = _as_list(statement.get("Resource", []))
+    return bool(resources) and all(r.startswith("arn:") and r.split(":")[2:3] == [service]
+                                   for r in resources)  # fmt: skip
 
 
 def _glob_covers(pattern: str, action: str) -> bool:
@@ -802,6 +1654,9 @@ def _glob_covers(pattern: str, action: str) -> bool:
 
 # -- enforcement (embedded AWS) -----------------------------------------------------------------
 
+ACCESS_KEY_TAG = "meshkit:access-key"  # on a user: the access key meshkit made for it
+_MAX_ACCESS_KEYS = 2  # per IAM user (IAM quotas)
+
 
 @contextmanager
 def enforcement(
@@ -809,19 +1664,36 @@ def enforcement(
 ) -> Iterator[dict[str, boto3.Session]]:
     """Switch on the embedded AWS's IAM enforcement for a block, with one IAM user per entry.
 
-    Before the block, each user is created (or updated) with its policy inline and a fresh
-    access key; inside it, every request must be signed by one of these users and is checked
-    against its policy; after it (even on error) enforcement is off again.
+    Before the block, each user is created (or, if meshkit created it, updated) with its policy
+    inline and an access key of its own; inside it, every request must be signed by one of these
+    users and is checked against its policy; after it (even on error) enforcement is off again
+    and the access keys meshkit made are deleted. A user meshkit did not create is refused, and
+    access keys someone else made for a meshkit user are never touched.
 
     What moto enforces, and what not: the action always; the resource for SQS (queue ARNs) but
     not for EventBridge, where it treats every resource as ``*`` (a resource-scoped Allow is
     refused everywhere, a resource-scoped Deny ignored); never conditions, never resource
     policies. ``check_access`` explains the rest.
 
+    Parameters
+    ----------
+    users : dict of user name -> policy
+        IAM user names (up to 64 letters, digits or ``+=,.@_-``) and their identity policies.
+    boto3_session : boto3.Session, optional
+
     Yields
     ------
     dict of name -> boto3.Session
         A session per user, for ``boto3_session=`` or ``session.client(...)``.
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        For ``users`` that is not a dict of user names and policies.
+    meshkit.exceptions.NotMeshkitResourceError
+        When a user of that name exists without meshkit's tag.
+    meshkit.exceptions.TargetError
+        Outside the embedded AWS.
 
     Examples
     --------
@@ -829,6 +1701,7 @@ def enforcement(
     >>> with mk.iam.enforcement({"sales-producer": policy}) as sessions:  # doctest: +SKIP
     ...     mk.events.publish("SalesEventBus", events, boto3_session=sessions["sales-producer"])
     """
+    users = _enforcement_users(users)
     target = _aws.target()
     if target.mode != "embedded":
         raise TargetError(
@@ -836,30 +1709,78 @@ def enforcement(
             "use sessions of real roles (mk.iam.create_domain_role, then sts.assume_role)"
         )
     iam = _aws.client("iam", boto3_session)
-    sessions = {
-        name: _user_session(iam, name, policy, target.region) for name, policy in users.items()
-    }
-    sandbox.post_moto_api(target.endpoint_url, "/moto-api/reset-auth", b"0")
-    _logger.info("IAM enforcement on for %s", ", ".join(sessions))
+    made: dict[str, str] = {}  # user -> the access key meshkit made for this block
     try:
-        yield sessions
+        sessions = {
+            name: _user_session(iam, name, policy, target.region, made)
+            for name, policy in users.items()
+        }
+        sandbox.post_moto_api(target.endpoint_url, "/moto-api/reset-auth", b"0")
+        _logger.info("IAM enforcement on for %s", ", ".join(sessions))
+        try:
+            yield sessions
+        finally:
+            sandbox.post_moto_api(target.endpoint_url, "/moto-api/reset-auth", b"inf")
+            _logger.info("IAM enforcement off")
     finally:
-        sandbox.post_moto_api(target.endpoint_url, "/moto-api/reset-auth", b"inf")
-        _logger.info("IAM enforcement off")
+        _delete_access_keys(iam, made)
 
 
-def _user_session(iam: Any, name: str, policy: Policy, region: str) -> boto3.Session:
+def _enforcement_users(users: Any) -> dict[str, Policy]:
+    if not isinstance(users, Mapping):
+        raise ValidationError(
+            f"users takes a dict of user name -> policy, not a {type(users).__name__} "
+            f"({users!r:.60}): e.g. {{'sales-producer': mk.iam.producer_policy('sales')}}"
+        )
+    for name, policy in users.items():
+        _iam_name("user name", name)
+        _policy_document(f"users[{name!r}]", policy)
+    return dict(users)
+
+
+def _user_session(
+    iam: Any, name: str, policy: Policy, region: str, made: dict[str, str]
+) -> boto3.Session:
     try:
         iam.create_user(UserName=name, Tags=[{"Key": WORKBOOK_TAG, "Value": "true"}])
     except ClientError as err:
         if err.response["Error"]["Code"] != "EntityAlreadyExists":
             raise
-        for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
-            iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+        tags = {tag["Key"]: tag["Value"] for tag in iam.list_user_tags(UserName=name)["Tags"]}
+        if tags.get(WORKBOOK_TAG) != "true":
+            raise NotMeshkitResourceError(
+                f"IAM user {name} exists but meshkit did not create it (no {WORKBOOK_TAG}=true "
+                "tag), so meshkit will neither replace its policy nor touch its access keys: "
+                "give enforcement() another user name"
+            ) from None
+        keys = [
+            key["AccessKeyId"] for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]
+        ]
+        if tags.get(ACCESS_KEY_TAG) in keys:  # left by a block that never ended (a killed kernel)
+            iam.delete_access_key(UserName=name, AccessKeyId=tags[ACCESS_KEY_TAG])
+            keys.remove(tags[ACCESS_KEY_TAG])
+        if len(keys) >= _MAX_ACCESS_KEYS:
+            raise MeshkitError(
+                f"IAM user {name} has {len(keys)} access keys meshkit did not create, and IAM "
+                f"allows {_MAX_ACCESS_KEYS} per user: delete one of {', '.join(keys)} yourself, "
+                "or give enforcement() another user name"
+            ) from None
     iam.put_user_policy(UserName=name, PolicyName=name, PolicyDocument=json.dumps(policy))
     key = iam.create_access_key(UserName=name)["AccessKey"]
+    made[name] = key["AccessKeyId"]
+    iam.tag_user(UserName=name, Tags=[{"Key": ACCESS_KEY_TAG, "Value": key["AccessKeyId"]}])
     return boto3.Session(
         aws_access_key_id=key["AccessKeyId"],
         aws_secret_access_key=key["SecretAccessKey"],
         region_name=region,
     )
+
+
+def _delete_access_keys(iam: Any, made: Mapping[str, str]) -> None:
+    """Delete the access keys meshkit made, and only those."""
+    for name, key_id in made.items():
+        try:
+            iam.delete_access_key(UserName=name, AccessKeyId=key_id)
+            iam.untag_user(UserName=name, TagKeys=[ACCESS_KEY_TAG])
+        except ClientError as err:  # the next enforcement() deletes it (the user's tag says which)
+            _logger.warning("access key %s of IAM user %s not deleted: %s", key_id, name, err)

@@ -34,11 +34,16 @@ __all__ = ["OPERATORS", "PatternError", "check_pattern", "try_pattern"]
 
 _logger = logging.getLogger(__name__)
 
-# EventBridge's quota on a rule's pattern: 2,048 characters, raised to 4,096 on request.
+# EventBridge's quota on a rule's pattern: 2,048 characters, adjustable up to 4,096 (quotas page).
 PATTERN_MAX_CHARS = 2048
-# Numeric matching works on values from -5.0e9 to +5.0e9 (EventBridge user guide).
+_PATTERN_QUOTA_MAX = 4096
+# Numeric matching works on values from -5.0e9 to +5.0e9 inclusive, "with 15 digits of precision,
+# or six digits to the right of the decimal point" (EventBridge user guide, numeric matching).
 _NUMERIC_LIMIT = 5.0e9
+_NUMERIC_DECIMALS = 6
 _NUMERIC_OPS = ("<", "<=", "=", ">", ">=")
+# meshkit's own guard, far below Python's recursion limit: no event of the mesh is this deep.
+_MAX_DEPTH = 100
 
 OPERATORS = {
     "prefix": 'begins with: [{"prefix": "web-"}]',
@@ -74,11 +79,16 @@ class PatternError(ValidationError):
 
 
 def check_pattern(pattern: Mapping[str, Any] | str, *, max_chars: int = PATTERN_MAX_CHARS) -> dict:
-    """Check an event pattern against EventBridge's rules and return it as a dict.
+    """Check an event pattern against EventBridge's rules and return it as a plain dict.
 
     Catches what moto would store and then apply wrongly: unknown operators (``!=``, ``like``),
     a bare value where a list belongs, empty lists, numeric ranges with a non-number, an
-    operator object with two keys, a CIDR block that is not one. Only EventBridge-bus syntax is
+    operator object with two keys, a CIDR block that is not one. Also refused, because the rule
+    would not mean what it seems to: an operator name used as a field name (``{"amount":
+    {"numeric": [...]}}``, or inside a ``$or`` branch), a number that JSON parsers read as 0 or
+    infinity (``1e-400``, ``1e400``) or that numeric matching reads as 0 (below 0.000001), a
+    field named twice in one JSON object, and a CIDR block with host bits set (EventBridge
+    matches its network, the embedded AWS matches nothing). Only EventBridge-bus syntax is
     accepted (Pipes' filters are a subset).
 
     Parameters
@@ -86,12 +96,20 @@ def check_pattern(pattern: Mapping[str, Any] | str, *, max_chars: int = PATTERN_
     pattern : dict or str
         The pattern, or its JSON text.
     max_chars : int, default 2048
-        The pattern's quota in characters of JSON (EventBridge: 2,048, raised to 4,096 on request).
+        The pattern's quota in characters of compact JSON (EventBridge: 2,048, adjustable up to
+        4,096).
+
+    Returns
+    -------
+    dict
+        The pattern as plain dicts and lists (tuples become lists), equal to a valid input.
 
     Raises
     ------
     PatternError
         Naming the path of the first mistake (``detail.amount[0]``) and the fix.
+    ValidationError
+        ``max_chars`` is not a whole number from 1 to 4,096.
 
     Examples
     --------
@@ -102,37 +120,188 @@ def check_pattern(pattern: Mapping[str, Any] | str, *, max_chars: int = PATTERN_
     Traceback (most recent call last):
     ...
     meshkit.patterns.PatternError: event pattern at source: a field's values must be a list...
+    >>> mk.patterns.check_pattern({"detail": {"ip": [{"cidr": "10.0.0.255/24"}]}})
+    Traceback (most recent call last):
+    ...
+    meshkit.patterns.PatternError: event pattern at detail.ip[0].cidr: '10.0.0.255/24' has host...
     """
+    _check_max_chars(max_chars)
     if isinstance(pattern, str):
-        try:
-            pattern = json.loads(pattern)
-        except json.JSONDecodeError as err:
-            raise PatternError("(root)", f"not valid JSON ({err.msg} at {err.pos})") from err
+        pattern = _parse(pattern)
     if not isinstance(pattern, Mapping) or not pattern:
         raise PatternError(
-            "(root)", 'a pattern is a non-empty JSON object, e.g. {"source": ["sales.domain"]}'
+            "(root)",
+            f"got {_show(pattern)}; a pattern is a non-empty JSON object, "
+            'e.g. {"source": ["sales.domain"]}',
         )
-    pattern = dict(pattern)
-    text = json.dumps(pattern, separators=(",", ":"))
+    _check_json(pattern)
+    plain = _plain(pattern)
+    text = json.dumps(plain, separators=(",", ":"))
     if len(text) > max_chars:
         raise PatternError(
             "(root)",
             f"{len(text)} characters of JSON; EventBridge allows {max_chars}: match fewer values, "
-            "or ask for the quota increase (up to 4,096)",
+            f"or ask for the quota increase (up to {_PATTERN_QUOTA_MAX:,})",
         )
-    _check_object(pattern, "")
-    return pattern
+    _check_object(plain, "", None)
+    return plain
 
 
-def _check_object(pattern: Mapping[str, Any], path: str) -> None:
+def _check_max_chars(max_chars: Any) -> None:
+    if (
+        isinstance(max_chars, bool)
+        or not isinstance(max_chars, int)
+        or not 1 <= max_chars <= _PATTERN_QUOTA_MAX
+    ):
+        raise ValidationError(
+            f"max_chars is {max_chars!r}; give the rule's pattern quota as a whole number of "
+            f"characters from 1 to {_PATTERN_QUOTA_MAX:,} (EventBridge's default is "
+            f"{PATTERN_MAX_CHARS:,})"
+        )
+
+
+class _UnreadableNumber:
+    """A number literal that is not read as written (1e-400 reads as 0); ``why`` says so."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+
+class _DuplicateKeys(dict):
+    """A JSON object in which a field name appears more than once."""
+
+    duplicates: list[str]
+
+
+def _parse_float(text: str) -> float | _UnreadableNumber:
+    value = float(text)
+    if math.isinf(value):
+        return _UnreadableNumber(f"the number {text} overflows a double: it reads as infinity")
+    mantissa = text.lower().partition("e")[0]
+    if value == 0 and any(digit in mantissa for digit in "123456789"):
+        return _UnreadableNumber(f"the number {text} underflows a double: it reads as 0")
+    return value
+
+
+def _parse_int(text: str) -> int | _UnreadableNumber:
+    try:
+        return int(text)
+    except ValueError:  # Python refuses integers of more than 4,300 digits
+        return _UnreadableNumber(f"the number {text[:12]}... has {len(text):,} digits")
+
+
+def _refuse_constant(name: str) -> None:
+    raise PatternError("(root)", f"{name} is not JSON: write a number")
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict:
+    names = [name for name, _ in pairs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if not repeated:
+        return dict(pairs)
+    duplicated = _DuplicateKeys(pairs)
+    duplicated.duplicates = repeated
+    return duplicated
+
+
+def _parse(text: str) -> Any:
+    try:
+        return json.loads(
+            text,
+            parse_float=_parse_float,
+            parse_int=_parse_int,
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_object,
+        )
+    except json.JSONDecodeError as err:
+        raise PatternError("(root)", f"not valid JSON ({err.msg} at {err.pos})") from err
+    except RecursionError as err:
+        raise PatternError(
+            "(root)", f"not a pattern: nested deeper than {_MAX_DEPTH} levels; flatten it"
+        ) from err
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """A short JSON-ish rendering of ``value`` for an error message (never fails)."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_json(pattern: Any) -> None:
+    """Refuse what is not JSON, or not the JSON it seems, without recursion (any depth is safe)."""
+    stack: list[tuple[Any, str, int]] = [(pattern, "", 1)]
+    while stack:
+        node, path, depth = stack.pop()
+        where = path or "(root)"
+        if isinstance(node, _UnreadableNumber):
+            raise PatternError(
+                where,
+                f"{node.why}: write the value you mean (numeric matching covers -5.0e9 to 5.0e9, "
+                "to six digits after the decimal point)",
+            )
+        if isinstance(node, (Mapping, list, tuple)) and depth > _MAX_DEPTH:
+            raise PatternError(
+                where,
+                f"nested deeper than {_MAX_DEPTH} levels (meshkit's limit; the mesh's events are "
+                "a few levels deep): flatten the pattern",
+            )
+        if isinstance(node, _DuplicateKeys):
+            raise PatternError(
+                where,
+                f"field {node.duplicates[0]!r} appears twice in one JSON object, and parsers keep "
+                "only one of them: merge the two into one field with one list of values",
+            )
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    raise PatternError(
+                        where,
+                        f"field name {key!r} is a {type(key).__name__}; JSON field names are "
+                        f"strings: write {str(key)!r}",
+                    )
+                stack.append((value, f"{path}.{key}" if path else key, depth + 1))
+        elif isinstance(node, (list, tuple)):
+            stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(node))
+        elif isinstance(node, float) and not math.isfinite(node):
+            raise PatternError(where, f"{node} is not a JSON number: write a number")
+        elif isinstance(node, int) and not isinstance(node, bool):
+            try:
+                str(node)
+            except ValueError as err:  # more than 4,300 digits: json.dumps cannot write it
+                raise PatternError(
+                    where, "a number of more than 4,300 digits: write the value you mean"
+                ) from err
+        elif not (node is None or isinstance(node, (str, bool, float))):
+            raise PatternError(
+                where,
+                f"a {type(node).__name__} is not JSON: use a string, a number, true, false, "
+                "null, a list or an object",
+            )
+
+
+def _plain(node: Any) -> Any:
+    """``node`` as dicts and lists (depth is bounded by ``_check_json``)."""
+    if isinstance(node, Mapping):
+        return {key: _plain(value) for key, value in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_plain(item) for item in node]
+    return node
+
+
+def _check_object(pattern: Mapping[str, Any], path: str, field: str | None) -> None:
     for key, value in pattern.items():
         here = f"{path}.{key}" if path else key
         if key == "$or":
-            _check_or(value, here)
+            _check_or(value, here, field)
+        elif key in OPERATORS:
+            _refuse_operator_as_field(key, value, here, field, in_or=path.endswith("]"))
         elif isinstance(value, Mapping):
             if not value:
                 raise PatternError(here, "an empty object matches nothing: remove the field")
-            _check_object(value, here)
+            _check_object(value, here, key)
         elif isinstance(value, list):
             if not value:
                 raise PatternError(here, "an empty list matches nothing: give at least one value")
@@ -141,12 +310,26 @@ def _check_object(pattern: Mapping[str, Any], path: str) -> None:
         else:
             raise PatternError(
                 here,
-                f"a field's values must be a list, not {json.dumps(value)}: write "
-                f"[{json.dumps(value)}]",
+                f"a field's values must be a list, not {_show(value)}: write [{_show(value)}]",
             )
 
 
-def _check_or(value: Any, path: str) -> None:
+def _refuse_operator_as_field(
+    operator: str, value: Any, path: str, field: str | None, *, in_or: bool
+) -> None:
+    # EventBridge reads a key of a pattern object as a field name, so {"numeric": [">", 1]} there
+    # tests a field called "numeric"; a $or whose branch has such a key is not read as an OR at
+    # all (aws/event-ruler's README, "The $or Primitive").
+    where = "a $or branch" if in_or else "a pattern object"
+    raise PatternError(
+        path,
+        f"{operator!r} is an operator, but EventBridge reads a key of {where} as a field name, "
+        "so the rule would not test what you meant. Put operators in the field's list, which "
+        f'is already an OR: "{field or "<field>"}": [{{"{operator}": {_show(value)}}}, ...]',
+    )
+
+
+def _check_or(value: Any, path: str, field: str | None) -> None:
     if not isinstance(value, list) or len(value) < 2:
         raise PatternError(
             path, 'give a list of at least two patterns: "$or": [{...}, {...}] (either may match)'
@@ -154,14 +337,14 @@ def _check_or(value: Any, path: str) -> None:
     for index, branch in enumerate(value):
         if not isinstance(branch, Mapping) or not branch:
             raise PatternError(f"{path}[{index}]", "each $or branch is a non-empty pattern object")
-        _check_object(branch, f"{path}[{index}]")
+        _check_object(branch, f"{path}[{index}]", field)
 
 
 def _check_match(item: Any, path: str) -> None:
     if item is None or isinstance(item, (str, bool, int, float)):
         return  # exact match (null matches an explicit null, not a missing field)
     if not isinstance(item, Mapping):
-        raise PatternError(path, f"expected a value or an operator object, got {json.dumps(item)}")
+        raise PatternError(path, f"expected a value or an operator object, got {_show(item)}")
     if len(item) != 1:
         raise PatternError(
             path,
@@ -170,7 +353,7 @@ def _check_match(item: Any, path: str) -> None:
         )
     ((operator, argument),) = item.items()
     if operator not in OPERATORS:
-        hint = _HINTS.get(operator.lower().strip())
+        hint = _HINTS.get(str(operator).lower().strip())
         raise PatternError(
             path,
             f"unknown operator {operator!r}"
@@ -194,7 +377,7 @@ def _string(
         _string(argument["equals-ignore-case"], f"{path}.equals-ignore-case")
         return
     extra = ' or {"equals-ignore-case": "..."}' if allow_ignore_case else ""
-    raise PatternError(path, f"expects a string{extra}, got {json.dumps(argument)}")
+    raise PatternError(path, f"expects a string{extra}, got {_show(argument)}")
 
 
 def _prefix_or_suffix(argument: Any, path: str) -> None:
@@ -205,6 +388,13 @@ def _wildcard(argument: Any, path: str) -> None:
     _string(argument, path)
     if "**" in argument:
         raise PatternError(path, f"{argument!r} has consecutive wildcards: use a single *")
+    trailing = len(argument) - len(argument.rstrip("\\"))
+    if trailing % 2:
+        raise PatternError(
+            path,
+            f"{argument!r} ends with a lone backslash, which escapes nothing: "
+            "write \\\\ for a backslash",
+        )
 
 
 def _anything_but(argument: Any, path: str) -> None:
@@ -223,7 +413,10 @@ def _anything_but(argument: Any, path: str) -> None:
     if isinstance(argument, Mapping) and len(argument) == 1:
         ((inner, value),) = argument.items()
         if inner in ("prefix", "suffix"):
-            return _string(value, f"{path}.{inner}", allow_empty=False)
+            values = value if isinstance(value, list) and value else [value]
+            for index, each in enumerate(values):
+                _string(each, f"{path}.{inner}[{index}]", allow_empty=False)
+            return
         if inner in ("equals-ignore-case", "wildcard"):
             values = value if isinstance(value, list) and value else [value]
             for index, each in enumerate(values):
@@ -232,7 +425,7 @@ def _anything_but(argument: Any, path: str) -> None:
     raise PatternError(
         path,
         "expects a value, a list of values, or one of {prefix, suffix, equals-ignore-case, "
-        f"wildcard}}, got {json.dumps(argument)}",
+        f"wildcard}}, got {_show(argument)}",
     )
 
 
@@ -253,11 +446,18 @@ def _numeric(argument: Any, path: str) -> None:
         ):
             raise PatternError(
                 f"{path}[{index + 1}]",
-                f"{json.dumps(number)} is not a JSON number; write a number without quotes",
+                f"{_show(number)} is not a JSON number; write a number without quotes",
             )
         if abs(number) > _NUMERIC_LIMIT:
             raise PatternError(
-                f"{path}[{index + 1}]", f"{number} is outside -5.0e9..5.0e9, the numeric range"
+                f"{path}[{index + 1}]",
+                f"{number} is outside -5.0e9..5.0e9, the numeric range: give a bound inside it",
+            )
+        if number and not round(number, _NUMERIC_DECIMALS):
+            raise PatternError(
+                f"{path}[{index + 1}]",
+                f"{number!r} is 0 for EventBridge, which compares numbers to six digits after the "
+                "decimal point: write 0, or a bound of at least 0.000001",
             )
     if len(argument) == 4:
         (low_op, low, high_op, high) = argument
@@ -269,7 +469,7 @@ def _numeric(argument: Any, path: str) -> None:
 
 def _exists(argument: Any, path: str) -> None:
     if not isinstance(argument, bool):
-        raise PatternError(path, f"expects true or false, got {json.dumps(argument)}")
+        raise PatternError(path, f"expects true or false, got {_show(argument)}")
 
 
 def _cidr(argument: Any, path: str) -> None:
@@ -278,9 +478,16 @@ def _cidr(argument: Any, path: str) -> None:
     try:
         if not mask.isdigit():
             raise ValueError("write the block as address/prefix length, e.g. 10.0.0.0/8")
-        ipaddress.ip_network(argument, strict=False)
+        network = ipaddress.ip_network(argument, strict=False)
     except ValueError as err:
         raise PatternError(path, f"{argument!r} is not a CIDR block ({err})") from err
+    if ipaddress.ip_address(argument.partition("/")[0]) != network.network_address:
+        # EventBridge matches the block's network; moto's strict parse fails, so nothing matches.
+        raise PatternError(
+            path,
+            f"{argument!r} has host bits set: EventBridge matches the network {network}, the "
+            f"embedded AWS (moto) matches no address at all; write the network: {str(network)!r}",
+        )
 
 
 _OPERATOR_CHECKS = {
@@ -309,10 +516,28 @@ def try_pattern(
     scratch resources: the answer is then moto's matcher's, which differs from EventBridge's in a
     few cases (arrays of objects do not match).
 
+    Parameters
+    ----------
+    pattern : dict or str
+        The pattern, checked first by ``check_pattern``.
+    events : list of DomainEvent
+        The events to try; each needs its own ``idempotency_key`` (offline, the delivered events
+        are told apart by it). An empty list answers an empty frame without calling AWS.
+    boto3_session : boto3.Session, optional
+        The session for every call.
+
     Returns
     -------
     pandas.DataFrame
         One row per event: ``detail_type``, ``idempotency_key``, ``matched``.
+
+    Raises
+    ------
+    PatternError
+        The pattern is one EventBridge would refuse, or that would not mean what it seems to.
+    ValidationError
+        ``events`` is not a list of ``DomainEvent`` with distinct keys, or an event could not be
+        sent (``DomainEvent.to_entry`` refuses it); nothing was sent.
 
     Examples
     --------
@@ -322,20 +547,56 @@ def try_pattern(
     >>> mk.patterns.try_pattern({"detail-type": ["SaleRecorded"]}, [sale])  # doctest: +SKIP
         detail_type  idempotency_key  matched
     0  SaleRecorded  ...              True
+    >>> mk.patterns.try_pattern({"detail-type": ["SaleRecorded"]}, sale)
+    Traceback (most recent call last):
+    ...
+    meshkit.exceptions.ValidationError: events: expected a list of mk.events.DomainEvent...
     """
     pattern = check_pattern(pattern)
-    events = list(events)
-    if _aws.target().mode != "embedded":
+    events = _event_list(events)
+    if not events:
+        matched: list[bool] = []
+    elif _aws.target().mode != "embedded":
         matched = _matched_by_test_event_pattern(pattern, events, boto3_session)
     else:
         matched = _matched_on_scratch_bus(pattern, events, boto3_session)
     return pd.DataFrame(
         {
-            "detail_type": [e.detail_type for e in events],
-            "idempotency_key": [e.idempotency_key for e in events],
-            "matched": matched,
+            "detail_type": pd.Series([e.detail_type for e in events], dtype=object),
+            "idempotency_key": pd.Series([e.idempotency_key for e in events], dtype=object),
+            "matched": pd.Series(matched, dtype=bool),
         }
     )
+
+
+def _event_list(events: Any) -> list[DomainEvent]:
+    if isinstance(events, (DomainEvent, str, bytes, Mapping)) or not isinstance(events, Iterable):
+        raise ValidationError(
+            f"events: expected a list of mk.events.DomainEvent, got a {type(events).__name__}; "
+            "write [event] for one event"
+        )
+    listed = list(events)
+    first_of: dict[str, int] = {}
+    for index, event in enumerate(listed):
+        if not isinstance(event, DomainEvent):
+            raise ValidationError(
+                f"events[{index}] is a {type(event).__name__}, not a DomainEvent: build it with "
+                "mk.events.DomainEvent(source=..., detail_type=..., detail=...)"
+            )
+        key = event.idempotency_key
+        if not isinstance(key, str) or not key:
+            raise ValidationError(
+                f"events[{index}].idempotency_key is {key!r}; try_pattern tells the events apart "
+                "by it: give each event a non-empty string key"
+            )
+        if key in first_of:
+            raise ValidationError(
+                f"events[{index}] and events[{first_of[key]}] have the same idempotency_key "
+                f"{key!r}; try_pattern tells the events apart by it: give each its own key"
+            )
+        first_of[key] = index
+        event.to_entry("default")  # its fields and JSON, checked before any request
+    return listed
 
 
 def _matched_by_test_event_pattern(
@@ -343,7 +604,7 @@ def _matched_by_test_event_pattern(
 ) -> list[bool]:
     client = _aws.client("events", boto3_session)
     target = _aws.target()
-    pattern_text = json.dumps(pattern)
+    pattern_text = json.dumps(pattern, separators=(",", ":"))  # as measured by check_pattern
     matched = []
     for event in events:
         entry = event.to_entry("default")
@@ -376,7 +637,9 @@ def _matched_on_scratch_bus(
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        client.put_rule(Name=name, EventBusName=name, EventPattern=json.dumps(pattern))
+        client.put_rule(
+            Name=name, EventBusName=name, EventPattern=json.dumps(pattern, separators=(",", ":"))
+        )
         client.put_targets(Rule=name, EventBusName=name, Targets=[{"Id": "q", "Arn": queue_arn}])
         publish(name, events, validate=False, raise_on_failure=True, boto3_session=boto3_session)
         seen: set[str] = set()

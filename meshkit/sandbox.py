@@ -5,16 +5,23 @@ into ``os.environ``, and prints one line saying which target it chose:
 
 1. **embedded** (the default): a moto server on 127.0.0.1 with fake credentials. When
    ``AWS_ENDPOINT_URL`` already points at a moto server on loopback (``make lab`` starts one for the
-   whole JupyterLab session) that server is shared; otherwise a private one starts for this process.
+   whole JupyterLab session) that server is shared; otherwise a private one starts for this process
+   (never on AWS Lambda, where nothing it stored would be kept).
 2. **endpoint**: ``AWS_ENDPOINT_URL`` points somewhere else (LocalStack, a remote moto server).
    Fake credentials are forced here too.
 3. **aws**: real AWS, only when ``MESHKIT_TARGET=aws`` and ``MESHKIT_AWS_ACCOUNT`` equals the
    account of the credentials in use. Anything less is refused before a request is sent.
+
+An endpoint is judged by the host botocore would dial (``check_endpoint``): a URL that parsers read
+differently, a host in one of AWS's DNS domains, or an IP address outside loopback and the private
+ranges is refused. ``reset()`` wipes only a server meshkit started (``started_by_meshkit``) or one
+it is explicitly pointed at.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import http.client
 import ipaddress
 import json
@@ -31,23 +38,30 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from urllib3.util import parse_url
 
-from .exceptions import TargetError
+from .exceptions import MeshkitError, NotMeshkitResourceError, TargetError, ValidationError
 
 if TYPE_CHECKING:
     from moto.server import ThreadedMotoServer
 
 __all__ = [
     "DEFAULT_REGION",
+    "SERVER_MARKER_VARIABLE",
     "EmbeddedServer",
+    "NotMeshkitServerError",
     "Target",
+    "check_endpoint",
     "current",
     "embedded_environment",
     "is_embedded_endpoint",
     "reset",
     "start",
+    "started_by_meshkit",
     "stop",
 ]
 
@@ -60,10 +74,23 @@ _MOTO_PROBE_TIMEOUT_S = 2.0
 _PROBE_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2})
 # On real AWS no endpoint override applies (AWS_ENDPOINT_URL_STS could fake the account check).
 REAL_AWS_CONFIG = Config(ignore_configured_endpoint_urls=True)
-_ACCOUNT_ID = re.compile(r"\d{12}")
-_REAL_AWS_HOST = re.compile(
-    r"(^|\.)(amazonaws\.com(\.cn)?|amazonaws\.eu|api\.aws|c2s\.ic\.gov|sc2s\.sgov\.gov)$"
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")  # not \d: it matches full-width and other digits too
+#: Exported to the processes of a server meshkit started (``meshkit lab``'s kernels and terminals):
+#: the URL of that server, which ``reset()`` may then wipe.
+SERVER_MARKER_VARIABLE = "MESHKIT_EMBEDDED_SERVER"
+# AWS's DNS domains beyond the partitions' endpoint suffixes that botocore ships (read at run time).
+_MORE_AWS_DOMAINS = (
+    "amazonaws.com", "amazonaws.com.cn", "amazonaws.eu", "api.aws", "on.aws", "aws", "amazon.com",
+    "amazonwebservices.com", "awsapps.com", "amazoncognito.com", "awsapprunner.com",
+    "cloudfront.net",
+)  # fmt: skip
+# IP literals an endpoint may name besides loopback: RFC 1918 and IPv6 unique local addresses, but
+# not EC2's own services inside them (instance metadata, DNS, NTP at fd00:ec2::/32).
+_PRIVATE_NETWORKS = tuple(
+    map(ipaddress.ip_network, ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
 )
+_EC2_LOCAL_SERVICES = ipaddress.ip_network("fd00:ec2::/32")
+_ENDPOINT_EXAMPLE = "e.g. http://127.0.0.1:5000, or http://localhost:4566 for LocalStack"
 _LOOPBACK = "127.0.0.1,localhost,::1"
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback stays local
 
@@ -134,8 +161,27 @@ class Target:
         )
 
 
+class NotMeshkitServerError(TargetError, NotMeshkitResourceError):
+    """``reset()`` refuses a moto server that meshkit neither started nor was pointed at."""
+
+
 class EmbeddedServer:
     """A moto server on 127.0.0.1 in a background thread; a context manager.
+
+    While it runs, ``started_by_meshkit(server.url)`` is true in this process, and
+    ``embedded_environment(server.url)`` marks it for child processes, so ``reset()`` may wipe it.
+
+    Parameters
+    ----------
+    port : int, default 0
+        TCP port on 127.0.0.1; 0 picks a free one.
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        When ``port`` is not an int in 0-65535.
+    meshkit.exceptions.TargetError
+        When the port is in use, or moto's server is not installed.
 
     Examples
     --------
@@ -146,6 +192,11 @@ class EmbeddedServer:
     """
 
     def __init__(self, *, port: int = 0) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValidationError(
+                f"port={port!r} is not a TCP port number (0-65535): pass a free port, "
+                "or 0 for a free one chosen for you"
+            )
         if port:
             _check_port_free(port)
         try:
@@ -163,6 +214,7 @@ class EmbeddedServer:
         self._server.start()
         _, bound_port = self._server.get_host_and_port()
         self.url = f"http://127.0.0.1:{bound_port}"
+        _started_here.add(self.url)
 
     def reset(self, *, seed: int | None = None) -> None:
         """Wipe every resource on this server; optionally seed moto's random ids."""
@@ -170,6 +222,7 @@ class EmbeddedServer:
 
     def stop(self) -> None:
         """Stop serving and join the thread."""
+        _started_here.discard(self.url)
         self._server.stop()
 
     def __enter__(self) -> EmbeddedServer:
@@ -181,6 +234,7 @@ class EmbeddedServer:
 
 _current: Target | None = None
 _private_server: EmbeddedServer | None = None
+_started_here: set[str] = set()  # URLs of the EmbeddedServers running in this process
 _forget_on_reset: list[Callable[[], None]] = []  # later modules register their caches here
 
 
@@ -195,8 +249,9 @@ def start(*, region: str | None = None, quiet: bool = False) -> Target:
     Parameters
     ----------
     region : str, optional
-        Region to use. Embedded mode ignores ``AWS_REGION`` from your shell (stored notebook outputs
-        show ARNs in ``us-west-2``); pass this to choose another.
+        Region to use, an AWS Region code such as ``us-west-2``. Embedded mode ignores
+        ``AWS_REGION`` from your shell (stored notebook outputs show ARNs in ``us-west-2``); pass
+        this to choose another.
     quiet : bool, default False
         Do not print the line.
 
@@ -207,8 +262,13 @@ def start(*, region: str | None = None, quiet: bool = False) -> Target:
     Raises
     ------
     meshkit.exceptions.TargetError
-        When ``MESHKIT_TARGET`` asks for something that cannot be had, or real AWS was asked for
-        without a matching ``MESHKIT_AWS_ACCOUNT``. Nothing has been sent to AWS then.
+        When ``MESHKIT_TARGET`` asks for something that cannot be had, real AWS was asked for
+        without a matching ``MESHKIT_AWS_ACCOUNT``, ``AWS_ENDPOINT_URL`` is malformed or would
+        reach AWS (see ``check_endpoint``), or embedded mode was asked for on AWS Lambda. Nothing
+        has been sent to AWS then, and ``os.environ`` and ``boto3.DEFAULT_SESSION`` are as they
+        were: every refusal leaves the process as it found it.
+    meshkit.exceptions.ValidationError
+        When ``region`` is not a Region code or ``quiet`` not a bool.
 
     Examples
     --------
@@ -217,13 +277,23 @@ def start(*, region: str | None = None, quiet: bool = False) -> Target:
     meshkit target: embedded AWS, private moto server at http://127.0.0.1:53127 (...)
     """
     global _current
-    choice = os.environ.get("MESHKIT_TARGET", "").strip().lower()
-    if choice not in ("", "embedded", "endpoint", "aws"):
-        raise TargetError(
-            f"MESHKIT_TARGET={choice!r} is not a target: use 'embedded' (the default), "
-            "'endpoint' (with AWS_ENDPOINT_URL) or 'aws' (with MESHKIT_AWS_ACCOUNT)"
-        )
-    target = _start_real_aws(region) if choice == "aws" else _start_offline(choice, region)
+    if region is not None:
+        _check_region(region, name="region", error=ValidationError)
+    if not isinstance(quiet, bool):
+        raise ValidationError(f"quiet must be True or False (got {quiet!r})")
+    before, default_session = dict(os.environ), boto3.DEFAULT_SESSION
+    try:
+        choice = os.environ.get("MESHKIT_TARGET", "").strip().lower()
+        if choice not in ("", "embedded", "endpoint", "aws"):
+            raise TargetError(
+                f"MESHKIT_TARGET={choice!r} is not a target: use 'embedded' (the default), "
+                "'endpoint' (with AWS_ENDPOINT_URL) or 'aws' (with MESHKIT_AWS_ACCOUNT)"
+            )
+        target = _start_real_aws(region) if choice == "aws" else _start_offline(choice, region)
+    except BaseException:
+        _apply_environment(before)  # a refused start() leaves the process as it found it
+        boto3.DEFAULT_SESSION = default_session
+        raise
     _current = target
     boto3.DEFAULT_SESSION = None  # a cached default session may hold credentials from before
     _logger.info("%s", target.describe())
@@ -238,21 +308,56 @@ def stop() -> None:
     if _private_server is not None:
         if _current is not None and _current.endpoint_url == _private_server.url:
             os.environ.pop("AWS_ENDPOINT_URL", None)
+        if os.environ.get(SERVER_MARKER_VARIABLE) == _private_server.url:
+            del os.environ[SERVER_MARKER_VARIABLE]
         _private_server.stop()
         _private_server = None
     _current = None
 
 
-def reset(*, seed: int | None = None) -> None:
+def reset(*, seed: int | None = None, endpoint_url: str | None = None) -> None:
     """Wipe every resource of the embedded mesh; optionally seed moto's random ids.
 
-    Refuses anything but the embedded target: it never deletes from an endpoint or a real account.
+    Without ``endpoint_url`` it wipes the current target, and only when that is an embedded moto
+    server meshkit started: this process's (``start()``'s private one, an ``EmbeddedServer``) or
+    the one ``meshkit lab`` started for this kernel (see ``started_by_meshkit``). Another moto on
+    loopback may hold another project's resources; name it with ``endpoint_url`` to wipe it anyway.
+    It never deletes from an endpoint or a real account.
 
     Parameters
     ----------
     seed : int, optional
         Seed moto's random generator so generated ids (event ids, message ids) repeat run to run.
+    endpoint_url : str, optional
+        Wipe the moto server at this URL (on this machine's loopback) instead, whoever started it.
+
+    Raises
+    ------
+    NotMeshkitServerError
+        The current target is a moto server meshkit did not start; nothing was wiped.
+    meshkit.exceptions.TargetError
+        The target (or ``endpoint_url``) is not an embedded moto server on this machine.
+    meshkit.exceptions.ValidationError
+        ``seed`` is not an int, or ``endpoint_url`` not a str; nothing was wiped.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.sandbox.reset(seed=42)  # doctest: +SKIP
+    >>> mk.sandbox.reset(endpoint_url="http://127.0.0.1:4747")  # doctest: +SKIP
     """
+    _check_seed(seed)
+    if endpoint_url is None:
+        url = _current_embedded_url()
+    else:
+        url = check_endpoint(endpoint_url, name="endpoint_url", embedded=True)
+    _reset_moto(url, seed)
+    for forget in _forget_on_reset:  # caches of what existed before the wipe
+        forget()
+
+
+def _current_embedded_url() -> str:
+    """The current target's URL, when it is an embedded server that meshkit started."""
     target = _current
     if target is None or target.mode != "embedded" or target.endpoint_url is None:
         where = "no target (call mk.sandbox.start() first)" if target is None else target.mode
@@ -260,9 +365,33 @@ def reset(*, seed: int | None = None) -> None:
             f"reset() wipes the embedded moto server only; the target is {where}. To clean up "
             "elsewhere, delete what you created (mk.buses.delete_domain_bus, ...)"
         )
-    _reset_moto(target.endpoint_url, seed)
-    for forget in _forget_on_reset:  # caches of what existed before the wipe
-        forget()
+    url = target.endpoint_url
+    if not started_by_meshkit(url):
+        raise NotMeshkitServerError(
+            f"reset() wipes only a moto server that meshkit started (in this process, or "
+            f"`meshkit lab`'s, whose kernels have {SERVER_MARKER_VARIABLE}); the one at {url} was "
+            "started by something else and may hold another project's resources. To wipe it "
+            f"anyway, name it: mk.sandbox.reset(endpoint_url={url!r})"
+        )
+    return url
+
+
+def started_by_meshkit(endpoint_url: str) -> bool:
+    """True when meshkit started the server at ``endpoint_url`` for this process or its parent.
+
+    That is an ``EmbeddedServer`` running in this process (``start()``'s private server, the test
+    session's), or the server named by ``SERVER_MARKER_VARIABLE``, which ``meshkit lab`` (through
+    ``embedded_environment``) exports to its kernels and terminals.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> with mk.sandbox.EmbeddedServer() as server:  # doctest: +SKIP
+    ...     mk.sandbox.started_by_meshkit(server.url)
+    True
+    """
+    url = _canonical_or_none(endpoint_url)
+    return url is not None and (url in _started_here or url == _marker(os.environ))
 
 
 def embedded_environment(
@@ -273,8 +402,17 @@ def embedded_environment(
     Starts from ``base`` (default ``os.environ``), drops every ``AWS_*`` and ``BOTO_*`` variable
     (profiles, tokens, role and container credentials, per-service endpoints), points AWS config
     lookups at an empty file, keeps loopback traffic away from any proxy, and sets
-    ``AWS_ENDPOINT_URL``, fake credentials and the region. Used for this process by ``start()``
-    and for JupyterLab's kernels and terminals by ``meshkit lab``.
+    ``AWS_ENDPOINT_URL`` (as ``check_endpoint`` spells it), fake credentials and the region. When
+    meshkit started that server (``started_by_meshkit``), ``SERVER_MARKER_VARIABLE`` names it, so
+    that ``reset()`` in a child process may wipe it. Used for this process by ``start()`` and for
+    JupyterLab's kernels and terminals by ``meshkit lab``.
+
+    Raises
+    ------
+    meshkit.exceptions.TargetError
+        When ``endpoint_url`` is malformed or would reach AWS (see ``check_endpoint``).
+    meshkit.exceptions.ValidationError
+        When ``region`` is not a Region code.
 
     Examples
     --------
@@ -283,13 +421,18 @@ def embedded_environment(
     >>> "AWS_PROFILE" in env, env["AWS_ACCESS_KEY_ID"]
     (False, 'testing')
     """
+    url = check_endpoint(endpoint_url)
+    _check_region(region, name="region", error=ValidationError)
+    source = os.environ if base is None else base
     env = {
         key: value
-        for key, value in (os.environ if base is None else base).items()
-        if not key.upper().startswith(_DROPPED_PREFIXES)
+        for key, value in source.items()
+        if not key.upper().startswith(_DROPPED_PREFIXES) and key != SERVER_MARKER_VARIABLE
     }
+    if url in _started_here or url == _marker(source):  # kept only for the server it names
+        env[SERVER_MARKER_VARIABLE] = url
     env.update(
-        AWS_ENDPOINT_URL=endpoint_url,
+        AWS_ENDPOINT_URL=url,
         AWS_ACCESS_KEY_ID=_FAKE_KEY,
         AWS_SECRET_ACCESS_KEY=_FAKE_KEY,
         AWS_REGION=region,
@@ -307,9 +450,8 @@ def embedded_environment(
 
 
 def _start_offline(choice: str, region: str | None) -> Target:
-    endpoint = os.environ.get("AWS_ENDPOINT_URL", "").strip()
-    if endpoint:
-        _refuse_real_aws_endpoint(endpoint)
+    if "AWS_ENDPOINT_URL" in os.environ:  # set but empty is a mistake too, not "unset"
+        endpoint = check_endpoint(os.environ["AWS_ENDPOINT_URL"], name="AWS_ENDPOINT_URL")
         embedded = is_embedded_endpoint(endpoint)
         if choice == "embedded" and not embedded:
             raise TargetError(
@@ -327,14 +469,13 @@ def _start_offline(choice: str, region: str | None) -> Target:
             "e.g. http://localhost:4566 for LocalStack"
         )
     else:
+        _refuse_embedded_on_lambda()
         endpoint, mode, region = _private_server_url(), "embedded", region or DEFAULT_REGION
-    before = dict(os.environ)
     _apply_environment(embedded_environment(endpoint, region=region))
     session = _fake_session(region)
     try:
         account = _caller_account(session, endpoint)
     except (BotoCoreError, ClientError) as err:
-        _apply_environment(before)  # a failed start() leaves the process as it found it
         raise TargetError(
             f"nothing AWS-compatible answered STS GetCallerIdentity at {endpoint} ({err}): start "
             "it, or unset AWS_ENDPOINT_URL to use a private embedded server"
@@ -344,17 +485,23 @@ def _start_offline(choice: str, region: str | None) -> Target:
 
 def _start_real_aws(region: str | None) -> Target:
     listed = os.environ.get("MESHKIT_AWS_ACCOUNT", "").strip()
-    wanted, *others = [account.strip() for account in listed.split(",")]
-    if not all(_ACCOUNT_ID.fullmatch(account) for account in (wanted, *others)):
+    accounts = [account.strip() for account in listed.split(",")]
+    if not all(_ACCOUNT_ID.fullmatch(account) for account in accounts):
         raise TargetError(
             "MESHKIT_TARGET=aws also needs MESHKIT_AWS_ACCOUNT set to the 12-digit id of the "
-            f"account you mean to change (got {listed or 'nothing'}); meshkit checks it against "
+            f"account you mean to change (got {listed or 'nothing'!r}); meshkit checks it against "
             "your credentials before anything is created. To work in several accounts, list "
             "them after it, separated by commas: your credentials' account first"
         )
-    if os.environ.get("AWS_ENDPOINT_URL"):
+    if len(set(accounts)) < len(accounts):
         raise TargetError(
-            f"MESHKIT_TARGET=aws, but AWS_ENDPOINT_URL={os.environ['AWS_ENDPOINT_URL']} is set "
+            f"MESHKIT_AWS_ACCOUNT={listed!r} names an account twice: list each account once, "
+            "separated by commas, your credentials' account first"
+        )
+    wanted, *others = accounts
+    if "AWS_ENDPOINT_URL" in os.environ:
+        raise TargetError(
+            f"MESHKIT_TARGET=aws, but AWS_ENDPOINT_URL={os.environ['AWS_ENDPOINT_URL']!r} is set "
             "(make lab sets it for the embedded mesh): unset it, or start Jupyter outside make lab"
         )
     region = region or _env_region()
@@ -416,31 +563,314 @@ def _is_private(target: Target) -> bool:
 
 
 def _env_region() -> str | None:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        value = os.environ.get(name)
+        if value:
+            _check_region(value, name=name, error=TargetError)
+            return value
+    return None
 
 
-def _refuse_real_aws_endpoint(endpoint: str) -> None:
-    host = (urlsplit(endpoint).hostname or "").rstrip(".")
-    if _REAL_AWS_HOST.search(host):
-        raise TargetError(
-            f"AWS_ENDPOINT_URL={endpoint} is real AWS. meshkit reaches real AWS only when you opt "
-            "in: unset AWS_ENDPOINT_URL and set MESHKIT_TARGET=aws and MESHKIT_AWS_ACCOUNT"
+@functools.lru_cache(maxsize=1)
+def _partitions() -> tuple[dict, ...]:
+    """AWS's partitions as botocore ships them: DNS suffixes and Region patterns."""
+    return tuple(botocore.loaders.create_loader().load_data("partitions")["partitions"])
+
+
+@functools.lru_cache(maxsize=1)
+def _aws_domains() -> frozenset[str]:
+    suffixes = set(_MORE_AWS_DOMAINS)
+    for partition in _partitions():
+        outputs = partition.get("outputs", {})
+        suffixes.update(filter(None, (outputs.get("dnsSuffix"), outputs.get("dualStackDnsSuffix"))))
+    return frozenset(suffixes)
+
+
+def _is_aws_host(host: str) -> bool:
+    return any(host == domain or host.endswith(f".{domain}") for domain in _aws_domains())
+
+
+def _check_region(value: object, *, name: str, error: type[MeshkitError]) -> None:
+    if not isinstance(value, str) or not any(
+        re.fullmatch(partition["regionRegex"], value, re.ASCII) for partition in _partitions()
+    ):
+        raise error(
+            f"{name}={value!r} is not an AWS Region code: use one such as us-west-2 or "
+            "eu-central-1 (lowercase, as AWS lists them)"
         )
 
 
-def is_embedded_endpoint(endpoint: str) -> bool:
-    """True when ``endpoint`` is a moto server on this machine's loopback (an embedded AWS)."""
-    return _is_loopback(endpoint) and _answers_moto_api(endpoint)
+def _check_seed(seed: object) -> None:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValidationError(
+            f"seed must be an int, e.g. 42 (got {seed!r}), or None to leave moto's ids random"
+        )
 
 
-def _is_loopback(endpoint: str) -> bool:
-    host = urlsplit(endpoint).hostname or ""
-    if host == "localhost":
+def _refuse_embedded_on_lambda() -> None:
+    """A deployed function must not write into a moto server that vanishes with it."""
+    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "").strip()
+    runtime = os.environ.get("AWS_EXECUTION_ENV", "")
+    if function or runtime.startswith("AWS_Lambda_"):
+        where = (
+            f"AWS_LAMBDA_FUNCTION_NAME={function}" if function else f"AWS_EXECUTION_ENV={runtime}"
+        )
+        raise TargetError(
+            f"this is AWS Lambda ({where}), where meshkit would start an embedded moto server "
+            "inside the function and keep what the handler writes (idempotency records, events) "
+            "only until it stops: set MESHKIT_TARGET=aws and MESHKIT_AWS_ACCOUNT=<the function's "
+            "12-digit account id> in the function's environment variables (or AWS_ENDPOINT_URL "
+            "to an emulator such as LocalStack)"
+        )
+
+
+# -- judging an endpoint by the host that would be dialed ---------------------------------------
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    url: str  # scheme://host[:port], the one spelling meshkit exports
+    host: str  # lowercase, no brackets, no trailing dot
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None  # when the host is an IP
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.host == "localhost" or (self.address is not None and self.address.is_loopback)
+
+
+class _WouldDial(Exception):
+    """Raised before sending: carries the URL botocore was about to open."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+def _stop_before_sending(request: object, **_: object) -> None:
+    raise _WouldDial(request.url)  # type: ignore[attr-defined]
+
+
+def check_endpoint(endpoint_url: str, *, name: str = "endpoint_url", embedded: bool = False) -> str:
+    """Judge an endpoint URL by the host botocore would dial; return its one spelling.
+
+    botocore builds the request URL from the endpoint and urllib3 dials the host it parses from
+    it; other tools (``urllib``, ``!aws`` in another SDK) may read the same string differently,
+    e.g. ``http://sts.amazonaws.com\\@127.0.0.1:9``. So the URL must be ``scheme://host[:port]``
+    and nothing more, parsers must agree on its host, and that host must not be in one of AWS's
+    DNS domains (every partition's). An IP address is accepted only on loopback or in a private
+    range (10/8, 172.16/12, 192.168/16, fc00::/7 but not EC2's fd00:ec2::/32): AWS's public
+    ranges cannot be listed offline, and AWS's endpoints are reached at public addresses. Old
+    numeric spellings (``127.1``, ``0x7f.0.0.1``) are judged as the address they dial.
+
+    Parameters
+    ----------
+    endpoint_url : str
+        The URL to judge.
+    name : str, default "endpoint_url"
+        What to call it in an error (the variable or option it came from).
+    embedded : bool, default False
+        Also require a moto server on this machine's loopback that answers ``/moto-api/``.
+
+    Returns
+    -------
+    str
+        ``scheme://host[:port]`` in lowercase, as meshkit exports it in ``AWS_ENDPOINT_URL``.
+
+    Raises
+    ------
+    meshkit.exceptions.TargetError
+        When the URL is malformed, ambiguous, real AWS or a public IP address (or, with
+        ``embedded``, not a moto server on loopback). Nothing has been sent to it.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.sandbox.check_endpoint("HTTP://LocalStack:4566/")
+    'http://localstack:4566'
+    >>> mk.sandbox.check_endpoint("http://127.1:5000")
+    'http://127.0.0.1:5000'
+    """
+    if not isinstance(endpoint_url, str):
+        raise ValidationError(
+            f"{name} must be a str URL, {_ENDPOINT_EXAMPLE} (got {type(endpoint_url).__name__})"
+        )
+    endpoint = _parse_endpoint(endpoint_url, name)
+    if embedded:
+        if not (endpoint.is_loopback and _answers_moto_api(endpoint.url)):
+            raise TargetError(
+                f"{name}={endpoint_url!r} is not an embedded moto server on this machine "
+                "(loopback, answering /moto-api/): a reset wipes only that, never another "
+                "endpoint or a real account. Name the server `meshkit lab` printed, e.g. "
+                "http://127.0.0.1:4747"
+            )
+    elif endpoint.address is not None and not _is_local_address(endpoint.address):
+        raise TargetError(
+            f"{name}={endpoint_url!r} dials the IP address {endpoint.address}, which is neither "
+            "loopback nor in a private range meshkit accepts (10/8, 172.16/12, 192.168/16, "
+            "fc00::/7 without EC2's fd00:ec2::/32): AWS's endpoints and instance metadata live at "
+            "such addresses. Use 127.0.0.1, localhost, a private address or a host name; for real "
+            "AWS unset AWS_ENDPOINT_URL and set MESHKIT_TARGET=aws and MESHKIT_AWS_ACCOUNT"
+        )
+    return endpoint.url
+
+
+def _is_local_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if address.is_loopback:
         return True
+    return address not in _EC2_LOCAL_SERVICES and any(
+        address in network for network in _PRIVATE_NETWORKS
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_endpoint(raw: str, name: str) -> _Endpoint:
+    def refuse(problem: str) -> TargetError:
+        unset = ", or unset it to start a private embedded server" * (name == "AWS_ENDPOINT_URL")
+        return TargetError(
+            f"{name}={raw!r} is not an endpoint meshkit can use: {problem}. Set it to "
+            f"scheme://host:port and nothing more ({_ENDPOINT_EXAMPLE}){unset}"
+        )
+
+    text = raw.strip()
+    if not text:
+        raise refuse("it is empty")
+    if any(char.isspace() or not char.isprintable() for char in text):
+        raise refuse("it contains whitespace or control characters")
+    if not text.isascii():  # IDNA maps some letters onto others (a long s becomes "s")
+        raise refuse("it contains non-ASCII characters: write the host in ASCII (punycode)")
+    if "\\" in text:
+        raise refuse(
+            "it contains a backslash, where URL parsers disagree on the host (urllib reads what "
+            "follows it, botocore and urllib3 dial what precedes it)"
+        )
     try:
-        return ipaddress.ip_address(host).is_loopback
+        parts = urlsplit(text)
+    except ValueError as err:
+        raise refuse(f"it is not a URL ({err})") from err
+    if parts.scheme.lower() not in ("http", "https"):
+        raise refuse(
+            f"its scheme is {parts.scheme or 'missing'!r}: start it with http:// or https://"
+        )
+    if "@" in parts.netloc:
+        raise refuse("it has user info before an '@', which hides the host: remove it")
+    if "%" in parts.netloc:
+        raise refuse("its host is percent-encoded: write it plainly")
+    for part, value in (("path", parts.path.strip("/")), ("query", parts.query),
+                        ("fragment", parts.fragment)):  # fmt: skip
+        if value or (part == "query" and "?" in text) or (part == "fragment" and "#" in text):
+            raise refuse(
+                f"it has a {part} ({value!r}); moto and LocalStack serve at the server's root"
+            )
+    if not parts.hostname:
+        raise refuse("it has no host")
+    try:
+        port = parts.port
+    except ValueError as err:
+        raise refuse(f"its port is not a TCP port 1-65535 ({err})") from err
+    if port == 0:
+        raise refuse("port 0 cannot be dialed: use the server's port, 1-65535")
+    host = parts.hostname.rstrip(".")
+    dialed = _host_botocore_dials(text)
+    if dialed is None:
+        raise refuse("botocore does not accept it as an endpoint URL")
+    if dialed != (host, port):
+        raise refuse(
+            f"URL parsers disagree on it: botocore would dial {dialed[0]}:{dialed[1]}, "
+            f"urllib reads {host}:{port}"
+        )
+    if _is_aws_host(host):
+        raise TargetError(
+            f"{name}={raw!r} is real AWS ({host}). meshkit reaches real AWS only when you opt in: "
+            "unset AWS_ENDPOINT_URL and set MESHKIT_TARGET=aws and MESHKIT_AWS_ACCOUNT"
+        )
+    address = _ip_literal(host)
+    spelled = host if address is None else str(address)
+    netloc = f"[{spelled}]" if ":" in spelled else spelled
+    url = f"{parts.scheme.lower()}://{netloc}" + ("" if port is None else f":{port}")
+    return _Endpoint(url, spelled, address)
+
+
+def _host_botocore_dials(url: str) -> tuple[str, int | None] | None:
+    """(host, port) that urllib3 would connect to for botocore's first request to ``url``.
+
+    The client is built from the URL alone (no profile, config file or environment setting) and
+    stopped before it sends: nothing leaves the process.
+    """
+    session = botocore.session.Session(session_vars=_isolated_session_vars())
+    try:
+        sts = session.create_client(
+            "sts", region_name=DEFAULT_REGION, endpoint_url=url,
+            aws_access_key_id=_FAKE_KEY, aws_secret_access_key=_FAKE_KEY,
+        )  # fmt: skip
+        sts.meta.events.register("before-send", _stop_before_sending)
+        sts.get_caller_identity()
+    except _WouldDial as dial:
+        try:
+            parsed = parse_url(dial.url)  # what urllib3's PoolManager.connection_from_url reads
+        except ValueError:
+            return None
+        host = (parsed.host or "").strip("[]").lower().rstrip(".")
+        return host, parsed.port
+    except (ValueError, BotoCoreError):
+        return None
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _isolated_session_vars() -> dict[str, tuple]:
+    """botocore session variables that read no environment variable, profile or config file."""
+    files = ("config_file", "credentials_file")
+    return {
+        name: (None, None, os.devnull if name in files else default, convert)
+        for name, (_, _, default, convert) in botocore.session.Session.SESSION_VARIABLES.items()
+    }
+
+
+def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address an IP-literal host dials (IPv4-mapped IPv6 as IPv4), or None for a name."""
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
     except ValueError:
+        # getaddrinfo reads the old inet_aton spellings too: 127.1, 0x7f.0.0.1, 2130706433
+        if not re.fullmatch(r"[0-9a-fx.]+", host):
+            return None
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _canonical_or_none(endpoint_url: object) -> str | None:
+    if not isinstance(endpoint_url, str) or not endpoint_url.strip():
+        return None
+    try:
+        return _parse_endpoint(endpoint_url, "endpoint_url").url
+    except TargetError:
+        return None
+
+
+def _marker(env: Mapping[str, str]) -> str | None:
+    """The server named by SERVER_MARKER_VARIABLE in ``env``, in check_endpoint's spelling."""
+    return _canonical_or_none(env.get(SERVER_MARKER_VARIABLE))
+
+
+def is_embedded_endpoint(endpoint: str) -> bool:
+    """True when ``endpoint`` is a moto server on this machine's loopback (an embedded AWS).
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.sandbox.is_embedded_endpoint("https://events.us-west-2.amazonaws.com")
+    False
+    """
+    try:
+        check_endpoint(endpoint, name="endpoint", embedded=True)
+    except MeshkitError:
         return False
+    return True
 
 
 def _answers_moto_api(endpoint: str) -> bool:
@@ -455,6 +885,7 @@ def _answers_moto_api(endpoint: str) -> bool:
 
 
 def _reset_moto(endpoint_url: str, seed: int | None) -> None:
+    _check_seed(seed)  # before the wipe: a bad seed must not leave a wiped, unseeded server
     paths = ["/moto-api/reset"] + ([] if seed is None else [f"/moto-api/seed?a={int(seed)}"])
     for path in paths:
         post_moto_api(endpoint_url, path)

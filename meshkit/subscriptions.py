@@ -22,18 +22,29 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pandas as pd
 from botocore.exceptions import ClientError
 
 from . import _aws, events, patterns
-from .buses import DOMAIN_TAG, WORKBOOK_TAG, _tag_map, _tags, domain_key, validate_bus_name
+from .buses import (
+    DOMAIN_TAG,
+    FORWARD_TARGET_ID,
+    QUEUE_TARGET_ID,
+    WORKBOOK_TAG,
+    _tag_map,
+    _tags,
+    domain_key,
+    validate_bus_name,
+)
 from .exceptions import MeshkitError, NotMeshkitResourceError, ValidationError
 
 __all__ = [
@@ -49,10 +60,21 @@ __all__ = [
 
 _logger = logging.getLogger(__name__)
 
-TARGET_ID = "consumer-queue"
+TARGET_ID = QUEUE_TARGET_ID  # the id of the target subscribe puts on its rule
+# On a subscription's queue and DLQ: the subscription (its rule's name) and bus they serve, so that
+# a queue of one subscription is never taken for, or deleted as, another's.
+SUBSCRIPTION_TAG = "meshkit:subscription"
+BUS_TAG = "meshkit:bus"
 # A rule name allows 64 characters of [.-_A-Za-z0-9]; a queue name 80 of [-_A-Za-z0-9], and the
 # DLQ adds "-dlq". One name serves all three, so it follows the stricter rules.
+_NAME_MAX = 64
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_RULE_NAME = re.compile(r"[.\-_A-Za-z0-9]{1,64}")  # PutRule's Name: a forward has no queues
+_BUS_ARN = re.compile(
+    r"arn:aws[a-z-]*:events:[a-z0-9-]+:(?P<account>[^:]*):event-bus/[/.\-_A-Za-z0-9]+"
+)
+_QUEUE_ARN = re.compile(r"arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?")
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/\S+")
 _DLQ_SUFFIX = "-dlq"
 _QUEUE_RETENTION_S = 4 * 24 * 3600  # SQS's default
 # A message moved to a standard queue's DLQ keeps its original enqueue time, so the DLQ must keep
@@ -121,17 +143,19 @@ def subscribe(
     consumer_domain : str
         The consuming domain, e.g. ``"marketing"``; it owns (and is tagged on) the queues.
     bus : str
-        The producer's bus, e.g. ``"SalesEventBus"``. It must exist.
+        The producer's bus, e.g. ``"SalesEventBus"`` (its name, not its ARN). It must exist.
     pattern : dict or str
         The event pattern, checked by ``mk.patterns.check_pattern`` before anything is created.
     name : str, optional
         Name of the rule and the queue; default ``"<consumer>-<producer>"``
-        (``marketing-sales``). Up to 64 letters, digits, ``-`` or ``_``.
+        (``marketing-sales``). Up to 64 letters, digits, ``-`` or ``_`` (a rule name allows 64
+        characters, a queue name 80 and the DLQ adds ``-dlq``); a longer default is refused
+        rather than cut, so two subscriptions never share a name by accident.
     max_receive_count : int, default 5
         Receives before a message is moved to the DLQ (the queue's redrive policy), 1 to 1000.
     visibility_timeout_s : int, default 30
-        How long a received message stays hidden before it is retried. With Lambda, set it to at
-        least six times the function's timeout (AWS's advice).
+        How long a received message stays hidden before it is retried, 0 to 43200 seconds. With
+        Lambda, set it to at least six times the function's timeout (AWS's advice).
     retry_attempts, max_event_age_s : int, default 185 and 86400
         The target's ``RetryPolicy``: how long EventBridge retries a delivery that failed for a
         reason that may pass (throttling, the queue unavailable) before the event goes to the DLQ.
@@ -145,12 +169,21 @@ def subscribe(
 
     Raises
     ------
+    meshkit.exceptions.ValidationError
+        For an argument AWS would reject (named in the message, with its limit); nothing is sent.
     meshkit.patterns.PatternError
         For a pattern EventBridge would reject (which moto would accept and match wrongly).
     meshkit.events.UnknownBusError
         When ``bus`` does not exist.
     meshkit.exceptions.NotMeshkitResourceError
-        When a queue or rule of that name exists but belongs to someone else.
+        When a queue or rule of that name exists but belongs to someone else: made by hand,
+        another domain's, another subscription's, or a forward's. Everything is checked before
+        anything is created, so a refusal changes nothing.
+
+    Notes
+    -----
+    Targets someone else added to the subscription's rule are kept; a new pattern applies to them
+    too (a warning in the log says so).
 
     Examples
     --------
@@ -161,8 +194,8 @@ def subscribe(
     >>> sub.queue_url  # doctest: +SKIP
     'http://127.0.0.1:.../123456789012/marketing-sales'
     """
-    consumer = domain_key(consumer_domain)
-    bus = validate_bus_name(bus)
+    consumer = domain_key(consumer_domain, field="consumer_domain")
+    bus = validate_bus_name(bus, field="bus")
     pattern = patterns.check_pattern(pattern)
     name = _subscription_name(consumer, bus, name)
     _check_range("max_receive_count", max_receive_count, 1, 1000)
@@ -173,13 +206,19 @@ def subscribe(
     eventbridge = _aws.client("events", boto3_session)
     sqs = _aws.client("sqs", boto3_session)
     events._check_bus(eventbridge, bus)
-    tags = _tag_map(consumer)
+    # Check all that exists before creating anything: a refusal leaves everything as it was.
+    dlq_url = _checked_queue(sqs, name + _DLQ_SUFFIX, consumer, bus, name)
+    queue_url = _checked_queue(sqs, name, consumer, bus, name)
+    existing_rule, targets = _checked_rule(eventbridge, name, bus, consumer, QUEUE_TARGET_ID)
+    _warn_of_their_targets(name, bus, targets, QUEUE_TARGET_ID)
+    tags = {**_tag_map(consumer), SUBSCRIPTION_TAG: name, BUS_TAG: bus}
 
-    dlq_url, dlq_arn = _own_queue(sqs, name + _DLQ_SUFFIX, consumer, tags)
-    queue_url, queue_arn = _own_queue(sqs, name, consumer, tags)
-    for url in (queue_url, dlq_url):
-        _check_not_serving_another_rule(sqs, url, f":rule/{bus}/{name}")
-    rule_arn = _own_rule(eventbridge, name, bus, consumer, pattern, tags)
+    dlq_url, dlq_arn = _own_queue(sqs, name + _DLQ_SUFFIX, dlq_url, tags)
+    queue_url, queue_arn = _own_queue(sqs, name, queue_url, tags)
+    description = f"{consumer} consumes from {bus}"
+    rule_arn = _put_rule(
+        eventbridge, name, bus, pattern, _tag_map(consumer), existing_rule, description=description
+    )
     sqs.set_queue_attributes(
         QueueUrl=dlq_url,
         Attributes={
@@ -240,6 +279,7 @@ def forward(
     pattern: Mapping[str, Any] | str,
     name: str,
     role_arn: str | None = None,
+    domain: str | None = None,
     boto3_session: boto3.Session | None = None,
 ) -> str:
     """Forward the events of ``from_bus`` that match ``pattern`` to another bus; return the rule's
@@ -249,20 +289,77 @@ def forward(
     this account put events on it (``mk.iam.bus_policy``), and the target needs ``role_arn`` when
     that policy admits an organization rather than the account. moto delivers across accounts
     whatever the policy says; AWS enforces it.
+
+    Parameters
+    ----------
+    from_bus : str
+        The sending bus's name, e.g. ``"SalesEventBus"``. It must exist.
+    to_bus_arn : str
+        The receiving bus's ARN (``mk.buses.create_domain_bus`` returns it).
+    pattern : dict or str
+        The event pattern, checked by ``mk.patterns.check_pattern``.
+    name : str
+        The forwarding rule's name: 1 to 64 letters, digits, ``.``, ``-`` or ``_``.
+    role_arn : str, optional
+        An IAM role ARN EventBridge assumes to put the events on the receiving bus.
+    domain : str, optional
+        The domain that owns the forwarding rule (and is tagged on it); default: the domain
+        ``from_bus`` is tagged for. Required when meshkit did not create ``from_bus``.
+    boto3_session : boto3.Session, optional
+
+    Returns
+    -------
+    str
+        The forwarding rule's ARN.
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        For an argument AWS would reject (named in the message, with its limit); nothing is sent.
+    meshkit.events.UnknownBusError
+        When ``from_bus`` does not exist.
+    meshkit.exceptions.NotMeshkitResourceError
+        When ``from_bus`` is not meshkit's and ``domain`` is not given, or a rule of that name
+        exists that is not this domain's forward (made by hand, another domain's, a
+        subscription's).
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> marketing_bus = mk.buses.create_domain_bus("marketing")  # doctest: +SKIP
+    >>> mk.subscriptions.forward(
+    ...     "SalesEventBus", marketing_bus, pattern={"source": ["sales.domain"]}, name="to-mkt"
+    ... )  # doctest: +SKIP
+    'arn:aws:events:us-west-2:123456789012:rule/SalesEventBus/to-mkt'
     """
-    from_bus = validate_bus_name(from_bus)
+    from_bus = validate_bus_name(from_bus, field="from_bus")
+    _check_bus_arn(to_bus_arn)
     pattern = patterns.check_pattern(pattern)
+    name = _check_rule_name(name)
+    if role_arn is not None and (
+        not isinstance(role_arn, str) or not _ROLE_ARN.fullmatch(role_arn)
+    ):
+        raise ValidationError(
+            f"role_arn {role_arn!r} is not an IAM role ARN: give one such as "
+            "'arn:aws:iam::123456789012:role/sales-forwarder', or None when the receiving bus's "
+            "policy admits this account"
+        )
+    owner = domain_key(domain) if domain is not None else None
     eventbridge = _aws.client("events", boto3_session)
     events._check_bus(eventbridge, from_bus)
-    owner = _bus_domain(from_bus)  # the sending domain owns the forwarding rule
-    tags = _tag_map(owner)
-    arn = _own_rule(
-        eventbridge, name, from_bus, owner, pattern, tags, description=f"forwards to {to_bus_arn}"
+    if owner is None:
+        owner = _bus_owner(eventbridge, from_bus)
+    existing, targets = _checked_rule(eventbridge, name, from_bus, owner, FORWARD_TARGET_ID)
+    _warn_of_their_targets(name, from_bus, targets, FORWARD_TARGET_ID)
+    description = f"forwards to {to_bus_arn}"
+    arn = _put_rule(
+        eventbridge, name, from_bus, pattern, _tag_map(owner), existing, description=description
     )
-    target: dict[str, Any] = {"Id": "forward", "Arn": to_bus_arn}
+    target: dict[str, Any] = {"Id": FORWARD_TARGET_ID, "Arn": to_bus_arn}
     if role_arn:
         target["RoleArn"] = role_arn
     eventbridge.put_targets(Rule=name, EventBusName=from_bus, Targets=[target])
+    _logger.info("forwarding %s to %s with %s", from_bus, to_bus_arn, arn)
     return str(arn)
 
 
@@ -312,6 +409,18 @@ def unsubscribe(
     redrive them first. On AWS, SQS's counts lag by up to a minute: wait that long after the last
     event was published.
 
+    Only meshkit's own target is removed from the rule: when someone else added targets to it,
+    the rule stays for them (a warning in the log names them). A queue is deleted only when its
+    tags say it is this subscription's (this consumer, this name, this bus).
+
+    Parameters
+    ----------
+    consumer_domain, bus, name
+        As for ``subscribe``.
+    force : bool, default False
+        Delete the queues even while they hold messages (the messages go with them).
+    boto3_session : boto3.Session, optional
+
     Returns
     -------
     bool
@@ -319,52 +428,68 @@ def unsubscribe(
 
     Raises
     ------
+    meshkit.exceptions.ValidationError
+        For an argument AWS would reject, or a ``force`` that is not a bool; nothing is sent.
     meshkit.exceptions.NotMeshkitResourceError
-        When the rule or a queue belongs to another domain or was not made by meshkit.
+        When the rule or a queue belongs to another domain or another subscription, was not made
+        by meshkit, or the rule is a forward's.
     meshkit.exceptions.MeshkitError
         When messages are waiting and ``force`` is False.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.subscriptions.unsubscribe("marketing", bus="SalesEventBus")  # doctest: +SKIP
+    True
     """
-    consumer = domain_key(consumer_domain)
-    bus = validate_bus_name(bus)
+    consumer = domain_key(consumer_domain, field="consumer_domain")
+    bus = validate_bus_name(bus, field="bus")
     name = _subscription_name(consumer, bus, name)
+    if not isinstance(force, bool):
+        raise ValidationError(
+            f"force is {force!r}: pass True or False (a string such as 'no' would count as True "
+            "and delete waiting messages)"
+        )
     eventbridge = _aws.client("events", boto3_session)
     sqs = _aws.client("sqs", boto3_session)
-    queues = {}
-    for queue_name in (name, name + _DLQ_SUFFIX):
-        url = _queue_url(sqs, queue_name)
-        if url is not None:
-            _check_owner(_queue_tags(sqs, url), f"queue {queue_name}", consumer)
-            queues[queue_name] = url
-    rule_arn = _rule_arn(eventbridge, name, bus)
-    if rule_arn is not None:
-        _check_owner(_tags(eventbridge, rule_arn), f"rule {name} on {bus}", consumer)
+    queues = {
+        queue_name: url
+        for queue_name in (name, name + _DLQ_SUFFIX)
+        if (url := _checked_queue(sqs, queue_name, consumer, bus, name)) is not None
+    }
+    rule_arn, targets = _checked_rule(eventbridge, name, bus, consumer, QUEUE_TARGET_ID)
+    ours = [t for t in targets if t["Id"] == QUEUE_TARGET_ID and t["Arn"].endswith(f":{name}")]
+    theirs = [t["Id"] for t in targets if t not in ours]
     # Stop deliveries first, so that no message arrives between the count and the deletion.
-    targets = []
-    if rule_arn is not None:
-        targets = eventbridge.list_targets_by_rule(Rule=name, EventBusName=bus)["Targets"]
-        if targets:
-            eventbridge.remove_targets(
-                Rule=name, EventBusName=bus, Ids=[target["Id"] for target in targets]
-            )
+    if ours:
+        eventbridge.remove_targets(Rule=name, EventBusName=bus, Ids=[QUEUE_TARGET_ID])
     holding = {
         queue_name: count
         for queue_name, url in queues.items()
         if (count := sum(queue_depths(url, boto3_session=boto3_session)))
     }
     if holding and not force:
-        if targets:  # as it was: the subscription keeps working
-            eventbridge.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+        if ours:  # as it was: the subscription keeps working
+            eventbridge.put_targets(Rule=name, EventBusName=bus, Targets=ours)
         listed = ", ".join(f"{queue} holds {count}" for queue, count in holding.items())
         raise MeshkitError(
             f"{listed} message(s): process them with mk.consumers.run or redrive them first, or "
             "pass force=True to delete them with the queues"
         )
-    if rule_arn is not None:
+    if rule_arn is not None and theirs:
+        _logger.warning(
+            "kept rule %s on %s: it still has targets meshkit did not put there (%s); its "
+            "owners can delete it once they are done",
+            name,
+            bus,
+            ", ".join(map(repr, theirs)),
+        )
+    elif rule_arn is not None:
         eventbridge.delete_rule(Name=name, EventBusName=bus)
     for url in queues.values():
         sqs.delete_queue(QueueUrl=url)
     _logger.info("unsubscribed %s from %s", name, bus)
-    return bool(queues) or rule_arn is not None
+    return bool(queues) or bool(ours) or (rule_arn is not None and not theirs)
 
 
 def discard_messages(
@@ -411,17 +536,25 @@ def discard_messages(
     >>> mk.subscriptions.discard_messages("marketing", bus="SalesEventBus")  # doctest: +SKIP
     0
     """
-    consumer = domain_key(consumer_domain)
-    bus = validate_bus_name(bus)
+    consumer = domain_key(consumer_domain, field="consumer_domain")
+    bus = validate_bus_name(bus, field="bus")
     name = _subscription_name(consumer, bus, name)
+    if (
+        isinstance(time_budget_s, bool)
+        or not isinstance(time_budget_s, (int, float))
+        or not 0 <= time_budget_s < math.inf
+    ):
+        raise ValidationError(
+            f"time_budget_s is {time_budget_s!r}: give a number of seconds, 0 or more, "
+            "e.g. 60 (how long to wait for messages in flight)"
+        )
     sqs = _aws.client("sqs", boto3_session)
     deadline = time.monotonic() + time_budget_s
     discarded = 0
     for queue_name in (name, name + _DLQ_SUFFIX):  # the queue first: it may feed the DLQ
-        url = _queue_url(sqs, queue_name)
+        url = _checked_queue(sqs, queue_name, consumer, bus, name)
         if url is None:
             continue
-        _check_owner(_queue_tags(sqs, url), f"queue {queue_name}", consumer)
         if not sum(queue_depths(url, boto3_session=boto3_session)):
             continue  # empty already: no receive, no wait
         while True:
@@ -460,7 +593,25 @@ def queue_depths(queue_url: str, *, boto3_session: boto3.Session | None = None) 
 
     In flight means received and neither deleted nor visible again yet. On AWS the counts lag by
     up to a minute; moto's are exact.
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        When ``queue_url`` is not a queue URL (``queue_url_of`` finds one from a name or ARN).
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.subscriptions.queue_depths(sub.queue_url)  # doctest: +SKIP
+    (2, 0, 0)
     """
+    parts = urlsplit(queue_url) if isinstance(queue_url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValidationError(
+            f"queue_url {queue_url!r} is not a queue URL: queue_url must be one such as "
+            "'https://sqs.us-west-2.amazonaws.com/123456789012/marketing-sales'; "
+            "mk.subscriptions.queue_url_of(name_or_arn) finds it"
+        )
     attributes = _aws.client("sqs", boto3_session).get_queue_attributes(
         QueueUrl=queue_url,
         AttributeNames=[
@@ -493,9 +644,16 @@ def list_subscriptions(*, boto3_session: boto3.Session | None = None) -> pd.Data
     for bus in list_domain_buses(boto3_session=boto3_session)["bus"]:
         for rule in _rules(eventbridge, bus):
             tags = _tags(eventbridge, rule["Arn"])
-            queue_url = _queue_url(sqs, rule["Name"])
-            dlq_url = _queue_url(sqs, rule["Name"] + _DLQ_SUFFIX)
-            if tags.get(WORKBOOK_TAG) != "true" or queue_url is None or dlq_url is None:
+            if tags.get(WORKBOOK_TAG) != "true":
+                continue
+            try:  # a subscription's queues, not queues that merely share the rule's name
+                queue_url, dlq_url = (
+                    _checked_queue(sqs, queue, tags.get(DOMAIN_TAG, ""), bus, rule["Name"])
+                    for queue in (rule["Name"], rule["Name"] + _DLQ_SUFFIX)
+                )
+            except NotMeshkitResourceError:
+                continue
+            if queue_url is None or dlq_url is None:
                 continue
             waiting, in_flight, _ = queue_depths(queue_url, boto3_session=boto3_session)
             rows.append(
@@ -518,13 +676,56 @@ def list_subscriptions(*, boto3_session: boto3.Session | None = None) -> pd.Data
 
 def _subscription_name(consumer: str, bus: str, name: str | None) -> str:
     if name is None:
-        name = f"{consumer}-{_bus_domain(bus)}"[:64]
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        derived = f"{consumer}-{_bus_domain(bus)}"
+        if len(derived) > _NAME_MAX:
+            # Cutting it could give two subscriptions one name: refuse, and let the caller choose.
+            raise ValidationError(
+                f"the subscription name derived from consumer_domain and bus, {derived!r}, is "
+                f"{len(derived)} characters; it names a rule (EventBridge allows {_NAME_MAX}) and "
+                f"two queues (SQS allows 80, and the DLQ adds {_DLQ_SUFFIX!r}): pass name=... "
+                f"with at most {_NAME_MAX} letters, digits, '-' or '_'"
+            )
+        name = derived
+    if not isinstance(name, str):
         raise ValidationError(
-            f"subscription name {name!r} names a rule and two queues: use 1 to 64 letters, "
-            "digits, '-' or '_', starting with a letter or digit, e.g. 'marketing-sales'"
+            f"name must be a string such as 'marketing-sales', not {type(name).__name__}"
+        )
+    if not _NAME.fullmatch(name):
+        raise ValidationError(
+            f"name={name!r} is not a valid subscription name: it names a rule (EventBridge: 1 to "
+            f"{_NAME_MAX} characters) and two queues (SQS: 1 to 80 letters, digits, '-' or '_'; "
+            f"the DLQ adds {_DLQ_SUFFIX!r}), so use 1 to {_NAME_MAX} letters, digits, '-' or '_', "
+            "starting with a letter or digit, e.g. 'marketing-sales'"
         )
     return name
+
+
+def _check_rule_name(name: Any) -> str:
+    """A forwarding rule's name, as PutRule takes it."""
+    if not isinstance(name, str):
+        raise ValidationError(
+            f"name must be a string such as 'to-marketing', not {type(name).__name__}"
+        )
+    if not _RULE_NAME.fullmatch(name):
+        raise ValidationError(
+            f"name {name[:70]!r} ({len(name)} characters) is not a rule name: EventBridge allows "
+            f"1 to {_NAME_MAX} letters, digits, '.', '-' or '_', e.g. 'to-marketing'"
+        )
+    return name
+
+
+def _check_bus_arn(arn: Any) -> None:
+    example = "'arn:aws:events:us-west-2:123456789012:event-bus/MarketingEventBus'"
+    if not isinstance(arn, str) or not (match := _BUS_ARN.fullmatch(arn)):
+        raise ValidationError(
+            f"to_bus_arn {arn!r} is not an event bus ARN: give one such as {example} "
+            "(mk.buses.create_domain_bus returns it)"
+        )
+    if not re.fullmatch(r"[0-9]{12}", match["account"]):
+        raise ValidationError(
+            f"to_bus_arn {arn!r} has account {match['account']!r}; an ARN names a 12-digit "
+            f"account, as in {example}"
+        )
 
 
 def _bus_domain(bus: str) -> str:
@@ -536,14 +737,46 @@ def _bus_domain(bus: str) -> str:
         return re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-").lower()
 
 
+def _bus_owner(eventbridge: Any, bus: str) -> str:
+    """The domain a meshkit bus is tagged for; a bus meshkit did not create has none."""
+    tags = _tags(eventbridge, eventbridge.describe_event_bus(Name=bus)["Arn"])
+    if tags.get(WORKBOOK_TAG) != "true" or not tags.get(DOMAIN_TAG):
+        raise NotMeshkitResourceError(
+            f"event bus {bus} was not created by meshkit (no {WORKBOOK_TAG} tag), so meshkit "
+            "cannot tell which domain owns a forwarding rule on it: pass domain='...' (the domain "
+            "that owns the rule), or adopt the bus with mk.buses.create_domain_bus(..., "
+            "adopt=True)"
+        )
+    return tags[DOMAIN_TAG]
+
+
 def _check_range(field: str, value: Any, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValidationError(f"{field} is {value!r}; AWS allows whole numbers {low} to {high}")
+        raise ValidationError(
+            f"{field} is {value!r}; AWS allows whole numbers {low} to {high}: pass one of them"
+        )
 
 
-def _own_queue(sqs: Any, name: str, consumer: str, tags: dict[str, str]) -> tuple[str, str]:
-    """Create the queue (or find it, checking it is this domain's); return its URL and ARN."""
-    url = _queue_url(sqs, name)
+def _checked_queue(sqs: Any, queue_name: str, consumer: str, bus: str, name: str) -> str | None:
+    """The queue's URL, checked to be this subscription's; None when there is no such queue."""
+    url = _queue_url(sqs, queue_name)
+    if url is None:
+        return None
+    tags = _queue_tags(sqs, url)
+    _check_owner(tags, f"queue {queue_name}", consumer)
+    served = (tags.get(SUBSCRIPTION_TAG), tags.get(BUS_TAG))
+    if served[0] is not None and served != (name, bus):
+        raise NotMeshkitResourceError(
+            f"queue {queue_name} is meshkit's queue of subscription {served[0]!r} on {served[1]}, "
+            f"not of {name!r} on {bus}: a subscription name serves one bus and a queue one "
+            "subscription; choose another name with name=..."
+        )
+    _check_not_serving_another_rule(sqs, url, f":rule/{bus}/{name}")  # queues of older meshkits
+    return url
+
+
+def _own_queue(sqs: Any, name: str, url: str | None, tags: dict[str, str]) -> tuple[str, str]:
+    """Create the queue unless ``url`` (checked by ``_checked_queue``) has it; its URL and ARN."""
     if url is None:
         try:
             url = sqs.create_queue(QueueName=name, tags=tags)["QueueUrl"]
@@ -554,34 +787,68 @@ def _own_queue(sqs: Any, name: str, consumer: str, tags: dict[str, str]) -> tupl
                 f"queue {name} was deleted less than 60 seconds ago, and SQS does not allow a "
                 "queue of the same name before then: wait a minute and subscribe again"
             ) from err
-    else:
-        _check_owner(_queue_tags(sqs, url), f"queue {name}", consumer)
+    elif any(_queue_tags(sqs, url).get(key) != value for key, value in tags.items()):
+        sqs.tag_queue(QueueUrl=url, Tags=tags)  # a queue of an older meshkit: say whose it is
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
     return url, arn
 
 
-def _own_rule(
+def _checked_rule(
+    eventbridge: Any, name: str, bus: str, owner: str, kind: str
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """The rule's ARN and targets, checked to be ``owner``'s rule of this kind (a subscription's,
+    ``QUEUE_TARGET_ID``, or a forward's, ``FORWARD_TARGET_ID``); (None, []) when there is none."""
+    arn = _rule_arn(eventbridge, name, bus)
+    if arn is None:
+        return None, []
+    what = f"rule {name} on {bus}"
+    _check_owner(_tags(eventbridge, arn), what, owner)
+    targets = _targets(eventbridge, name, bus)
+    other_kind = FORWARD_TARGET_ID if kind == QUEUE_TARGET_ID else QUEUE_TARGET_ID
+    if any(target["Id"] == other_kind for target in targets):
+        made = {
+            FORWARD_TARGET_ID: "forwards events to another bus (mk.subscriptions.forward)",
+            QUEUE_TARGET_ID: "is a subscription's (mk.subscriptions.subscribe)",
+        }[other_kind]
+        raise NotMeshkitResourceError(
+            f"{what} {made}, so it is not this one's to change: choose another name with name=..."
+        )
+    return arn, targets
+
+
+def _warn_of_their_targets(name: str, bus: str, targets: list[dict[str, Any]], kind: str) -> None:
+    """Targets others added to meshkit's rule stay, but a changed pattern changes what they get."""
+    theirs = [target["Id"] for target in targets if target["Id"] != kind]
+    if theirs:
+        _logger.warning(
+            "rule %s on %s also has targets meshkit did not put there (%s): they are kept, and "
+            "its pattern applies to them too",
+            name,
+            bus,
+            ", ".join(map(repr, theirs)),
+        )
+
+
+def _put_rule(
     eventbridge: Any,
     name: str,
     bus: str,
-    consumer: str,
     pattern: dict,
     tags: dict[str, str],
+    existing: str | None,
     *,
-    description: str | None = None,
+    description: str,
 ) -> str:
-    existing = _rule_arn(eventbridge, name, bus)
-    if existing is not None:
-        _check_owner(_tags(eventbridge, existing), f"rule {name} on {bus}", consumer)
+    """Create or update a rule checked by ``_checked_rule``; return its ARN."""
     tag_list = [{"Key": key, "Value": value} for key, value in tags.items()]
     arn = eventbridge.put_rule(
         Name=name,
         EventBusName=bus,
         EventPattern=json.dumps(pattern, separators=(",", ":")),
         State="ENABLED",
-        Description=description or f"{consumer} consumes from {bus}",
+        Description=description,
         # Tagged as it is created, so a rule meshkit made is always recognisably meshkit's.
         **({"Tags": tag_list} if existing is None else {}),
     )["RuleArn"]
@@ -626,6 +893,16 @@ def queue_url_of(queue: str, *, boto3_session: boto3.Session | None = None) -> s
     >>> mk.subscriptions.queue_url_of("marketing-sales-dlq")  # doctest: +SKIP
     'http://127.0.0.1:53127/123456789012/marketing-sales-dlq'
     """
+    if not isinstance(queue, str) or not queue:
+        raise ValidationError(
+            f"queue must be a string: a queue name such as 'marketing-sales-dlq' or its ARN "
+            f"('arn:aws:sqs:<region>:<account>:<name>'), not {queue!r}"
+        )
+    if queue.startswith("arn:") and not _QUEUE_ARN.fullmatch(queue):
+        raise ValidationError(
+            f"queue {queue!r} is not a queue ARN: give 'arn:aws:sqs:<region>:<account>:<name>', "
+            "or the queue's name"
+        )
     return _queue_url(_aws.client("sqs", boto3_session), queue)
 
 
@@ -663,3 +940,12 @@ def _rules(eventbridge: Any, bus: str) -> list[dict[str, Any]]:
     for page in eventbridge.get_paginator("list_rules").paginate(EventBusName=bus):
         rules.extend(page["Rules"])
     return rules
+
+
+def _targets(eventbridge: Any, name: str, bus: str) -> list[dict[str, Any]]:
+    targets = []
+    for page in eventbridge.get_paginator("list_targets_by_rule").paginate(
+        Rule=name, EventBusName=bus
+    ):
+        targets.extend(page["Targets"])
+    return targets

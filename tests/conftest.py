@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import NamedTuple
-from urllib.parse import urlsplit
 
 import botocore.httpsession
 import pytest
+from urllib3.util import parse_url
 
 import meshkit as mk
 
@@ -34,7 +34,7 @@ def sent(monkeypatch) -> list[Sent]:
     original = botocore.httpsession.URLLib3Session.send
 
     def send(self, request):
-        host = urlsplit(request.url).hostname
+        host = parse_url(request.url).host  # the host urllib3 dials, as botocore sends it
         target = request.headers.get("X-Amz-Target", b"")
         operation = target.decode() if isinstance(target, bytes) else target
         requests.append(Sent(host, request.headers.get("Authorization", b""), operation))

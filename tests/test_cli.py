@@ -8,10 +8,11 @@ import sys
 
 import boto3
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from meshkit import cli
-from meshkit.sandbox import EmbeddedServer
+from meshkit.sandbox import SERVER_MARKER_VARIABLE, EmbeddedServer, embedded_environment
 
 
 def write_notebook(path, *sources):
@@ -131,3 +132,118 @@ def test_lab_starts_jupyter_in_its_own_process_group_on_every_os(monkeypatch):
     assert cli._own_process_group() == {"start_new_session": True}
     monkeypatch.setattr(cli, "_WINDOWS", True)
     assert cli._own_process_group() == {"creationflags": 0x200}  # CREATE_NEW_PROCESS_GROUP
+
+
+# -- `meshkit reset` wipes only what meshkit started or what it is pointed at (issue 10, point 6) --
+
+
+@pytest.fixture
+def foreign_moto():
+    """A moto server on loopback that meshkit did not start: another project's."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def bus_names(url):
+    events = boto3.client(
+        "events", endpoint_url=url, region_name="us-west-2",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    return [bus["Name"] for bus in events.list_event_buses()["EventBuses"]]
+
+
+def make_bus(url, name):
+    boto3.client(
+        "events", endpoint_url=url, region_name="us-west-2",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    ).create_event_bus(Name=name)  # fmt: skip
+
+
+def test_reset_in_a_terminal_of_meshkit_lab_wipes_its_server(tmp_path):
+    with EmbeddedServer() as server:
+        make_bus(server.url, "LeftoverEventBus")
+        terminal = embedded_environment(server.url)  # what `meshkit lab` gives its terminals
+
+        result = subprocess.run(
+            [sys.executable, "-m", "meshkit", "reset"], cwd=tmp_path, env=terminal,
+            capture_output=True, text=True,
+        )  # fmt: skip
+
+        assert result.returncode == 0, result.stderr
+        assert bus_names(server.url) == ["default"]
+
+
+def test_reset_refuses_a_moto_server_meshkit_did_not_start(tmp_path, foreign_moto):
+    make_bus(foreign_moto, "AnotherProjectsBus")
+    env = {key: value for key, value in os.environ.items() if key != SERVER_MARKER_VARIABLE}
+    env["AWS_ENDPOINT_URL"] = foreign_moto
+
+    result = subprocess.run(
+        [sys.executable, "-m", "meshkit", "reset"], cwd=tmp_path, env=env,
+        capture_output=True, text=True,
+    )  # fmt: skip
+
+    assert result.returncode == 2
+    assert f"meshkit reset --endpoint {foreign_moto}" in result.stderr
+    assert "AnotherProjectsBus" in bus_names(foreign_moto)
+
+
+def test_lab_marks_its_server_for_kernels_and_terminals(tmp_path, monkeypatch):
+    started = {}
+
+    class FakeJupyter:
+        def __init__(self, command, env, **kwargs):
+            started["env"] = env
+
+        def wait(self):
+            return 0
+
+        def poll(self):
+            return 0
+
+    monkeypatch.setattr(cli.subprocess, "Popen", FakeJupyter)
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)  # leave pytest's handlers be
+
+    assert cli.main(["lab", "--notebook-dir", str(tmp_path)]) == 0
+
+    env = started["env"]
+    assert env[SERVER_MARKER_VARIABLE] == env["AWS_ENDPOINT_URL"]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["reset", "--aws-port", "0"], ["--aws-port", "1-65535"]),
+        (["reset", "--aws-port", "70000"], ["--aws-port", "1-65535"]),
+        (["reset", "--aws-port", "-1"], ["--aws-port", "1-65535"]),
+        (["reset", "--aws-port", "http://127.0.0.1:5000"], ["--aws-port", "1-65535"]),
+        (["reset", "--endpoint", ""], ["--endpoint", "empty"]),
+        (["reset", "--endpoint", "ftp://127.0.0.1:5000"], ["--endpoint", "http://"]),
+        (
+            ["reset", "--endpoint", "http://sts.amazonaws.com\\@127.0.0.1:9"],
+            ["--endpoint", "backslash"],
+        ),
+        (
+            ["reset", "--endpoint", "https://events.us-west-2.amazonaws.com"],
+            ["--endpoint", "real AWS"],
+        ),
+        (["lab", "--aws-port", "70000"], ["--aws-port", "0 for a free one"]),
+        (["lab", "--aws-port", "-5"], ["--aws-port", "0 for a free one"]),
+    ],
+)
+def test_bad_input_cli(args, words, capsys, sent):
+    try:
+        code = cli.main(args)
+    except SystemExit as exit_:  # argparse exits on an invalid option value
+        code = exit_.code
+
+    assert code == 2
+
+    error = capsys.readouterr().err
+    assert all(word in error for word in words), error
+    assert sent == []

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+import logging
 import random
+import socket
 import threading
 import time
+import warnings
 from pathlib import Path
 
+import boto3
 import pytest
 
 import meshkit as mk
 from meshkit._lambda import LocalContext
-from meshkit.exceptions import ValidationError
+from meshkit.consumers import (
+    EventSourceMappingError,
+    IdempotencyTableError,
+    QueueNotFoundError,
+    RunInterruptedError,
+)
+from meshkit.exceptions import NotMeshkitResourceError, ValidationError
 
 SAMPLE = json.loads((Path(__file__).parent / "events" / "sqs_event.json").read_text())
 TABLE = "marketing-idempotency"
@@ -272,37 +283,6 @@ def test_without_record_timeline_no_depths_are_sampled(subscription):
     assert list(summary.timeline_frame().columns)[:3] == ["seconds", "moment", "batches"]
 
 
-def test_moto_delivers_a_standard_queue_in_publish_order(subscription):
-    """AWS: a standard queue delivers in best-effort order, sometimes out of it. moto: always in
-    the order sent. A consumer must not depend on order; the notebooks' outputs may."""
-    publish(*(sale(n) for n in range(25)))
-    handler = Recorder()
-
-    mk.consumers.run(handler, subscription.queue_url)
-
-    assert handler.done == [f"sale-recorded/S-{n}" for n in range(25)]
-
-
-def test_moto_does_not_implement_start_message_move_task(subscription, mesh):
-    """AWS: StartMessageMoveTask moves a DLQ's messages back (the console's "Start DLQ
-    redrive"). moto answers HTTP 500 (not implemented); mk.consumers.redrive works on both."""
-    import botocore.config
-    from botocore.exceptions import ClientError
-
-    sqs = mesh.session().client(
-        "sqs",
-        endpoint_url=mesh.endpoint_url,
-        config=botocore.config.Config(retries={"total_max_attempts": 1}),
-    )
-
-    with pytest.raises(ClientError) as raised:
-        sqs.start_message_move_task(
-            SourceArn=subscription.dlq_arn, DestinationArn=subscription.queue_arn
-        )
-
-    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
-
-
 def test_fault_injection_loses_nothing(subscription, sqs):
     """20% of deliveries fail at random: every message is processed or sits in the DLQ."""
     published = [f"sale-recorded/S-{n}" for n in range(200)]
@@ -480,22 +460,6 @@ def test_large_batches_are_gathered_within_the_batching_window(subscription):
     assert [len(e["Records"]) for e in handler.events] == [25, 5]
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "says"),
-    [
-        ({"batch_size": 0}, "batch_size is 0"),
-        ({"batch_size": 20_000}, "10,000"),
-        ({"batch_size": 50}, "batching_window_s"),
-        ({"wait_time_s": 21}, "0 to 20"),
-        ({"batch_size": 20, "batching_window_s": 0.5}, "1 or more"),
-        ({"batching_window_s": 301}, "0 to 300"),
-    ],
-)
-def test_bad_settings_are_refused_with_the_limit(subscription, kwargs, says):
-    with pytest.raises(ValidationError, match=says):
-        mk.consumers.run(Recorder(), subscription.queue_url, **kwargs)
-
-
 def test_redrive_needs_a_destination_when_the_dlq_serves_several_queues(mesh, sqs):
     dlq = sqs.create_queue(QueueName="shared-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]
@@ -528,7 +492,7 @@ def test_peek_leaves_the_messages_in_the_queue(subscription, sqs):
 
 def test_a_queue_without_a_visibility_timeout_is_refused(subscription, sqs):
     sqs.set_queue_attributes(QueueUrl=subscription.queue_url, Attributes={"VisibilityTimeout": "0"})
-    with pytest.raises(ValidationError, match="visibility timeout of 0"):
+    with pytest.raises(EventSourceMappingError, match="visibility timeout of 0"):
         mk.consumers.run(Recorder(), subscription.queue_url)
 
 
@@ -581,7 +545,536 @@ def test_the_idempotency_table_gets_time_to_live_even_when_it_exists(mesh):
         BillingMode="PAY_PER_REQUEST",
     )
 
-    mk.consumers.create_idempotency_table(TABLE)
+    mk.consumers.create_idempotency_table(TABLE, adopt=True)
 
     ttl = dynamodb.describe_time_to_live(TableName=TABLE)["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expiration")
+
+
+# -- what Lambda cannot serialise (issue 10, point 2) ------------------------------------------
+
+
+async def async_handler(event, context):
+    return {"batchItemFailures": []}
+
+
+def generator_handler(event, context):
+    yield {"batchItemFailures": []}
+
+
+@pytest.mark.parametrize(
+    ("handler", "says"),
+    [
+        (async_handler, "coroutine"),
+        (generator_handler, "generator"),
+        (lambda event, context: object(), "object"),
+        (lambda event, context: {"sale_ids": {"S-1"}}, "set"),
+        (lambda event, context: {"raw": b"\x00"}, "bytes"),
+        (lambda event, context: {("S-1", 1): "done"}, "keys must be"),
+    ],
+    ids=["async-def", "generator", "object", "set", "bytes-in-dict", "tuple-key"],
+)
+def test_a_result_lambda_cannot_serialise_fails_the_batch(subscription, handler, says):
+    """Lambda's Python runtime JSON-encodes what the handler returns; when it cannot, the
+    invocation fails (Runtime.MarshalError) and the mapping retries the whole batch.
+    https://docs.aws.amazon.com/lambda/latest/dg/python-handler.html (return value),
+    https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html"""
+    publish(sale(1))
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = mk.consumers.run(handler, subscription.queue_url, max_batches=1)
+        gc.collect()
+
+    assert (summary.processed, summary.failed) == (0, 1)
+    [failure] = summary.failures
+    assert failure["error"].startswith("Runtime.MarshalError: Unable to marshal response")
+    assert says in failure["error"]
+    assert sum(mk.subscriptions.queue_depths(subscription.queue_url)) == 1  # not deleted
+    assert not [w for w in caught if "never awaited" in str(w.message)]
+
+
+def test_an_async_handler_is_told_how_to_become_a_lambda_handler(subscription):
+    publish(sale(1))
+
+    summary = mk.consumers.run(async_handler, subscription.queue_url, max_batches=1)
+
+    assert "asyncio.run" in summary.failures[0]["error"]
+
+
+def test_results_lambda_can_serialise_succeed(subscription):
+    """Decimals are JSON numbers and tuples arrays to Lambda's Python runtime
+    (https://docs.aws.amazon.com/lambda/latest/dg/python-handler.html)."""
+    from decimal import Decimal
+
+    publish(sale(1), sale(2))
+
+    summary = mk.consumers.run(
+        lambda event, context: {"total": Decimal("12.5"), "batchItemFailures": ()},
+        subscription.queue_url,
+    )
+
+    assert (summary.processed, summary.failed) == (2, 0)
+
+
+# -- partial batch responses of the wrong shape ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "respond",
+    [
+        lambda first: {"batchItemFailures": first},  # a string, not a list
+        lambda first: {"batchItemFailures": {"itemIdentifier": first}},  # an object
+        lambda first: {"batchItemFailures": [first]},  # a bare id, not an object
+        lambda first: {"batchItemFailures": [{"messageId": first}]},  # bad key name
+        lambda first: {"batchItemFailures": [{}]},  # itemIdentifier missing
+        lambda first: {"batchItemFailures": [{"itemIdentifier": ""}]},  # empty
+        lambda first: {"batchItemFailures": [{"itemIdentifier": None}]},  # null
+        lambda first: {"batchItemFailures": [{"itemIdentifier": 7}]},  # not a string
+        lambda first: {"batchItemFailures": 5},
+    ],
+    ids=[
+        "string",
+        "object",
+        "bare-id",
+        "bad-key",
+        "missing",
+        "empty",
+        "null",
+        "number",
+        "int",
+    ],
+)
+def test_a_malformed_partial_batch_response_fails_the_whole_batch(subscription, respond):
+    """AWS: an invalid response, an empty or null itemIdentifier, or one with a bad key name
+    fails the whole batch. https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
+    ("Success and failure conditions")."""
+    publish(sale(1), sale(2))
+
+    summary = mk.consumers.run(
+        lambda event, context: respond(event["Records"][0]["messageId"]),
+        subscription.queue_url,
+        max_batches=1,
+    )
+
+    assert (summary.processed, summary.failed) == (0, 2)
+    assert "batchItemFailures" in summary.failures[0]["error"]
+
+
+@pytest.mark.parametrize(
+    "response",
+    [{"batchItemFailures": []}, {"batchItemFailures": None}, {}, None],
+    ids=["empty-list", "null-list", "empty-response", "null-response"],
+)
+def test_an_empty_or_null_partial_batch_response_is_a_success(subscription, response):
+    """AWS: an empty or null batchItemFailures, or an empty or null response, is a complete
+    success. https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html"""
+    publish(sale(1), sale(2))
+
+    summary = mk.consumers.run(lambda event, context: response, subscription.queue_url)
+
+    assert (summary.processed, summary.failed) == (2, 0)
+
+
+# -- the function timeout ---------------------------------------------------------------------
+
+
+def test_a_handler_past_its_function_timeout_fails_its_whole_batch(subscription):
+    """On Lambda a function stops at its timeout ("Task timed out after 1.00 seconds"); the
+    mapping then retries the whole batch after the visibility timeout.
+    https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html"""
+    publish(sale(1), sale(2))
+    calls, active, most_active = [], [], []
+
+    def slow_the_first_time(event, context):
+        active.append(1)
+        most_active.append(len(active))
+        calls.append([(r["messageId"], r["attributes"]["ApproximateReceiveCount"])
+                      for r in event["Records"]])  # fmt: skip
+        if len(calls) == 1:
+            time.sleep(3)  # past the function timeout of 1 s
+        active.pop()
+        return {"batchItemFailures": []}
+
+    summary = mk.consumers.run(slow_the_first_time, subscription.queue_url, function_timeout_s=1)
+
+    first, second = calls
+    assert [m for m, _ in first] == [m for m, _ in second]  # the same messages came back
+    assert {count for _, count in second} == {"2"}
+    assert (summary.processed, summary.failed, summary.batches) == (2, 2, 2)
+    assert {f["error"] for f in summary.failures} == {"Task timed out after 1.00 seconds"}
+    assert max(most_active) == 1  # never handed to a second call while the first still ran
+
+
+def test_the_context_counts_down_the_function_timeout(subscription):
+    """Lambda's context: get_remaining_time_in_millis counts down the function's timeout.
+    https://docs.aws.amazon.com/lambda/latest/dg/python-context.html"""
+    remaining = []
+
+    def handler(event, context):
+        remaining.append(context.get_remaining_time_in_millis())
+
+    publish(sale(1))
+    mk.consumers.run(handler, subscription.queue_url)  # default: the visibility timeout, 1 s
+    publish(sale(2))
+    mk.consumers.run(handler, subscription.queue_url, function_timeout_s=0.5)
+
+    assert 0 <= remaining[0] <= 1000
+    assert 0 <= remaining[1] <= 500
+
+
+def test_an_overrunning_call_and_the_redelivery_run_the_side_effect_once(subscription, mesh):
+    """The first call overruns the function timeout and the message comes back after its
+    visibility timeout: Powertools' idempotency, with meshkit's context registered, still runs
+    the side effect once.
+    https://docs.aws.amazon.com/powertools/python/latest/utilities/idempotency/ (Lambda timeouts)"""
+    mk.consumers.create_idempotency_table(TABLE)
+    calls: dict[str, int] = {}
+
+    def award(event):
+        key = event["detail"]["metadata"]["idempotency_key"]
+        calls[key] = calls.get(key, 0) + 1
+        if calls[key] == 1:
+            time.sleep(3)  # past the function timeout (1 s) and the visibility timeout (1 s)
+        return {"points": 1}
+
+    production = mk.consumers.idempotent_batch_handler(award, table_name=TABLE)
+    receives = []
+
+    def handler(event, context):
+        receives.extend(r["attributes"]["ApproximateReceiveCount"] for r in event["Records"])
+        return production(event, context)
+
+    publish(sale(1))
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = mk.consumers.run(handler, subscription.queue_url, function_timeout_s=1)
+
+    assert receives == ["1", "2"]  # redelivered after the timeout
+    assert summary.failures[0]["error"] == "Task timed out after 1.00 seconds"
+    assert (summary.processed, summary.failed) == (1, 1)
+    assert calls == {"sale-recorded/S-1": 1}
+    assert not [w for w in caught if "remaining time" in str(w.message)]  # context registered
+
+
+# -- the time budget within a call --------------------------------------------------------------
+
+
+def test_the_time_budget_ends_the_run_during_a_slow_call_and_loses_nothing(mesh, sqs):
+    mk.buses.create_domain_bus("sales")
+    sub = mk.subscriptions.subscribe(
+        "marketing", bus="SalesEventBus", pattern={"source": ["sales.domain"]},
+        visibility_timeout_s=30,
+    )  # fmt: skip
+    publish(sale(1))
+    release, finished = threading.Event(), threading.Event()
+    handles = []
+
+    def slow(event, context):
+        handles.extend(record["receiptHandle"] for record in event["Records"])
+        release.wait(10)
+        finished.set()
+
+    summary = mk.consumers.run(slow, sub.queue_url, wait_time_s=0, time_budget_s=1)
+
+    returned_during_the_call = not finished.is_set()
+    release.set()
+    assert finished.wait(10)
+    assert returned_during_the_call
+    assert (summary.stopped, summary.unfinished, summary.processed, summary.failed) == (
+        "time budget", 1, 0, 0,
+    )  # fmt: skip
+    assert "unfinished=1" in repr(summary)
+    # The call then returned, but its message was not deleted: it comes back.
+    assert mk.subscriptions.queue_depths(sub.queue_url) == (0, 1, 0)
+    sqs.change_message_visibility(
+        QueueUrl=sub.queue_url, ReceiptHandle=handles[0], VisibilityTimeout=0
+    )
+    assert mk.consumers.run(Recorder(), sub.queue_url).processed == 1
+
+
+# -- a connection lost mid-run ------------------------------------------------------------------
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: a connection to it is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Outage:
+    """From the nth call of ``operation`` on, the session's SQS requests go to a closed port:
+    the endpoint stops answering, as when a server dies or the network is cut."""
+
+    def __init__(self, session: boto3.Session, operation: str, nth: int) -> None:
+        self.operation, self.nth, self.seen = operation, nth, 0
+        self.down = False
+        self.port = closed_port()
+        session.events.register("before-send.sqs", self.send)
+
+    def send(self, request, event_name: str, **_) -> None:
+        if event_name.endswith(f".{self.operation}"):
+            self.seen += 1
+            self.down = self.down or self.seen >= self.nth
+        if self.down:
+            scheme, rest = request.url.split("://", 1)
+            request.url = f"{scheme}://127.0.0.1:{self.port}/{rest.partition('/')[2]}"
+
+
+@pytest.mark.parametrize(
+    ("operation", "nth", "processed", "batches", "unfinished"),
+    [
+        ("ReceiveMessage", 2, 10, 1, 0),  # lost before the second batch
+        ("DeleteMessageBatch", 2, 10, 2, 10),  # lost after handling the second batch
+        ("GetQueueAttributes", 2, 30, 3, 0),  # lost at the check that the queue is drained
+    ],
+)
+def test_a_connection_lost_mid_run_raises_with_the_summary_and_loses_nothing(
+    subscription, mesh, operation, nth, processed, batches, unfinished
+):
+    from botocore.exceptions import EndpointConnectionError
+
+    keys = [f"sale-recorded/S-{n}" for n in range(30)]
+    publish(*(sale(n) for n in range(30)))
+    session = boto3.Session(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name=mesh.session().region_name,
+    )
+    outage = Outage(session, operation, nth)
+    handler = Recorder()
+
+    with pytest.raises(RunInterruptedError, match="Nothing is lost") as raised:
+        mk.consumers.run(handler, subscription.queue_url, boto3_session=session)
+
+    summary = raised.value.summary
+    assert (summary.processed, summary.batches, summary.unfinished, summary.stopped) == (
+        processed, batches, unfinished, "interrupted",
+    )  # fmt: skip
+    assert isinstance(raised.value.__cause__, EndpointConnectionError)
+    outage.down = False  # the endpoint is back: the rest is still there
+    again = mk.consumers.run(handler, subscription.queue_url, time_budget_s=30)
+    assert summary.processed + again.processed == len(keys)
+    assert sorted(set(handler.done)) == sorted(keys)
+    assert mk.subscriptions.queue_depths(subscription.queue_url) == (0, 0, 0)
+
+
+# -- run's arguments ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"handler": None}, ["handler must be a function", "pass the function itself"]),
+        ({"handler": "lambda_handler"}, ["handler must be a function", "not its name"]),
+        ({"queue_url": None}, ["queue_url must be the queue's URL", "sub.queue_url"]),
+        ({"queue_url": "  "}, ["queue_url must be the queue's URL", "sub.queue_url"]),
+        ({"queue_url": "marketing-sales"}, ["queue_url", "not a URL", "get_queue_url"]),
+        ({"queue_url": "arn:aws:sqs:us-west-2:123456789012:q"}, ["queue_url", "queue_url_of"]),
+        ({"batch_size": 0}, ["batch_size is 0", "give 1 to 10,000"]),
+        ({"batch_size": True}, ["batch_size must be a whole number", "give 1 to"]),
+        ({"batch_size": 2.5}, ["batch_size must be a whole number", "give 1 to"]),
+        ({"batch_size": 11}, ["batch_size 11", "batching_window_s >= 1"]),
+        ({"batch_size": 10_001, "batching_window_s": 1}, ["batch_size is 10001", "10,000"]),
+        ({"batch_size": 20, "batching_window_s": 0.5}, ["batching_window_s", "1 or more"]),
+        ({"batching_window_s": 301}, ["batching_window_s is 301", "0 to 300"]),
+        ({"batching_window_s": -1}, ["batching_window_s is -1", "0 to 300"]),
+        ({"batching_window_s": float("nan")}, ["batching_window_s must be a number", "0 to"]),
+        ({"wait_time_s": 21}, ["wait_time_s is 21", "0 to 20"]),
+        ({"wait_time_s": 1.5}, ["wait_time_s must be a whole number", "0 to 20"]),
+        ({"time_budget_s": 0}, ["time_budget_s is 0", "more than 0"]),
+        ({"time_budget_s": "60"}, ["time_budget_s must be a number", "more than 0"]),
+        ({"time_budget_s": float("inf")}, ["time_budget_s must be a number", "max_messages"]),
+        ({"max_messages": 0}, ["max_messages is 0", "1 or more"]),
+        ({"max_batches": True}, ["max_batches must be a whole number", "1 or more"]),
+        ({"function_timeout_s": 0}, ["function_timeout_s is 0", "at most 900"]),
+        ({"function_timeout_s": 901}, ["function_timeout_s is 901", "at most 900"]),
+        ({"function_timeout_s": True}, ["function_timeout_s must be a number", "900"]),
+        ({"report_batch_item_failures": "false"}, ["report_batch_item_failures", "True or False"]),
+        ({"record_timeline": 1}, ["record_timeline must be True or False"]),
+    ],
+)
+def test_bad_input_run_arguments_are_refused_before_anything_is_sent(
+    subscription, sent, kwargs, says
+):
+    sent.clear()
+    handler = Recorder()
+    arguments = {"handler": handler, "queue_url": subscription.queue_url, **kwargs}
+
+    with pytest.raises(ValidationError) as raised:
+        mk.consumers.run(**arguments)
+
+    for words in says:
+        assert words in str(raised.value)
+    assert sent == [] and handler.events == []
+
+
+def test_bad_input_run_a_queue_that_does_not_exist(subscription, sqs):
+    gone = sqs.create_queue(QueueName="gone")["QueueUrl"]
+    sqs.delete_queue(QueueUrl=gone)
+
+    with pytest.raises(QueueNotFoundError) as raised:
+        mk.consumers.run(Recorder(), gone)
+
+    assert "names no queue" in str(raised.value)
+    assert "create the queue first with mk.subscriptions.subscribe" in str(raised.value)
+
+
+def test_bad_input_run_a_function_timeout_over_the_visibility_timeout(subscription):
+    """Lambda refuses an SQS event source mapping whose queue's visibility timeout is less than
+    the function's timeout, and advises six times it.
+    https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html"""
+    publish(sale(1))
+    handler = Recorder()
+
+    with pytest.raises(EventSourceMappingError) as raised:
+        mk.consumers.run(handler, subscription.queue_url, function_timeout_s=2)
+
+    for words in ("function_timeout_s is 2", "VisibilityTimeout is 1 s", "six times", "12 s"):
+        assert words in str(raised.value)
+    assert handler.events == []
+    assert mk.subscriptions.queue_depths(subscription.queue_url) == (1, 0, 0)
+
+
+# -- the idempotency table: only what meshkit created (issue 10, point 6) -------------------------
+
+
+@pytest.fixture
+def dynamodb(mesh):
+    return mesh.session().client("dynamodb", endpoint_url=mesh.endpoint_url)
+
+
+def foreign_table(dynamodb, *, key: str = "id", ttl: str | None = None) -> str:
+    """A table another team made, without meshkit's tags."""
+    arn = dynamodb.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )["TableDescription"]["TableArn"]
+    if ttl:
+        dynamodb.update_time_to_live(
+            TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl}
+        )
+    return arn
+
+
+def test_an_existing_table_is_adopted_only_when_asked_and_the_adoption_is_logged(dynamodb, caplog):
+    arn = foreign_table(dynamodb)
+    caplog.set_level(logging.INFO, logger="meshkit")
+
+    with pytest.raises(NotMeshkitResourceError, match="pass adopt=True"):
+        mk.consumers.create_idempotency_table(TABLE)
+    untouched = dynamodb.describe_time_to_live(TableName=TABLE)["TimeToLiveDescription"]
+    assert dynamodb.list_tags_of_resource(ResourceArn=arn).get("Tags", []) == []
+    assert untouched["TimeToLiveStatus"] == "DISABLED"
+
+    assert mk.consumers.create_idempotency_table(TABLE, domain="marketing", adopt=True) == arn
+
+    tags = {t["Key"]: t["Value"] for t in dynamodb.list_tags_of_resource(ResourceArn=arn)["Tags"]}
+    assert tags["meshkit:workbook"] == tags["meshkit:adopted"] == "true"
+    assert tags["meshkit:domain"] == "marketing"
+    assert f"adopted the existing table {arn}" in caplog.text
+    assert "turned on time to live ('expiration')" in caplog.text
+    # From now on it is meshkit's: no adopt=True needed, nothing adopted again.
+    caplog.clear()
+    assert mk.consumers.create_idempotency_table(TABLE) == arn
+    assert "adopted" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"name": ""}, ["name '' is not a DynamoDB table name", "3 to 255"]),
+        ({"name": "ab"}, ["name 'ab'", "3 to 255"]),
+        ({"name": "marketing idempotency"}, ["is not a DynamoDB table name", "letters, digits"]),
+        ({"name": None}, ["name None", "e.g. 'marketing-idempotency'"]),
+        ({"name": "t" * 256}, ["is not a DynamoDB table name", "3 to 255"]),
+        # The domain's rules are mk.buses.domain_key's; its message names an example.
+        ({"name": TABLE, "domain": ""}, ["domain", "'sales'"]),
+        ({"name": TABLE, "domain": 42}, ["domain", "'sales'"]),
+        ({"name": TABLE, "adopt": "yes"}, ["adopt must be True or False"]),
+    ],
+)
+def test_bad_input_create_idempotency_table_arguments(mesh, sent, kwargs, says):
+    sent.clear()
+
+    with pytest.raises(ValidationError) as raised:
+        mk.consumers.create_idempotency_table(**kwargs)
+
+    for words in says:
+        assert words in str(raised.value)
+    assert sent == []
+
+
+@pytest.mark.parametrize(
+    ("table", "error", "says"),
+    [
+        ({}, NotMeshkitResourceError, ["meshkit did not create it", "pass adopt=True"]),
+        (
+            {"key": "pk"},
+            IdempotencyTableError,
+            ["its key is pk (HASH, S), Powertools needs id (HASH, S)", "choose another name"],
+        ),
+        (
+            {"ttl": "ttl"},
+            IdempotencyTableError,
+            ["its time to live is on 'ttl'", "'expiration'", "choose another name"],
+        ),
+    ],
+    ids=["untagged", "other-key", "other-ttl"],
+)
+def test_bad_input_create_idempotency_table_on_a_table_it_cannot_use(dynamodb, table, error, says):
+    arn = foreign_table(dynamodb, **table)
+
+    with pytest.raises(error) as raised:
+        mk.consumers.create_idempotency_table(TABLE, adopt=error is IdempotencyTableError)
+
+    for words in says:
+        assert words in str(raised.value)
+    assert dynamodb.list_tags_of_resource(ResourceArn=arn).get("Tags", []) == []  # left alone
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"process": None}, ["process must be a function", "the function itself"]),
+        ({"table_name": ""}, ["table_name '' is not a DynamoDB table name", "create_idempotency"]),
+        ({"expires_after_s": 0}, ["expires_after_s is 0", "1 or more"]),
+        ({"expires_after_s": True}, ["expires_after_s must be a whole number"]),
+        ({"name": ""}, ["name '' must be a non-empty string", "e.g. 'marketing-award-points'"]),
+    ],
+)
+def test_bad_input_idempotent_batch_handler_arguments(mesh, sent, kwargs, says):
+    sent.clear()
+    arguments = {"process": print, "table_name": TABLE, "name": "printer", **kwargs}
+
+    with pytest.raises(ValidationError) as raised:
+        mk.consumers.idempotent_batch_handler(**arguments)
+
+    for words in says:
+        assert words in str(raised.value)
+    assert sent == []
+
+
+def test_moto_moves_a_message_to_the_dlq_after_max_receive_count_receives(mesh):
+    """AWS and moto agree: after maxReceiveCount receives, the next receive moves the message to
+    the DLQ instead of returning it; mk.consumers.run counts it dead-lettered at its last receive.
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html
+    """
+    sqs = mesh.session().client("sqs", endpoint_url=mesh.endpoint_url)
+    dlq = sqs.create_queue(QueueName="parity-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]
+    redrive = {"deadLetterTargetArn": dlq_arn["QueueArn"], "maxReceiveCount": 2}
+    queue = sqs.create_queue(
+        QueueName="parity",
+        Attributes={"VisibilityTimeout": "0", "RedrivePolicy": json.dumps(redrive)},
+    )["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody="poison")
+
+    receives = [len(sqs.receive_message(QueueUrl=queue).get("Messages", [])) for _ in range(3)]
+
+    assert receives == [1, 1, 0]
+    assert len(sqs.receive_message(QueueUrl=dlq)["Messages"]) == 1

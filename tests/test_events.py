@@ -194,11 +194,12 @@ def test_a_generator_is_streamed_not_read_whole(bus, monkeypatch):
 
 @pytest.fixture
 def stubbed(mesh, monkeypatch):
-    """An events client whose answers the test scripts; the bus check is answered already."""
+    """An events client whose answers the test scripts, starting with the bus check's."""
     client = mesh.session().client("events", endpoint_url=mesh.endpoint_url)
     monkeypatch.setattr(_aws, "client", lambda *args, **kwargs: client)
-    mk_events._known_buses[mk_events._bus_key(client, BUS)] = 1e18
     with Stubber(client) as stubber:
+        arn = f"arn:aws:events:{mesh.region}:{mesh.account_id}:event-bus/{BUS}"
+        stubber.add_response("describe_event_bus", {"Name": BUS, "Arn": arn}, {"Name": BUS})
         yield stubber
 
 
@@ -397,8 +398,8 @@ class NotJson:
 BAD_EVENTS = {
     "detail not JSON": (
         lambda: sale(0, detail={"sale_id": "S-0", "amount": 1, "timestamp": NotJson()}),
-        ValidationError,
-        r"detail of SaleRecorded .* is not JSON.*convert it first",
+        mk.events.DetailError,
+        r"detail\.timestamp is a NotJson, which is not JSON: convert it first",
     ),
     "oversized": (
         lambda: sale(0, detail={**sale(0).detail, "note": "x" * (1024 * 1024)}),
@@ -436,6 +437,134 @@ BAD_EVENTS = {
 }
 
 
+def nested(levels: int) -> dict:
+    """{"next": {"next": ...}}, built without recursion."""
+    value: dict = {}
+    for _ in range(levels):
+        value = {"next": value}
+    return value
+
+
+def shared(levels: int) -> list:
+    """[[x, x], [x, x]]...: small in memory, 2**levels values when written as JSON."""
+    value: list = []
+    for _ in range(levels):
+        value = [value, value]
+    return value
+
+
+def with_data(**fields) -> mk.events.DomainEvent:
+    return sale(0, detail={**sale(0).detail, **fields})
+
+
+# Issue 10, point 1: every field of an event is refused with a MeshkitError naming it, never a
+# raw TypeError, ValueError, RecursionError or UnicodeEncodeError.
+BAD_EVENTS.update(
+    {
+        "idempotency_key None": (
+            lambda: sale(0, idempotency_key=None),
+            ValidationError,
+            r"idempotency_key is None: .*give a non-empty string, e.g\. idempotency_key=",
+        ),
+        "idempotency_key empty": (
+            lambda: sale(0, idempotency_key=""),
+            ValidationError,
+            r"idempotency_key is empty: .*give a non-empty string",
+        ),
+        "schema_version a float": (
+            lambda: sale(0, schema_version=1.1),
+            ValidationError,
+            r"schema_version is 1\.1, a float; write it as the string '1\.1'",
+        ),
+        "schema_version None": (
+            lambda: sale(0, schema_version=None),
+            ValidationError,
+            r"schema_version is None: .*e\.g\. schema_version='1\.0'",
+        ),
+        "schema_version empty": (
+            lambda: sale(0, schema_version=""),
+            ValidationError,
+            r"schema_version is empty",
+        ),
+        "schema_version not MAJOR.MINOR": (
+            lambda: sale(0, schema_version="v1"),
+            ValidationError,
+            r"schema_version 'v1' is not MAJOR\.MINOR.*schema_version='1\.0'",
+        ),
+        "correlation_id an int": (
+            lambda: sale(0, correlation_id=7),
+            ValidationError,
+            r"correlation_id is an int \(7\); it must be a string",
+        ),
+        "data_product empty": (
+            lambda: sale(0, data_product=""),
+            ValidationError,
+            r"data_product is empty",
+        ),
+        "keys equal after JSON conversion": (
+            lambda: with_data(tags={1: "a", "1": "b"}),
+            mk.events.DetailError,
+            r"detail\.tags has the keys 1 and '1', which are both '1' in JSON.*distinct string",
+        ),
+        "lone surrogate in a value": (
+            lambda: with_data(note="receipt \ud800"),
+            mk.events.DetailError,
+            r"detail\.note contains the lone surrogate '\\ud800'.*decode them",
+        ),
+        "lone surrogate in a key": (
+            lambda: with_data(lines={"\udcff": 1}),
+            mk.events.DetailError,
+            r"detail\.lines contains the lone surrogate",
+        ),
+        "lone surrogate in the idempotency key": (
+            lambda: sale(0, idempotency_key="S-\ud800"),
+            ValidationError,
+            r"idempotency_key contains the lone surrogate",
+        ),
+        "NaN": (
+            lambda: with_data(discount=float("nan")),
+            mk.events.DetailError,
+            r"detail\.discount is nan, which JSON cannot carry.*send None",
+        ),
+        "Infinity in a list": (
+            lambda: with_data(rates=[1.0, float("inf")]),
+            mk.events.DetailError,
+            r"detail\.rates\[1\] is inf, which JSON cannot carry",
+        ),
+        "tuple key": (
+            lambda: with_data(prices={("EUR", 2026): 1.0}),
+            mk.events.DetailError,
+            r"detail\.prices has the key \('EUR', 2026\) \(tuple\).*use a string key",
+        ),
+        "a set": (
+            lambda: with_data(tags={"new"}),
+            mk.events.DetailError,
+            r"detail\.tags is a set, which is not JSON.*list\(\) for sets",
+        ),
+        "an int too long to write": (
+            lambda: with_data(amount=10**5000),
+            mk.events.DetailError,
+            r"detail\.amount holds an int of more than 4,\d{3} digits.*send it as a string",
+        ),
+        "an int key too long to write": (
+            lambda: with_data(counts={10**5000: 1}),
+            mk.events.DetailError,
+            r"detail\.counts holds an int of more than 4,\d{3} digits",
+        ),
+        "a list shared 2**40 times over": (
+            lambda: with_data(tree=shared(40)),
+            mk.events.EventSizeError,
+            r"detail holds more than 1,048,576 values .*over the 1,048,576-byte entry limit",
+        ),
+        "10,000 levels of nesting": (
+            lambda: with_data(tree=nested(10_000)),
+            mk.events.DetailError,
+            r"detail\.tree(\.next)+ is nested more than 64 levels deep.*flatten it",
+        ),
+    }
+)
+
+
 @pytest.mark.parametrize("case", BAD_EVENTS, ids=list(BAD_EVENTS))
 def test_bad_input_is_a_clear_error_and_nothing_is_sent(bus, sent, case):
     make_bad, error, message = BAD_EVENTS[case]
@@ -446,6 +575,52 @@ def test_bad_input_is_a_clear_error_and_nothing_is_sent(bus, sent, case):
 
     assert isinstance(raised.value, MeshkitError)
     assert puts(sent) == [], "the good events before it were not sent either"
+
+
+# Issue 10, point 1: every argument of publish is checked before the first request.
+BAD_ARGUMENTS = {
+    "bus None": ({"bus": None}, r"bus is None; give the bus name as a string"),
+    "bus empty": ({"bus": ""}, r"bus is empty: give the bus name"),
+    "bus not a str": ({"bus": 42}, r"bus is an int; give the bus name as a string"),
+    "bus with spaces": ({"bus": "Sales Bus"}, r"bus name 'Sales Bus' is not one PutEvents takes"),
+    "bus ARN malformed": (
+        {"bus": "arn:aws:events:us-west-2:12345:event-bus/SalesEventBus"},
+        r"bus ARN .* is malformed: .*12-digit account",
+    ),
+    "events None": ({"events": None}, r"events is None; give a list .* of mk\.events\.Domain"),
+    "events a str": ({"events": "SaleRecorded"}, r"events is a str; give a list"),
+    "events a dict": ({"events": {"source": "sales.domain"}}, r"events is a dict; give a list"),
+    "events one event": ({"events": sale(0)}, r"events is one DomainEvent.*pass \[event\]"),
+    "events not iterable": ({"events": 42}, r"events is an int, which is not iterable"),
+    "max_attempts 0": ({"max_attempts": 0}, r"max_attempts is 0; give at least 1"),
+    "max_attempts a bool": ({"max_attempts": True}, r"max_attempts is a bool .*give an int"),
+    "max_bytes 0": ({"max_bytes": 0}, r"max_bytes is 0; it must be more than 0"),
+    "max_bytes over the AWS limit": (
+        {"max_bytes": mk.events.ENTRY_LIMIT_BYTES + 1},
+        r"max_bytes is 1,048,577; .*at most the AWS entry limit, ENTRY_LIMIT_BYTES",
+    ),
+    "max_bytes a float": ({"max_bytes": 262144.0}, r"max_bytes is a float .*give an int"),
+    "progress a str": ({"progress": "yes"}, r"progress is a str .*give True .*False, or a func"),
+    "registry a dict": ({"registry": {}}, r"registry is a dict; give a mk\.contracts\.Contract"),
+    "record a str": ({"record": "no"}, r"record is a str \('no'\); give True or False"),
+    "boto3_session a str": (
+        {"boto3_session": "default"},
+        r"boto3_session is a str; give a boto3\.Session",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_ARGUMENTS, ids=list(BAD_ARGUMENTS))
+def test_bad_input_arguments_are_refused_before_any_request(bus, sent, case):
+    """Given one bad argument, when publishing, then a ValidationError names it and how to fix
+    it, and not one request (not even the bus check) was made."""
+    overrides, message = BAD_ARGUMENTS[case]
+    arguments = {"bus": bus, "events": [sale(i) for i in range(12)], **overrides}
+
+    with pytest.raises(ValidationError, match=message):
+        mk.events.publish(arguments.pop("bus"), arguments.pop("events"), **arguments)
+
+    assert sent == []
 
 
 def test_a_request_that_gets_no_answer_returns_its_events_and_the_unsent(stubbed):
@@ -460,7 +635,7 @@ def test_a_request_that_gets_no_answer_returns_its_events_and_the_unsent(stubbed
     result = raised.value.result
     accounted = [key for key, _ in result.delivered]
     accounted += [f.event.idempotency_key for f in result.failed]
-    accounted += [event.idempotency_key for event in result.unsent]
+    accounted += [unsent.event.idempotency_key for unsent in result.unsent]
     assert sorted(accounted) == sorted(f"sale-recorded/S-{i}" for i in range(25))
 
 
@@ -474,9 +649,12 @@ def test_a_bad_event_deep_in_a_generator_says_what_went_out_before_it(bus):
 
     result = raised.value.result
     assert result.sent == 10, "the first batch; the second was waiting for its last event"
-    assert [e.idempotency_key for e in result.unsent] == [
+    assert [u.event.idempotency_key for u in result.unsent] == [
         f"sale-recorded/S-{i}" for i in range(10, 20)
     ]
+    assert [(f.event.idempotency_key, f.attempts) for f in result.failed] == [
+        ("sale-recorded/S-20", 0)
+    ], "the refused event is accounted for, never sent"
 
 
 def test_wrongly_typed_time_and_resources_are_refused_before_sending():
@@ -513,12 +691,12 @@ def test_deleting_a_bus_forgets_that_it_existed(bus):
         mk.events.publish(bus, [sale(1)])
 
 
-def test_the_bus_check_is_cached(bus, sent):
-    mk.events.publish(bus, [sale(0)])
-    mk.events.publish(bus, [sale(1)])
+def test_the_bus_is_checked_once_per_call_never_across_calls(bus, sent):
+    mk.events.publish(bus, [sale(i) for i in range(25)])
+    mk.events.publish(bus, [sale(25)])
 
     checks = [r for r in sent if r.operation == "AWSEvents.DescribeEventBus"]
-    assert len(checks) == 1
+    assert len(checks) == 2, "one per call, whatever the number of requests"
 
 
 def test_the_bus_check_is_per_account(mesh):
@@ -532,40 +710,312 @@ def test_the_bus_check_is_per_account(mesh):
         mk.events.publish("SalesEventBus", [deleted], boto3_session=other_account)
 
 
-# -- where the embedded AWS differs (pins for notebook 02's "Offline vs AWS" box) -------------
+BAD_PLANNING = {
+    "batch_plan of None": (
+        lambda: mk.events.batch_plan(None, BUS),
+        r"events is None; give a list",
+    ),
+    "batch_plan over the AWS limit": (
+        lambda: mk.events.batch_plan([sale(0)], BUS, max_bytes=2 * mk.events.ENTRY_LIMIT_BYTES),
+        r"max_bytes is 2,097,152; .*at most the AWS entry limit",
+    ),
+    "batches of 0 entries": (
+        lambda: mk.events.batches([("a", 1)], max_entries=0),
+        r"max_entries is 0; PutEvents takes 1 to 10 entries",
+    ),
+    "batches of 11 entries": (
+        lambda: mk.events.batches([("a", 1)], max_entries=11),
+        r"max_entries is 11; PutEvents takes 1 to 10 entries",
+    ),
+}
 
 
-def test_moto_never_throttles_put_events(bus):
-    """AWS: above the account's PutEvents quota for the Region, entries fail with
-    ThrottlingException. moto accepts every entry at any rate: mk.faults injects the throttling."""
+@pytest.mark.parametrize("case", BAD_PLANNING, ids=list(BAD_PLANNING))
+def test_bad_input_to_planning_is_refused_at_once(case):
+    """batch_plan and batches check their arguments as publish does, when called."""
+    plan, message = BAD_PLANNING[case]
+
+    with pytest.raises(ValidationError, match=message):
+        plan()
+
+
+# -- nothing lost when publishing stops (issue 10, point 1) --------------------------------------
+
+
+def accounted_for(result: mk.events.PublishResult) -> list[str]:
+    """The idempotency keys of every event the result accounts for, each where it went."""
+    keys = [key for key, _ in result.delivered]
+    keys += [failure.event.idempotency_key for failure in result.failed]
+    return keys + [unsent.event.idempotency_key for unsent in result.unsent]
+
+
+def test_a_generator_that_raises_after_15_events_loses_none_of_them(bus):
+    """Given a generator that yields 15 events and then raises, when publishing it, then the
+    caller gets a PublishError chained from the generator's exception, whose result holds the 10
+    sent and the 5 read but never sent (today these 5 vanish, and there is no result)."""
+    failure = RuntimeError("the sales table went away")
+
+    def generate():
+        yield from (sale(i) for i in range(15))
+        raise failure
+
+    with pytest.raises(mk.events.PublishError, match=r"RuntimeError.*after yielding 15") as raised:
+        mk.events.publish(bus, generate())
+
+    assert raised.value.__cause__ is failure
+    result = raised.value.result
+    assert result.sent == 10 and result.failed == []
+    assert [u.event.idempotency_key for u in result.unsent] == [
+        f"sale-recorded/S-{i}" for i in range(10, 15)
+    ]
+    assert all("RuntimeError" in u.reason for u in result.unsent)
+    assert sorted(accounted_for(result)) == sorted(f"sale-recorded/S-{i}" for i in range(15))
+
+
+def test_a_contract_violation_at_the_sixth_event_of_a_generator_keeps_the_five_read(bus, sent):
+    """Given a generator whose 6th event breaks its contract, when publishing it, then nothing is
+    sent and the PublishError's result holds the 5 good events read (unsent, to publish again)
+    and the bad one (failed, 0 attempts); today the 5 are gone."""
+    bad = sale(5, detail={"sale_id": "S-5", "amount": "12", "timestamp": "2026-01-29"})
+
+    def generate():
+        yield from (sale(i) for i in range(5))
+        yield bad
+
+    with pytest.raises(mk.events.PublishError, match=r"event 5 .*0 events were sent") as raised:
+        mk.events.publish(bus, generate())
+
+    assert isinstance(raised.value.__cause__, mk.contracts.ContractViolation)
+    result = raised.value.result
+    assert puts(sent) == [] and result.sent == 0
+    assert [u.event for u in result.unsent] == [sale(i) for i in range(5)]
+    [refused] = result.failed
+    assert (refused.event, refused.error_code, refused.attempts) == (bad, "ContractViolation", 0)
+    assert result.outcomes().status.tolist() == ["failed"] + ["unsent"] * 5
+
+
+def test_max_attempts_as_a_string_is_refused_before_anything_is_sent_under_throttling(bus, sent):
+    """Given throttling and max_attempts="3", when publishing 20 events, then a ValidationError
+    names max_attempts before any request (today: a TypeError after 4 of 20 were sent)."""
+    refused = pytest.raises(ValidationError, match=r"max_attempts is a str \('3'\); give an int")
+    with mk.faults.failing_put_events(0.9, seed=5) as faults, refused:
+        mk.events.publish(bus, [sale(i) for i in range(20)], max_attempts="3")
+
+    assert faults.failed + faults.passed == 0 and puts(sent) == []
+
+
+def test_a_keyboard_interrupt_during_a_backoff_accounts_for_every_event(bus, monkeypatch):
+    """Given every entry throttled, when Ctrl-C arrives during the first backoff, then the
+    KeyboardInterrupt (not swallowed by `except Exception`) carries a result with the throttled
+    batch as failed and the rest of the list as unsent."""
+
+    def interrupt(seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mk_events, "_sleep", interrupt)
+
+    with mk.faults.failing_put_events(1.0), pytest.raises(KeyboardInterrupt) as raised:
+        mk.events.publish(bus, [sale(i) for i in range(25)])
+
+    assert isinstance(raised.value, mk.events.PublishInterrupted)
+    assert not isinstance(raised.value, Exception)
+    result = raised.value.result
+    assert [(f.error_code, f.attempts) for f in result.failed] == [("ThrottlingException", 1)] * 10
+    assert len(result.unsent) == 15
+    assert sorted(accounted_for(result)) == sorted(f"sale-recorded/S-{i}" for i in range(25))
+
+
+def test_a_keyboard_interrupt_during_a_request_marks_its_events_as_maybe_delivered(
+    bus, monkeypatch
+):
+    """Given Ctrl-C while the second request is in flight, then its 10 events are failed as
+    RequestInterrupted (they may have been delivered), the first 10 sent, the last 5 unsent."""
+    client = _aws.client("events", parameter_validation=False)  # the client publish uses
+    put, calls = client.put_events, []
+
+    def put_events(**params):
+        calls.append(params)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return put(**params)
+
+    monkeypatch.setattr(client, "put_events", put_events)
+
+    with pytest.raises(KeyboardInterrupt) as raised:  # any other class would stop the test run
+        mk.events.publish(bus, [sale(i) for i in range(25)])
+
+    assert isinstance(raised.value, mk.events.PublishInterrupted)
+    result = raised.value.result
+    assert result.sent == 10
+    assert {f.error_code for f in result.failed} == {"RequestInterrupted"}
+    assert all("may have been delivered" in f.error_message for f in result.failed)
+    assert [u.event.idempotency_key for u in result.unsent] == [
+        f"sale-recorded/S-{i}" for i in range(20, 25)
+    ]
+
+
+def test_a_progress_callback_that_fails_late_still_accounts_for_everything(bus):
+    """Given a progress callback that raises after the first request (an argument whose fault
+    shows late), then a PublishError chained from it holds the 10 sent and the read-ahead."""
+
+    def progress(result):
+        raise TypeError("my callback is broken")
+
+    with pytest.raises(mk.events.PublishError, match="TypeError: my callback") as raised:
+        mk.events.publish(bus, (sale(i) for i in range(25)), progress=progress)
+
+    assert isinstance(raised.value.__cause__, TypeError)
+    result = raised.value.result
+    assert result.sent == 10 and len(result.unsent) == 1, "batch 1 sent; event 10 read ahead"
+
+
+# -- true sizes (issue 10, point 5) ----------------------------------------------------------
+
+
+def test_non_ascii_detail_is_measured_in_utf8_bytes_as_eventbridge_counts(bus):
+    """EventBridge counts Detail in UTF-8 bytes
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html). Given a
+    note of 100,000 "é" (200,000 bytes in UTF-8, 600,000 as \\u escapes), when publishing under
+    the 256 KB limit, then it is sent and billed as 4 chunks of 64 KB, not refused."""
+    event = sale(0, detail={**sale(0).detail, "note": "é" * 100_000})
+    limit = mk.events.CLASSIC_ENTRY_LIMIT_BYTES
+
+    result = mk.events.publish(bus, [event], max_bytes=limit, validate=False)
+
+    entry = event.to_entry(bus)
+    utf8 = len(entry["Source"].encode()) + len(entry["DetailType"].encode())
+    utf8 += len(json.dumps(event.envelope(), ensure_ascii=False, separators=(",", ":")).encode())
+    assert mk.events.entry_size(entry) == utf8 < limit < len(json.dumps(event.envelope()))
+    assert result.sent == 1 and result.billable_chunks == 4 == math.ceil(utf8 / 65_536)
+    assert mk.events.batch_plan([event], bus, max_bytes=limit, validate=False).bytes[0] == utf8
+
+
+def test_non_ascii_text_arrives_as_it_was_sent(sales_tap):
+    event = sale(0, detail={**sale(0).detail, "city": "Málaga", "note": "🧾 €12"})
+
+    mk.events.publish(BUS, [event], validate=False)
+
+    [arrived] = sales_tap()
+    assert arrived["detail"]["data"] == event.detail
+
+
+def test_each_event_is_size_checked_once(bus, monkeypatch):
+    checked: list[int] = []
+    check = mk_events._check_size
+    monkeypatch.setattr(
+        mk_events, "_check_size", lambda size, limit: checked.append(size) or check(size, limit)
+    )
+
+    mk.events.publish(bus, [sale(i) for i in range(25)])
+
+    assert len(checked) == 25
+
+
+# -- true buses (issue 10, points 1 and 5) ----------------------------------------------------
+
+
+def test_a_bus_deleted_outside_meshkit_is_not_taken_for_existing(bus, sent):
+    """Given a bus that was published to, deleted by someone else (not mk.buses), when publishing
+    again, then UnknownBusError and no PutEvents: AWS would accept the events and drop them
+    ("If you use PutEvents to publish an event to an event bus that does not exist, EventBridge
+    ... will drop the event", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevents.html)."""
+    mk.events.publish(bus, [sale(0)])
+    target = mk.sandbox.current()
+    target.session().client("events", endpoint_url=target.endpoint_url).delete_event_bus(Name=bus)
+    before = len(puts(sent))
+
+    with pytest.raises(mk.events.UnknownBusError, match="does not exist"):
+        mk.events.publish(bus, [sale(1)])
+
+    assert len(puts(sent)) == before
+
+
+def test_a_bus_deleted_during_a_long_publish_stops_it_with_everything_accounted_for(
+    bus, monkeypatch
+):
+    """Given a generator publish that lasts more than a minute, when the bus is deleted after the
+    first batch, then the check made again before the next batch stops it: 10 sent, 10 unsent."""
+    now = [0.0]
+    monkeypatch.setattr(mk_events, "_clock", lambda: now[0])
     target = mk.sandbox.current()
     client = target.session().client("events", endpoint_url=target.endpoint_url)
-    entries = [sale(i).to_entry(bus) for i in range(10)]
 
-    answers = [client.put_events(Entries=entries)["FailedEntryCount"] for _ in range(200)]
+    def generate():
+        for i in range(20):
+            if i == 11:  # batch 1 is sent once event 10 was read ahead
+                client.delete_event_bus(Name=bus)
+                now[0] += 61
+            yield sale(i)
 
-    assert answers == [0] * 200
+    with pytest.raises(mk.events.PublishError, match="does not exist") as raised:
+        mk.events.publish(bus, generate())
+
+    assert isinstance(raised.value.__cause__, mk.events.UnknownBusError)
+    result = raised.value.result
+    assert result.sent == 10
+    assert [u.event.idempotency_key for u in result.unsent] == [
+        f"sale-recorded/S-{i}" for i in range(10, 20)
+    ]
 
 
-def test_moto_accepts_an_entry_over_the_size_limit(bus):
-    """AWS: an entry (and a request) over 1 MB (256 KB on the classic limit) is refused. moto
-    checks no size: meshkit checks it before sending (EventSizeError)."""
+@pytest.mark.parametrize(
+    ("arn", "words"),
+    [
+        ("arn:aws:events:us-west-2:999999999999:event-bus/SalesEventBus", "account 999999999999"),
+        ("arn:aws:events:eu-west-1:123456789012:event-bus/SalesEventBus", "region eu-west-1"),
+        ("arn:aws-cn:events:us-west-2:123456789012:event-bus/SalesEventBus", "partition aws-cn"),
+    ],
+    ids=["other account", "other region", "other partition"],
+)
+def test_a_bus_arn_of_another_account_or_region_is_refused_before_sending(
+    sales_tap, sent, arn, words
+):
+    """moto ignores the ARN's account and region, so these would land on the local bus; meshkit
+    refuses before sending and says how to reach that bus."""
+    with pytest.raises(mk.events.ForeignBusError, match=words) as raised:
+        mk.events.publish(arn, [sale(0)])
+
+    assert "boto3_session=" in str(raised.value) and "mk.subscriptions.forward" in str(raised.value)
+    assert puts(sent) == [] and sales_tap() == [], "nothing landed on the local bus"
+
+
+def test_the_own_bus_arn_is_accepted(sales_tap):
     target = mk.sandbox.current()
-    client = target.session().client("events", endpoint_url=target.endpoint_url)
-    entry = sale(0, detail={**sale(0).detail, "note": "x" * (1100 * 1024)}).to_entry(bus)
+    arn = f"arn:aws:events:{target.region}:{target.account_id}:event-bus/{BUS}"
 
-    response = client.put_events(Entries=[entry])
+    result = mk.events.publish(arn, [sale(0)])
 
-    assert mk.events.entry_size(entry) > mk.events.ENTRY_LIMIT_BYTES
-    assert response["FailedEntryCount"] == 0 and "EventId" in response["Entries"][0]
+    assert result.sent == 1 and len(sales_tap()) == 1
 
 
-def test_moto_delivers_to_a_queue_before_put_events_returns(sales_tap):
-    """AWS: delivery to a rule's targets is asynchronous (poll the queue until the events are
-    there). moto delivers while PutEvents runs: the queue holds them when it returns."""
-    target = mk.sandbox.current()
-    client = target.session().client("events", endpoint_url=target.endpoint_url)
+def test_a_session_of_another_account_publishes_to_that_accounts_bus(mesh):
+    other = mk.iam.assume_role("arn:aws:iam::222222222222:role/sales-domain")
+    arn = mk.buses.create_domain_bus("sales", boto3_session=other)
+    assert ":222222222222:" in arn
 
-    client.put_events(Entries=[sale(i).to_entry(BUS) for i in range(3)])
+    result = mk.events.publish(arn, [sale(0)], boto3_session=other)
 
-    assert len(sales_tap()) == 3  # a receive without waiting
+    assert result.sent == 1
+    with pytest.raises(mk.events.ForeignBusError, match="account 222222222222"):
+        mk.events.publish(arn, [sale(1)])  # the target's own session is another account
+
+
+# -- where the embedded AWS agrees with AWS (cited by notebook 02's "Offline vs AWS" box) ------
+
+
+def test_moto_fails_a_malformed_detail_entry_as_aws_does(mesh):
+    """AWS and moto: HTTP 200, FailedEntryCount 1, ErrorCode MalformedDetail for that entry only.
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevents.html"""
+    events = mesh.session().client("events", endpoint_url=mesh.endpoint_url)
+    events.create_event_bus(Name="SalesEventBus")
+    entry = {
+        "Source": "sales.domain",
+        "DetailType": "SaleRecorded",
+        "EventBusName": "SalesEventBus",
+    }
+
+    response = events.put_events(Entries=[{**entry, "Detail": "{}"}, {**entry, "Detail": "{'no'"}])
+
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert response["FailedEntryCount"] == 1
+    assert response["Entries"][1]["ErrorCode"] == "MalformedDetail"

@@ -13,7 +13,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 import meshkit as mk
-from meshkit.iam import UnsupportedConditionError, check_access
+from meshkit.exceptions import MeshkitError, NotMeshkitResourceError, ValidationError
+from meshkit.iam import check_access
 
 ACCOUNT, OTHER = "123456789012", "222222222222"
 SALES_BUS = f"arn:aws:events:us-west-2:{ACCOUNT}:event-bus/SalesEventBus"
@@ -161,48 +162,6 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("policies", "action", "resource", "context", "expected"),
-    [case[1:] for case in CASES],
-    ids=[case[0] for case in CASES],
-)
-def test_the_evaluator_follows_awss_documented_logic(policies, action, resource, context, expected):
-    decision = check_access(policies, action, resource, context)
-
-    assert decision.decision == expected
-    assert decision.allowed is (expected == "allowed")
-    assert decision.evaluated_by == "meshkit evaluator"
-
-
-def test_the_deciding_statement_and_the_reason_are_named():
-    decision = check_access(
-        {"sales-producer": mk.iam.producer_policy("sales", account=ACCOUNT, region="us-west-2")},
-        "events:PutEvents",
-        SALES_BUS,
-        {"events:source": "sales.domain"},
-    )
-    assert decision.statement == "PublishOwnEvents of sales-producer"
-    assert "allows events:PutEvents" in decision.reason
-
-    unnamed = check_access(policy(allow(), deny()), "events:PutEvents", SALES_BUS)
-    assert unnamed.statement == "#2 of policy"
-    assert "a Deny always wins" in unnamed.reason
-
-
-@pytest.mark.parametrize(
-    "statement",
-    [
-        allow(**when("NumericLessThan", "aws:MultiFactorAuthAge", "3600")),
-        allow(**when("ForAnyValue:StringEquals", "aws:TagKeys", ["team"])),
-        allow(**when("DateGreaterThan", "aws:CurrentTime", "2026-01-01T00:00:00Z")),
-        {"Effect": "Allow", "NotPrincipal": {"AWS": "*"}, "Action": "*", "Resource": "*"},
-    ],
-)
-def test_what_the_evaluator_does_not_support_is_an_error_never_a_silent_allow(statement):
-    with pytest.raises(UnsupportedConditionError, match=r"simulate_custom_policy|NotPrincipal"):
-        check_access(policy(statement), "events:PutEvents", SALES_BUS, {})
-
-
 # -- resource policies and accounts -------------------------------------------------------------
 
 PRODUCER = f"arn:aws:iam::{OTHER}:user/sales-producer"
@@ -213,104 +172,6 @@ def central_bus_policy(**kwargs) -> dict:
     return mk.iam.bus_policy(SALES_BUS, publisher_accounts=[OTHER], **kwargs)
 
 
-def test_across_accounts_both_the_caller_and_the_bus_must_allow():
-    both = check_access(
-        policy(allow(resource="*")),
-        "events:PutEvents",
-        SALES_BUS,
-        {"events:source": "sales.domain"},
-        resource_policy=central_bus_policy(sources=["sales.domain"]),
-        principal=PRODUCER,
-    )
-    only_caller = check_access(
-        policy(allow(resource="*")),
-        "events:PutEvents",
-        SALES_BUS,
-        {"events:source": "fraud.domain"},
-        resource_policy=central_bus_policy(sources=["sales.domain"]),
-        principal=PRODUCER,
-    )
-    only_bus = check_access(
-        policy(),
-        "events:PutEvents",
-        SALES_BUS,
-        {"events:source": "sales.domain"},
-        resource_policy=central_bus_policy(sources=["sales.domain"]),
-        principal=PRODUCER,
-    )
-
-    assert both.allowed
-    assert (only_caller.decision, only_bus.decision) == ("implicit deny", "implicit deny")
-    assert "the resource policy does not" in only_caller.reason
-    assert "the caller's policies does not" in only_bus.reason
-
-
-def test_within_one_account_the_resource_policy_alone_can_allow():
-    same_account_bus = mk.iam.bus_policy(SALES_BUS, publisher_accounts=[ACCOUNT])
-
-    decision = check_access(
-        policy(), "events:PutEvents", SALES_BUS, resource_policy=same_account_bus,
-        principal=SAME_ACCOUNT_PRODUCER,
-    )  # fmt: skip
-
-    assert decision.allowed and decision.statement.endswith("of resource policy")
-
-
-def test_a_deny_in_the_resource_policy_beats_the_callers_allow():
-    bus = policy({"Effect": "Deny", "Principal": "*", "Action": "events:PutEvents",
-                  "Resource": SALES_BUS})  # fmt: skip
-
-    decision = check_access(
-        policy(allow()), "events:PutEvents", SALES_BUS, resource_policy=bus,
-        principal=SAME_ACCOUNT_PRODUCER,
-    )  # fmt: skip
-
-    assert decision.decision == "explicit deny"
-
-
-def test_an_organization_wide_bus_policy_admits_only_the_organization():
-    bus = mk.iam.bus_policy(SALES_BUS, organization_id="o-mesh1234", sources=["sales.domain"])
-    context = {"events:source": "sales.domain"}
-
-    inside = check_access(
-        policy(allow(resource="*")), "events:PutEvents", SALES_BUS,
-        {**context, "aws:PrincipalOrgID": "o-mesh1234"}, resource_policy=bus, principal=PRODUCER,
-    )  # fmt: skip
-    outside = check_access(
-        policy(allow(resource="*")), "events:PutEvents", SALES_BUS,
-        {**context, "aws:PrincipalOrgID": "o-other"}, resource_policy=bus, principal=PRODUCER,
-    )  # fmt: skip
-
-    assert inside.allowed and not outside.allowed
-
-
-def test_a_queue_policy_admits_eventbridge_for_its_rule_only():
-    queue = mk.subscriptions.queue_policy(QUEUE, RULE)
-
-    ours = check_access(
-        policy(), "sqs:SendMessage", QUEUE, {"aws:SourceArn": RULE}, resource_policy=queue,
-        principal="events.amazonaws.com",
-    )  # fmt: skip
-    theirs = check_access(
-        policy(), "sqs:SendMessage", QUEUE, {"aws:SourceArn": RULE + "-x"},
-        resource_policy=queue, principal="events.amazonaws.com",
-    )  # fmt: skip
-
-    assert ours.allowed and not theirs.allowed
-
-
-def test_rule_accounts_may_manage_only_their_own_rules():
-    bus = mk.iam.bus_policy(SALES_BUS, rule_accounts=[OTHER])
-    kwargs = dict(resource_policy=bus, principal=f"arn:aws:iam::{OTHER}:role/marketing")
-
-    own = check_access(policy(allow("events:PutRule", "*")), "events:PutRule", RULE,
-                       {"events:creatorAccount": OTHER}, **kwargs)  # fmt: skip
-    foreign = check_access(policy(allow("events:PutRule", "*")), "events:PutRule", RULE,
-                           {"events:creatorAccount": ACCOUNT}, **kwargs)  # fmt: skip
-
-    assert own.allowed and not foreign.allowed
-
-
 # -- builders and lint --------------------------------------------------------------------------
 
 
@@ -318,7 +179,7 @@ def generated_policies() -> dict[str, dict]:
     where = {"account": ACCOUNT, "region": "us-west-2"}
     return {
         "sales-producer": mk.iam.producer_policy("sales", **where),
-        "marketing-consumer": mk.iam.consumer_policy("marketing", **where),
+        "marketing-consumer": mk.iam.consumer_policy("marketing", producers=["sales"], **where),
         "marketing-consumer-listed": mk.iam.consumer_policy("marketing", queue_arns=[QUEUE]),
         "platform-admin": mk.iam.platform_admin_policy(**where),
         "lambda-trust": mk.iam.trust_policy(service="lambda.amazonaws.com"),
@@ -328,7 +189,7 @@ def generated_policies() -> dict[str, dict]:
             sources=["sales.domain"],
             rule_accounts=[OTHER],
         ),
-        "org-bus": mk.iam.bus_policy(SALES_BUS, organization_id="o-mesh1234"),
+        "org-bus": mk.iam.bus_policy(SALES_BUS, organization_id="o-a1b2c3d4e5"),
         "queue": mk.subscriptions.queue_policy(QUEUE, RULE),
     }
 
@@ -455,118 +316,516 @@ def test_events_cross_one_account_boundary_per_rule(mesh):
     assert json.loads(stored) == admits_sales
 
 
-def test_an_implicit_deny_names_the_statement_whose_condition_failed():
-    producer = mk.iam.producer_policy("sales", account=ACCOUNT, region="us-west-2")
-
-    decision = check_access(
-        {"sales-producer": producer}, "events:PutEvents", SALES_BUS, {"events:source": "x.domain"}
-    )
-
-    assert decision.decision == "implicit deny" and decision.statement is None
-    assert decision.reason.startswith("statement PublishOwnEvents of sales-producer would allow")
-
-
-def test_on_real_aws_check_access_asks_the_policy_simulator(monkeypatch):
-    """Offline tests cannot reach AWS: stub IAM and check the question and the answer's mapping."""
-    import boto3
-    from botocore.stub import ANY, Stubber
-
-    iam = boto3.client("iam", region_name="us-east-1", aws_access_key_id="x",
-                       aws_secret_access_key="x")  # fmt: skip
-    producer = mk.iam.producer_policy("sales", account=ACCOUNT, region="us-west-2")
-    target = mk.sandbox.Target("aws", None, ACCOUNT, "us-west-2", None)
-    monkeypatch.setattr(mk.sandbox, "current", lambda: target)
-    monkeypatch.setattr(mk._aws, "client", lambda name, session=None: iam)
-    expected = {
-        "PolicyInputList": [json.dumps(producer)],
-        "ActionNames": ["events:PutEvents"],
-        "ResourceArns": [SALES_BUS],
-        "ContextEntries": [
-            {"ContextKeyName": "events:source", "ContextKeyValues": ["fraud.domain"],
-             "ContextKeyType": "string"}
-        ],
-        "CallerArn": PRODUCER,
-        "ResourcePolicy": ANY,
-    }  # fmt: skip
-    answer = {
-        "EvaluationResults": [
-            {
-                "EvalActionName": "events:PutEvents",
-                "EvalDecision": "implicitDeny",
-                "MatchedStatements": [],
-            }
-        ]
-    }
-
-    with Stubber(iam) as stub:
-        stub.add_response("simulate_custom_policy", answer, expected)
-        decision = check_access(
-            {"sales-producer": producer}, "events:PutEvents", SALES_BUS,
-            {"events:source": "fraud.domain"}, resource_policy=central_bus_policy(),
-            principal=PRODUCER,
-        )  # fmt: skip
-
-    assert (decision.decision, decision.allowed) == ("implicit deny", False)
-    assert decision.evaluated_by == "IAM policy simulator"
-
-
 # -- a grid of decisions ------------------------------------------------------------------------
 
 FRAUD_QUEUE = f"arn:aws:sqs:us-west-2:{ACCOUNT}:fraud-sales"
 GUARDRAIL = policy(deny(["events:DeleteEventBus", "sqs:DeleteQueue"], "*"))
 
 
-def test_the_grid_asks_each_principal_each_action_on_the_resources_of_its_service():
-    producer = mk.iam.producer_policy("sales", account=ACCOUNT, region="us-west-2")
-    consumer = mk.iam.consumer_policy("marketing", queue_arns=[QUEUE])
-    principals = {
-        "sales-producer": {"sales-producer": producer, "guardrail": GUARDRAIL},
-        "marketing-consumer": [consumer, GUARDRAIL],
-    }
-    actions = ["events:PutEvents", "events:DeleteEventBus", "sqs:ReceiveMessage"]
-    resources = [SALES_BUS, MARKETING_BUS, QUEUE, FRAUD_QUEUE]
+# -- issue 10, point 3: builders name exactly what they grant, and refuse bad input ---------------
 
-    grid = mk.iam.access_grid(principals, actions, resources, {"events:source": "sales.domain"})
-
-    assert list(grid.columns) == ["principal", "action", "resource", "decision", "allowed",
-                                  "statement"]  # fmt: skip
-    assert len(grid) == 2 * (2 * 2 + 1 * 2), "no events action asked of a queue, nor vice versa"
-    assert list(grid["principal"].unique()) == list(principals), "in the order given"
-    got = {(row.principal, row.action, row.resource): row.decision for row in grid.itertuples()}
-    assert got[("sales-producer", "events:PutEvents", SALES_BUS)] == "allowed"
-    assert got[("sales-producer", "events:PutEvents", MARKETING_BUS)] == "implicit deny"
-    assert got[("sales-producer", "events:DeleteEventBus", SALES_BUS)] == "explicit deny"
-    assert got[("marketing-consumer", "sqs:ReceiveMessage", QUEUE)] == "allowed"
-    assert got[("marketing-consumer", "sqs:ReceiveMessage", FRAUD_QUEUE)] == "implicit deny"
-    for row in grid.itertuples():  # each cell is check_access's answer
-        expected = check_access(principals[row.principal], row.action, row.resource,
-                                {"events:source": "sales.domain"})  # fmt: skip
-        assert (row.decision, row.allowed, row.statement) == (
-            expected.decision,
-            expected.allowed,
-            expected.statement,
-        )
+MARKETING_EVENTS = {"source": ["marketing.domain"]}
 
 
-def test_the_grid_takes_resource_policies_and_principals_across_accounts():
-    publisher = policy(allow(resource="*"))
-    outsider = "arn:aws:iam::333333333333:user/marketing-producer"
+def test_consumer_policy_grants_no_queue_of_a_domain_whose_name_extends_its_own(mesh):
+    """Given consumers "sales" and "sales-ops" subscribed to Marketing's events, when Sales'
+    policy is made, then Sales reads its own queues (a custom-named one too) and none of Sales
+    Ops'. In a resource ARN ``*`` matches any characters, ``-`` included, so ``sales-*`` would
+    cover ``sales-ops-marketing``
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html).
+    """
+    mk.buses.create_domain_bus("marketing")
+    sales = mk.subscriptions.subscribe("sales", bus="MarketingEventBus", pattern=MARKETING_EVENTS)
+    ledger = mk.subscriptions.subscribe(
+        "sales", bus="MarketingEventBus", pattern=MARKETING_EVENTS, name="ledger"
+    )
+    ops = mk.subscriptions.subscribe("sales-ops", bus="MarketingEventBus", pattern=MARKETING_EVENTS)
 
-    grid = mk.iam.access_grid(
-        {"sales": publisher, "marketing": publisher},
-        ["events:PutEvents"],
-        [SALES_BUS],
-        {"events:source": "sales.domain"},
-        resource_policies={SALES_BUS: central_bus_policy(sources=["sales.domain"])},
-        principal_arns={"sales": PRODUCER, "marketing": outsider},
+    reader = mk.iam.consumer_policy("sales")
+
+    def decision(queue_arn: str) -> str:
+        return check_access({"sales": reader}, "sqs:ReceiveMessage", queue_arn).decision
+
+    assert ops.queue_arn.endswith(":sales-ops-marketing")
+    for own in (sales.queue_arn, sales.dlq_arn, ledger.queue_arn, ledger.dlq_arn):
+        assert decision(own) == "allowed", own
+    for theirs in (ops.queue_arn, ops.dlq_arn):
+        assert decision(theirs) == "implicit deny", theirs
+
+
+def test_consumer_policy_names_its_producers_queues_without_asking_aws():
+    """Given the producers a consumer subscribes to, when its policy is made, then it names the
+    queue and DLQ ``subscribe`` gives each by default, and nothing that merely shares a prefix."""
+    reader = mk.iam.consumer_policy(
+        "sales", producers=["marketing"], account=ACCOUNT, region="us-west-2"
+    )
+    own = f"arn:aws:sqs:us-west-2:{ACCOUNT}:sales-marketing"
+
+    assert check_access(reader, "sqs:ReceiveMessage", own).allowed
+    assert check_access(reader, "sqs:DeleteMessage", own + "-dlq").allowed
+    assert not check_access(
+        reader, "sqs:ReceiveMessage", f"arn:aws:sqs:us-west-2:{ACCOUNT}:sales-ops-marketing"
+    ).allowed
+
+
+def test_consumer_policy_of_a_domain_without_subscriptions_says_how_to_name_its_queues(mesh):
+    with pytest.raises(MeshkitError, match=r"no queues.*subscribe.*producers=.*queue_arns="):
+        mk.iam.consumer_policy("sales")
+
+
+def test_bus_policy_refuses_a_string_where_it_takes_a_list_of_accounts():
+    """Given one account as a bare string, when the bus policy is made, then it is refused:
+    iterating "111122223333" would admit accounts "1", "2" and "3"."""
+    with pytest.raises(ValidationError, match=r"publisher_accounts.*\['111122223333'\]"):
+        mk.iam.bus_policy(SALES_BUS, publisher_accounts="111122223333")
+
+
+def test_bus_policy_admits_each_account_once():
+    bus = mk.iam.bus_policy(SALES_BUS, publisher_accounts=[OTHER, OTHER], sources=["sales.domain"])
+
+    assert [s["Sid"] for s in bus["Statement"]] == [f"PutEventsFrom{OTHER}"]
+
+
+def _role_policy() -> dict:
+    return policy(allow())
+
+
+# (id, call, words the message must hold: the field and the fix)
+BAD_BUILDER_INPUTS = [
+    ("publisher_accounts a string",
+     lambda: mk.iam.bus_policy(SALES_BUS, publisher_accounts="111122223333"),
+     ["publisher_accounts", "list", "['111122223333']"]),
+    ("publisher_accounts a dict",
+     lambda: mk.iam.bus_policy(SALES_BUS, publisher_accounts={OTHER: True}),
+     ["publisher_accounts", "list"]),
+    ("publisher account too short",
+     lambda: mk.iam.bus_policy(SALES_BUS, publisher_accounts=["12345"]),
+     ["publisher_accounts[0]", "12 digits"]),
+    ("publisher account an int",
+     lambda: mk.iam.bus_policy(SALES_BUS, publisher_accounts=[222222222222]),
+     ["publisher_accounts[0]", "string", "leading zeros"]),
+    ("publisher account an ARN",
+     lambda: mk.iam.bus_policy(SALES_BUS, publisher_accounts=[f"arn:aws:iam::{OTHER}:root"]),
+     ["publisher_accounts[0]", "12 digits"]),
+    ("rule_accounts a string",
+     lambda: mk.iam.bus_policy(SALES_BUS, rule_accounts=OTHER), ["rule_accounts", "list"]),
+    ("sources a string",
+     lambda: mk.iam.bus_policy(SALES_BUS, publisher_accounts=[OTHER], sources="sales.domain"),
+     ["sources", "list", "['sales.domain']"]),
+    ("an empty source",
+     lambda: mk.iam.bus_policy(SALES_BUS, publisher_accounts=[OTHER], sources=[""]),
+     ["sources[0]", "empty"]),
+    ("a wildcard source",
+     lambda: mk.iam.bus_policy(SALES_BUS, publisher_accounts=[OTHER], sources=["sales.*"]),
+     ["sources[0]", "literally", "list each source"]),
+    ("organization id too short",
+     lambda: mk.iam.bus_policy(SALES_BUS, organization_id="o-mesh1234"),
+     ["organization_id", "'o-' followed by 10 to 32"]),
+    ("organization id a list",
+     lambda: mk.iam.bus_policy(SALES_BUS, organization_id=["o-a1b2c3d4e5"]),
+     ["organization_id", "string"]),
+    ("a bus name for bus_arn",
+     lambda: mk.iam.bus_policy("SalesEventBus", publisher_accounts=[OTHER]),
+     ["bus_arn", "arn:aws:events:<region>:<account>:event-bus/<name>"]),
+    ("bus_arn None", lambda: mk.iam.bus_policy(None, publisher_accounts=[OTHER]),
+     ["bus_arn", "event-bus/<name>"]),
+    ("nobody admitted", lambda: mk.iam.bus_policy(SALES_BUS),
+     ["publisher_accounts=", "organization_id=", "rule_accounts="]),
+    ("producer account too short",
+     lambda: mk.iam.producer_policy("sales", account="12345", region="us-west-2"),
+     ["account", "12 digits"]),
+    ("producer account an int",
+     lambda: mk.iam.producer_policy("sales", account=int(ACCOUNT), region="us-west-2"),
+     ["account", "string"]),
+    ("producer region with spaces",
+     lambda: mk.iam.producer_policy("sales", account=ACCOUNT, region="us west 2"),
+     ["region", "us-west-2"]),
+    ("queue_arns a string",
+     lambda: mk.iam.consumer_policy("sales", queue_arns=QUEUE), ["queue_arns", "list"]),
+    ("queue_arns empty", lambda: mk.iam.consumer_policy("sales", queue_arns=[]),
+     ["queue_arns", "empty", "producers="]),
+    ("a queue ARN with a wildcard",
+     lambda: mk.iam.consumer_policy(
+         "sales", queue_arns=[f"arn:aws:sqs:us-west-2:{ACCOUNT}:sales-*"]),
+     ["queue_arns[0]", "wildcard", "sales-ops"]),
+    ("a bus ARN for a queue ARN",
+     lambda: mk.iam.consumer_policy("sales", queue_arns=[SALES_BUS]),
+     ["queue_arns[0]", "arn:aws:sqs:<region>:<account>:<queue name>"]),
+    ("producers a string",
+     lambda: mk.iam.consumer_policy("sales", producers="marketing", account=ACCOUNT,
+                                    region="us-west-2"),
+     ["producers", "list", "['marketing']"]),
+    ("a producer that is no domain",
+     lambda: mk.iam.consumer_policy("sales", producers=["9 lives!"], account=ACCOUNT,
+                                    region="us-west-2"),
+     ["producers[0]", "domain"]),
+    ("producers and queue_arns",
+     lambda: mk.iam.consumer_policy("sales", producers=["marketing"], queue_arns=[QUEUE]),
+     ["producers=", "queue_arns=", "not both"]),
+    ("admin region not a string",
+     lambda: mk.iam.platform_admin_policy(account=ACCOUNT, region=2), ["region", "us-west-2"]),
+    ("trusted account too short", lambda: mk.iam.trust_policy(account="1234"),
+     ["account", "12 digits"]),
+    ("trusted service without its domain", lambda: mk.iam.trust_policy(service="lambda"),
+     ["service", "lambda.amazonaws.com"]),
+    ("article bus with a space", lambda: mk.iam.article_policy(bus="Sales Bus"),
+     ["bus name", "'Sales-Bus'"]),
+    ("role purpose with a slash",
+     lambda: mk.iam.create_domain_role("sales", "producer/v2", _role_policy()),
+     ["purpose", "letters, digits"]),
+    ("role name too long",
+     lambda: mk.iam.create_domain_role("sales", "p" * 60, _role_policy()),
+     ["role name", "64"]),
+    ("role policy a string",
+     lambda: mk.iam.create_domain_role("sales", "producer", "allow everything"),
+     ["policy", "dict"]),
+    ("bus policy to attach a string",
+     lambda: mk.iam.attach_bus_policy("SalesEventBus", json.dumps(policy())),
+     ["policy", "dict"]),
+    ("a bus policy statement without a Sid",
+     lambda: mk.iam.attach_bus_policy("SalesEventBus", policy(
+         {"Effect": "Allow", "Principal": {"AWS": OTHER}, "Action": "events:PutEvents",
+          "Resource": SALES_BUS})),
+     ["Sid", "statement #1"]),
+    ("merge and replace at once",
+     lambda: mk.iam.attach_bus_policy("SalesEventBus", central_bus_policy(), merge=True,
+                                      replace=True),
+     ["merge=True", "replace=True"]),
+    ("enforcement users a string", lambda: mk.iam.enforcement("sales-producer").__enter__(),
+     ["users", "dict of user name -> policy"]),
+    ("an IAM user name with a space",
+     lambda: mk.iam.enforcement({"sales producer": _role_policy()}).__enter__(),
+     ["user name", "'sales producer'"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [case[1:] for case in BAD_BUILDER_INPUTS],
+    ids=[case[0] for case in BAD_BUILDER_INPUTS],
+)
+def test_bad_input_to_a_policy_builder_is_refused_naming_the_field_and_the_fix(call, words):
+    """Account ids are 12 digits (https://docs.aws.amazon.com/accounts/latest/reference/
+    manage-acct-identifiers.html); an organization id is "o-" and 10 to 32 lower-case letters or
+    digits (https://docs.aws.amazon.com/organizations/latest/APIReference/API_Organization.html);
+    IAM names use letters, digits and ``+=,.@_-``, up to 64 characters for users and roles
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)."""
+    with pytest.raises(ValidationError) as refused:
+        call()
+
+    for word in words:
+        assert word in str(refused.value), str(refused.value)
+
+
+# -- issue 10, point 3: lint sees public access and reads malformed policies ----------------------
+
+
+def statement(principal, action, resource=QUEUE, **extra) -> dict:
+    return {"Sid": "Open", "Effect": "Allow", "Principal": principal, "Action": action,
+            "Resource": resource, **extra}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("principal", "action", "resource"),
+    [
+        ({"AWS": "*"}, "sqs:SendMessage", QUEUE),
+        ("*", "sqs:SendMessage", QUEUE),
+        ({"AWS": [f"arn:aws:iam::{OTHER}:root", "*"]}, "sqs:SendMessage", QUEUE),
+        ({"AWS": "*"}, "events:PutEvents", SALES_BUS),
+        ("*", "sqs:ReceiveMessage", QUEUE),
+    ],
+)
+def test_lint_reports_a_resource_anyone_on_the_internet_may_use(principal, action, resource):
+    """A Principal of "*" or {"AWS": "*"} with no condition on who calls grants everyone,
+    anonymous callers included
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html,
+    "All principals"); SQS's best practice is that queues are not publicly accessible
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-security-best-practices.html)."""
+    findings = mk.iam.lint({"open": policy(statement(principal, action, resource))})
+
+    public = findings[findings["issue"] == "PUBLIC_ACCESS"]
+    assert list(public["severity"]) == ["CRITICAL"], findings.to_string()
+    assert "anyone" in public.iloc[0]["detail"] and action in public.iloc[0]["detail"]
+    assert "aws:PrincipalOrgID" in public.iloc[0]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("condition", "public"),
+    [
+        ({"StringEquals": {"events:source": "sales.domain"}}, True),  # what, not who
+        ({"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}, False),
+        ({"StringEquals": {"AWS:PrincipalOrgId": "o-a1b2c3d4e5"}}, False),  # keys: any case
+        ({"StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}, True),
+        ({"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}, True),
+        ({"StringLike": {"aws:SourceAccount": "*"}}, True),
+        ({"ArnEquals": {"aws:SourceArn": RULE}}, False),
+    ],
+)
+def test_only_a_condition_on_who_calls_makes_a_public_principal_private(condition, public):
+    """IAM Access Analyzer's rule: a statement for "*" is public unless a condition limits the
+    callers: aws:PrincipalOrgID, aws:SourceArn, aws:SourceAccount and the like, with a positive
+    operator and a value without wildcards
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-resources.html)."""
+    bus = policy(statement({"AWS": "*"}, "events:PutEvents", SALES_BUS, Condition=condition))
+
+    findings = mk.iam.lint({"bus": bus})
+
+    assert ("PUBLIC_ACCESS" in set(findings["issue"])) is public, findings.to_string()
+
+
+def test_lint_reports_notprincipal_with_allow_and_a_wildcard_action_on_a_resource_policy():
+    """NotPrincipal with Allow admits every principal not listed, anonymous ones included
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html)."""
+    everyone_else = {"Sid": "AllBut", "Effect": "Allow",
+                     "NotPrincipal": {"AWS": f"arn:aws:iam::{OTHER}:root"},
+                     "Action": "sqs:SendMessage", "Resource": QUEUE}  # fmt: skip
+    every_action = statement({"AWS": f"arn:aws:iam::{OTHER}:root"}, "*")
+
+    findings = mk.iam.lint({"queue": policy(everyone_else, every_action)})
+
+    got = dict(zip(findings["issue"], findings["severity"], strict=True))
+    assert got.get("NOT_PRINCIPAL_WITH_ALLOW") == "CRITICAL", findings.to_string()
+    assert got.get("RESOURCE_POLICY_WILDCARD_ACTION") == "HIGH", findings.to_string()
+
+
+def test_lint_reads_a_policy_given_as_a_json_string_as_the_policy_itself():
+    open_queue = policy(statement({"AWS": "*"}, "sqs:SendMessage"))
+
+    as_text = mk.iam.lint({"open": json.dumps(open_queue)})
+    as_dict = mk.iam.lint({"open": open_queue})
+
+    assert as_text.equals(as_dict) and not as_text.empty
+
+
+GOOD = allow("sqs:ReceiveMessage", QUEUE)
+# (id, policy, issue, words of the detail)
+MALFORMED_POLICIES = [
+    ("not JSON", '{"Statement": [', "MALFORMED_POLICY", ["JSON", "dict"]),
+    ("None", None, "MALFORMED_POLICY", ["NoneType", "dict"]),
+    ("a list of statements", [GOOD], "MALFORMED_POLICY", ["list", '{"Version"']),
+    ("no Statement", {"Version": "2012-10-17"}, "MALFORMED_POLICY", ["Statement"]),
+    ("a statement that is a string", policy("Allow everything"), "MALFORMED_STATEMENT",
+     ["#1", "str"]),
+    ("Effect in lower case", policy({**GOOD, "Effect": "allow"}), "MALFORMED_STATEMENT",
+     ["Effect", "'Allow' or 'Deny'"]),
+    ("an Action that is a number", policy({**GOOD, "Action": 5}), "MALFORMED_STATEMENT",
+     ["Action", "string"]),
+    ("no Action", policy({"Effect": "Allow", "Resource": QUEUE}), "MALFORMED_STATEMENT",
+     ["Action or NotAction"]),
+    ("a Condition that is a list", policy({**GOOD, "Condition": ["aws:SourceArn"]}),
+     "MALFORMED_STATEMENT", ["Condition", "operator"]),
+    ("an identity statement without Resource",
+     policy({"Effect": "Allow", "Action": "sqs:ReceiveMessage"}), "MALFORMED_STATEMENT",
+     ["Resource"]),
+    ("a resource policy statement without Principal",
+     policy(statement({"AWS": OTHER}, "sqs:SendMessage"), GOOD), "MALFORMED_STATEMENT",
+     ["#2", "Principal"]),
+    ("a Principal that is a number", policy(statement({"AWS": 5}, "sqs:SendMessage")),
+     "MALFORMED_STATEMENT", ["Principal"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("bad", "issue", "words"),
+    [case[1:] for case in MALFORMED_POLICIES],
+    ids=[case[0] for case in MALFORMED_POLICIES],
+)
+def test_bad_input_to_lint_is_a_finding_never_a_crash(bad, issue, words):
+    """Effect is "Allow" or "Deny"; a statement has Action or NotAction; an identity policy's
+    statement needs Resource, a resource policy's Principal
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html)."""
+    findings = mk.iam.lint({"bad": bad, "good": policy(GOOD)})
+
+    found = findings[findings["issue"] == issue]
+    assert list(found["policy"]) == ["bad"], findings.to_string()
+    assert found.iloc[0]["severity"] == "CRITICAL"
+    for word in words:
+        assert word in found.iloc[0]["detail"], found.iloc[0]["detail"]
+
+
+def test_a_malformed_statement_does_not_hide_a_public_one():
+    findings = mk.iam.lint({"queue": policy("junk", statement({"AWS": "*"}, "sqs:SendMessage"))})
+
+    assert set(findings["issue"]) == {"MALFORMED_STATEMENT", "PUBLIC_ACCESS"}
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda: mk.iam.lint(policy(GOOD)), ["dict of name -> policy", "{'my-policy': policy}"]),
+        (lambda: mk.iam.lint({"p": policy(GOOD)}, kinds={"p": "producr"}),
+         ["kinds", "'producer'"]),
+    ],
+    ids=["one policy instead of a dict of them", "an unknown kind"],
+)  # fmt: skip
+def test_bad_input_to_lint_arguments_is_refused_naming_the_fix(call, words):
+    with pytest.raises(ValidationError) as refused:
+        call()
+
+    for word in words:
+        assert word in str(refused.value), str(refused.value)
+
+
+# -- issue 10, point 6: only what meshkit created -------------------------------------------------
+
+LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action":
+                "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}]}  # fmt: skip
+
+
+def test_create_domain_role_refuses_a_role_meshkit_did_not_create(mesh):
+    """Given a role someone else made, when meshkit is asked for a role of that name, then it
+    refuses and leaves the role's trust policy as it was."""
+    iam = mesh.session().client("iam", endpoint_url=mesh.endpoint_url)
+    theirs = mk.iam.trust_policy(account=OTHER)
+    iam.create_role(RoleName="sales-producer", AssumeRolePolicyDocument=json.dumps(theirs))
+
+    with pytest.raises(NotMeshkitResourceError) as refused:
+        mk.iam.create_domain_role("sales", "producer", policy(allow()))
+
+    message = str(refused.value)
+    assert "sales-producer" in message and "meshkit:workbook" in message
+    assert "another purpose" in message and "tag it" in message
+    role = iam.get_role(RoleName="sales-producer")["Role"]
+    assert role["AssumeRolePolicyDocument"] == theirs
+    assert iam.list_role_policies(RoleName="sales-producer")["PolicyNames"] == []
+
+
+def test_create_domain_role_refuses_another_domains_role_of_the_same_name(mesh):
+    mk.iam.create_domain_role("sales-ops", "producer", policy(allow()))
+
+    with pytest.raises(NotMeshkitResourceError, match=r"sales-ops-producer.*domain 'sales-ops'"):
+        mk.iam.create_domain_role("sales", "ops-producer", policy(allow()))
+
+
+def test_create_domain_role_updates_a_role_meshkit_made(mesh):
+    arn = mk.iam.create_domain_role("sales", "producer", policy(allow()))
+    again = mk.iam.create_domain_role(
+        "sales", "producer", policy(allow(resource="*")), trust=mk.iam.trust_policy(account=OTHER)
     )
 
-    assert list(grid["decision"]) == ["allowed", "implicit deny"]
-    assert grid.loc[0, "statement"] == f"PutEventsFrom{OTHER} of resource policy"
+    iam = mesh.session().client("iam", endpoint_url=mesh.endpoint_url)
+    role = iam.get_role(RoleName="sales-producer")["Role"]
+    assert again == arn
+    assert role["AssumeRolePolicyDocument"] == mk.iam.trust_policy(account=OTHER)
+    stored = iam.get_role_policy(RoleName="sales-producer", PolicyName="producer")
+    assert stored["PolicyDocument"] == policy(allow(resource="*"))
 
 
-def test_the_grid_asks_a_star_resource_of_every_action():
-    grid = mk.iam.access_grid({"admin": policy(allow("*", "*"))}, ["events:PutEvents",
-                              "sqs:ReceiveMessage"], ["*"])  # fmt: skip
+def test_enforcement_keeps_the_access_keys_it_did_not_create(mesh):
+    """Given a meshkit user whose owner added an access key of their own, when enforcement runs
+    twice, then that key survives and meshkit's own keys are gone after each block (IAM allows
+    two keys per user: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)."""
+    iam = mesh.session().client("iam", endpoint_url=mesh.endpoint_url)
+    with mk.iam.enforcement({"sales-producer": PUBLISH_ANYWHERE}):
+        pass
+    assert iam.list_access_keys(UserName="sales-producer")["AccessKeyMetadata"] == []
+    own = iam.create_access_key(UserName="sales-producer")["AccessKey"]["AccessKeyId"]
 
-    assert list(grid["allowed"]) == [True, True]
+    for _ in range(2):
+        with mk.iam.enforcement({"sales-producer": PUBLISH_ANYWHERE}):
+            pass
+
+    keys = iam.list_access_keys(UserName="sales-producer")["AccessKeyMetadata"]
+    assert [key["AccessKeyId"] for key in keys] == [own]
+
+
+def test_enforcement_refuses_a_user_meshkit_did_not_create(mesh):
+    iam = mesh.session().client("iam", endpoint_url=mesh.endpoint_url)
+    iam.create_user(UserName="sales-producer")
+    theirs = iam.create_access_key(UserName="sales-producer")["AccessKey"]["AccessKeyId"]
+
+    with pytest.raises(NotMeshkitResourceError, match=r"sales-producer.*meshkit:workbook"):
+        mk.iam.enforcement({"sales-producer": PUBLISH_ANYWHERE}).__enter__()
+
+    keys = iam.list_access_keys(UserName="sales-producer")["AccessKeyMetadata"]
+    assert [key["AccessKeyId"] for key in keys] == [theirs]
+    assert iam.list_user_policies(UserName="sales-producer")["PolicyNames"] == []
+    assert mk.buses.list_domain_buses().empty  # enforcement was never switched on
+
+
+def test_enforcement_refuses_a_meshkit_user_whose_owner_holds_both_keys(mesh):
+    iam = mesh.session().client("iam", endpoint_url=mesh.endpoint_url)
+    with mk.iam.enforcement({"sales-producer": PUBLISH_ANYWHERE}):
+        pass
+    theirs = [iam.create_access_key(UserName="sales-producer")["AccessKey"]["AccessKeyId"]
+              for _ in range(2)]  # fmt: skip
+
+    with pytest.raises(MeshkitError, match=r"sales-producer has 2 access keys.*delete one"):
+        mk.iam.enforcement({"sales-producer": PUBLISH_ANYWHERE}).__enter__()
+
+    keys = iam.list_access_keys(UserName="sales-producer")["AccessKeyMetadata"]
+    assert sorted(key["AccessKeyId"] for key in keys) == sorted(theirs)
+
+
+def _bus_statements(mesh, bus: str = "SalesEventBus") -> dict[str, dict]:
+    events = mesh.session().client("events", endpoint_url=mesh.endpoint_url)
+    stored = json.loads(events.describe_event_bus(Name=bus).get("Policy", '{"Statement": []}'))
+    return {s["Sid"]: s for s in stored["Statement"]}
+
+
+def _their_statement(mesh) -> None:
+    """A partner's statement, put on the bus by someone else (plain PutPermission)."""
+    events = mesh.session().client("events", endpoint_url=mesh.endpoint_url)
+    events.put_permission(EventBusName="SalesEventBus", Action="events:PutEvents",
+                          Principal="444444444444", StatementId="LegacyPartner")  # fmt: skip
+
+
+def test_attach_bus_policy_refuses_to_drop_statements_meshkit_did_not_write(mesh):
+    """PutPermission with a Policy sets the bus's policy document
+    (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutPermission.html):
+    attaching meshkit's would silently drop a partner's statement."""
+    bus = mk.buses.create_domain_bus("sales")
+    _their_statement(mesh)
+
+    with pytest.raises(mk.iam.ForeignStatementsError) as refused:
+        mk.iam.attach_bus_policy(
+            "SalesEventBus", mk.iam.bus_policy(bus, publisher_accounts=[OTHER],
+                                               sources=["sales.domain"])
+        )  # fmt: skip
+
+    assert refused.value.sids == ["LegacyPartner"]
+    assert "merge=True" in str(refused.value) and "replace=True" in str(refused.value)
+    assert set(_bus_statements(mesh)) == {"LegacyPartner"}
+
+
+def test_attach_bus_policy_merges_or_replaces_when_asked_and_logs_it(mesh, caplog):
+    bus = mk.buses.create_domain_bus("sales")
+    ours = mk.iam.bus_policy(bus, publisher_accounts=[OTHER], sources=["sales.domain"])
+    _their_statement(mesh)
+
+    with caplog.at_level("INFO", logger="meshkit.iam"):
+        merged = mk.iam.attach_bus_policy("SalesEventBus", ours, merge=True)
+    assert set(_bus_statements(mesh)) == {"LegacyPartner", f"PutEventsFrom{OTHER}"}
+    assert {s["Sid"] for s in merged["Statement"]} == set(_bus_statements(mesh))
+    assert "kept LegacyPartner" in caplog.text and f"added PutEventsFrom{OTHER}" in caplog.text
+
+    with caplog.at_level("INFO", logger="meshkit.iam"):
+        mk.iam.attach_bus_policy("SalesEventBus", ours, replace=True)
+    assert set(_bus_statements(mesh)) == {f"PutEventsFrom{OTHER}"}
+    assert "dropped LegacyPartner" in caplog.text
+
+
+def test_attach_bus_policy_updates_its_own_statements_without_asking(mesh):
+    bus = mk.buses.create_domain_bus("sales")
+    mk.iam.attach_bus_policy(
+        "SalesEventBus", mk.iam.bus_policy(bus, publisher_accounts=[OTHER], sources=["a.domain"])
+    )
+
+    mk.iam.attach_bus_policy(
+        "SalesEventBus", mk.iam.bus_policy(bus, publisher_accounts=["333333333333"],
+                                           sources=["sales.domain"])
+    )  # fmt: skip
+
+    assert set(_bus_statements(mesh)) == {"PutEventsFrom333333333333"}
+
+
+def test_attach_bus_policy_refuses_a_bus_meshkit_does_not_govern(mesh):
+    events = mesh.session().client("events", endpoint_url=mesh.endpoint_url)
+    events.create_event_bus(Name="SalesEventBus")
+
+    with pytest.raises(
+        NotMeshkitResourceError, match=r"SalesEventBus.*meshkit:workbook.*adopt=True"
+    ):
+        mk.iam.attach_bus_policy("SalesEventBus", central_bus_policy())
+
+    assert _bus_statements(mesh) == {}

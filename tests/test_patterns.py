@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from decimal import Decimal
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
 import meshkit as mk
+from meshkit.exceptions import ValidationError
 from meshkit.patterns import PatternError, check_pattern, try_pattern
 
 # The sales every end-to-end case runs against: (idempotency key, detail data).
@@ -199,3 +202,224 @@ def test_on_real_aws_try_pattern_asks_test_event_pattern_with_a_complete_event(m
     assert all(required <= set(event) for event in asked)
     assert asked[0]["account"] == "111122223333"
     assert asked[0]["detail"]["data"]["sale_id"] == "S-1"
+
+
+# -- issue 10, point 8: patterns that would not mean what they seem ----------------------------
+
+
+def test_an_operator_name_as_a_key_of_an_or_branch_is_refused_with_the_fix():
+    """Operators work in a field's list of values: "Comparison operators only work on leaf nodes,
+    with the exception of $or and anything-but"
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html).
+    A $or whose branches use operator names as keys is not read as an OR at all (aws/event-ruler,
+    README, "The $or Primitive", this very example): the rule would not test what was meant."""
+    pattern = {"$or": [{"numeric": [">", 1]}, {"prefix": "x"}]}
+
+    with pytest.raises(PatternError) as refused:
+        check_pattern(pattern)
+
+    assert refused.value.path == "$or[0].numeric"
+    assert "'numeric' is an operator" in str(refused.value)
+    assert "field's list" in str(refused.value)
+
+
+def test_a_number_that_json_parsers_read_as_zero_is_refused():
+    """1e-400 underflows a double (most JSON parsers, Python's included, read it as 0): the rule
+    would compare with 0, not with the number written."""
+    text = '{"detail": {"data": {"amount": [{"numeric": [">", 1e-400]}]}}}'
+
+    with pytest.raises(PatternError) as refused:
+        check_pattern(text)
+
+    assert refused.value.path == "detail.data.amount[0].numeric[1]"
+    assert "1e-400 underflows" in str(refused.value) and "reads as 0" in str(refused.value)
+
+
+def test_a_cidr_block_with_host_bits_set_gets_the_network_as_the_fix():
+    """EventBridge matches an address against the CIDR block's network (IP address matching,
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html);
+    moto matches nothing for 10.0.0.255/24 (tests/test_parity.py, P12), so meshkit refuses it on
+    every target, with the network to write."""
+    with pytest.raises(PatternError) as refused:
+        check_pattern({"detail": {"data": {"ip": [{"cidr": "10.0.0.255/24"}]}}})
+
+    assert refused.value.path == "detail.data.ip[0].cidr"
+    assert "host bits" in str(refused.value)
+    assert "'10.0.0.0/24'" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "bound",
+    [5.0e9, -5.0e9, 0.000001, -0.000001, 0, 4_999_999_999.5],
+    ids=["upper limit", "lower limit", "smallest step", "smallest negative step", "zero", "x.5"],
+)
+def test_numeric_bounds_inside_the_documented_range_pass(bound):
+    """Numeric matching covers -5.0e9 to +5.0e9 inclusive, to six digits after the decimal point
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html)."""
+    pattern = {"detail": {"amount": [{"numeric": ["=", bound]}]}}
+
+    assert check_pattern(pattern) == pattern
+
+
+def test_a_tuple_of_values_is_taken_as_a_list():
+    """json.dumps writes a tuple as a JSON array; the checked pattern says so."""
+    assert check_pattern({"source": ("sales.domain",)}) == {"source": ["sales.domain"]}
+
+
+def _nested(depth: int) -> object:
+    """A pattern ``depth`` objects deep: {"a": {"a": ... ["x"]}}."""
+    pattern: object = ["x"]
+    for _ in range(depth):
+        pattern = {"a": pattern}
+    return pattern
+
+
+def test_a_pattern_just_inside_the_depth_limit_passes():
+    assert check_pattern(_nested(99)) == _nested(99)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "says"),
+    [
+        pytest.param([{"source": ["a"]}], "(root)", "non-empty JSON object", id="a list"),
+        pytest.param(None, "(root)", "non-empty JSON object", id="None"),
+        pytest.param("[1, 2]", "(root)", "non-empty JSON object", id="JSON text of a list"),
+        pytest.param(b'{"source": ["a"]}', "(root)", "non-empty JSON object", id="bytes"),
+        pytest.param("", "(root)", "not valid JSON", id="empty text"),
+        pytest.param(_nested(101), "a.a.a", "flatten", id="101 levels deep"),
+        pytest.param("[" * 100_000, "(root)", "flatten", id="JSON text 100,000 deep"),
+        pytest.param({1: ["a"]}, "(root)", "write '1'", id="a key that is not a string"),
+        pytest.param(
+            '{"source": ["a"], "source": ["b"]}', "(root)", "merge", id="a field named twice"
+        ),
+        pytest.param({"source": {"a"}}, "source", "set is not JSON", id="a set"),
+        pytest.param(
+            {"detail": {"amount": [Decimal("1.5")]}}, "amount[0]", "Decimal", id="a Decimal"
+        ),
+        pytest.param(
+            {"detail": {"amount": [float("nan")]}}, "amount[0]", "write a number", id="NaN"
+        ),
+        pytest.param('{"amount": [NaN]}', "(root)", "write a number", id="NaN in JSON text"),
+        pytest.param('{"amount": [1e400]}', "amount[0]", "infinity", id="1e400 overflows a double"),
+        pytest.param({"amount": [10**5000]}, "amount[0]", "4,300 digits", id="10**5000"),
+        pytest.param(
+            {"detail": {"amount": {"numeric": [">", 1]}}},
+            "detail.amount.numeric",
+            '"amount": [{"numeric": [">", 1]}',
+            id="an operator as a nested field key",
+        ),
+        pytest.param(
+            {"amount": [{"numeric": [">", 0.0000001]}]},
+            "numeric[1]",
+            "at least 0.000001",
+            id="a bound below the precision",
+        ),
+        pytest.param(
+            {"amount": [{"numeric": [">", 1, "<"]}]}, "numeric", "pairs", id="odd numeric"
+        ),
+        pytest.param({"c": [{"exists": "true"}]}, "exists", "true or false", id="'true'"),
+        pytest.param({"c": [{"suffix": 3.5}]}, "suffix", "expects a string", id="suffix 3.5"),
+        pytest.param({"$or": []}, "$or", "at least two", id="an empty $or"),
+        pytest.param(
+            {"c": [{"anything-but": {"prefix": ["a", ""]}}]},
+            "prefix[1]",
+            "give some text",
+            id="anything-but an empty prefix in a list",
+        ),
+        pytest.param(
+            {"c": [{"wildcard": "foo*bar\\"}]}, "wildcard", "lone backslash", id="wildcard \\"
+        ),
+        pytest.param(
+            {"ip": [{"cidr": "2001:db8::1/32"}]},
+            "cidr",
+            "'2001:db8::/32'",
+            id="IPv6 host bits",
+        ),
+    ],
+)
+def test_bad_input_check_pattern_names_the_path_and_the_fix(pattern, path, says):
+    """EventBridge's rules for patterns
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html;
+    aws/event-ruler's JsonRuleCompilerTest refuses the same operator arguments); what is not
+    JSON, or not the JSON it seems, is meshkit's own rule."""
+    with pytest.raises(PatternError) as refused:
+        check_pattern(pattern)
+
+    assert path in refused.value.path
+    assert says in str(refused.value)
+
+
+@pytest.mark.parametrize("max_chars", [0, "2048", 8192, 2048.0, True], ids=repr)
+def test_bad_input_check_pattern_refuses_a_max_chars_outside_the_quota(max_chars):
+    """The pattern quota: 2,048 characters, adjustable up to 4,096
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html)."""
+    with pytest.raises(ValidationError) as refused:
+        check_pattern({"source": ["a"]}, max_chars=max_chars)
+
+    assert "max_chars" in str(refused.value) and "1 to 4,096" in str(refused.value)
+
+
+@pytest.fixture
+def sale_event():
+    return mk.events.DomainEvent(
+        "sales.domain", "SaleRecorded", {"sale_id": "S-1", "amount": 1}, idempotency_key="k-1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("events_from", "says"),
+    [
+        pytest.param(lambda sale: None, "events: expected a list", id="None"),
+        pytest.param(lambda sale: "S-1", "write [event]", id="a string"),
+        pytest.param(lambda sale: {"sale_id": "S-1"}, "write [event]", id="a dict"),
+        pytest.param(lambda sale: [{"sale_id": "S-1"}], "events[0] is a dict", id="dicts"),
+        pytest.param(lambda sale: sale, "write [event]", id="one DomainEvent, not in a list"),
+        pytest.param(
+            lambda sale: [sale, dataclasses.replace(sale, detail={"sale_id": "S-2"})],
+            "give each its own key",
+            id="two events, one key",
+        ),
+        pytest.param(
+            lambda sale: [dataclasses.replace(sale, idempotency_key=None)],
+            "non-empty string key",
+            id="a key that is None",
+        ),
+        pytest.param(
+            lambda sale: [
+                sale,
+                dataclasses.replace(sale, idempotency_key="k-2", detail={"ids": {1, 2}}),
+            ],
+            "not JSON",
+            id="a detail that is not JSON",
+        ),
+        pytest.param(
+            lambda sale: [dataclasses.replace(sale, source="aws.sales")],
+            "reserves",
+            id="a source AWS reserves",
+        ),
+    ],
+)
+def test_bad_input_try_pattern_refuses_events_before_sending_anything(
+    sent, sale_event, events_from, says
+):
+    """Nothing is sent: a ValidationError promises it (the scratch bus is never created)."""
+    with pytest.raises(ValidationError) as refused:
+        try_pattern({"source": ["sales.domain"]}, events_from(sale_event))
+
+    assert says in str(refused.value)
+    assert sent == []
+
+
+def test_bad_input_try_pattern_refuses_a_bad_pattern_before_sending_anything(sent, sale_event):
+    with pytest.raises(PatternError, match="host bits"):
+        try_pattern({"detail": {"ip": [{"cidr": "10.0.0.1/8"}]}}, [sale_event])
+
+    assert sent == []
+
+
+def test_try_pattern_answers_no_events_with_an_empty_frame_and_no_request(sent):
+    frame = try_pattern({"source": ["sales.domain"]}, [])
+
+    assert list(frame.columns) == ["detail_type", "idempotency_key", "matched"]
+    assert frame.empty and frame["matched"].dtype == bool
+    assert sent == []

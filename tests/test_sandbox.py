@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from urllib.parse import urlsplit
@@ -12,7 +13,7 @@ from werkzeug.serving import make_server
 
 import meshkit as mk
 from meshkit import sandbox
-from meshkit.exceptions import TargetError
+from meshkit.exceptions import NotMeshkitResourceError, TargetError, ValidationError
 
 REAL_LOOKING = {
     "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
@@ -388,12 +389,10 @@ def test_a_failed_start_leaves_the_environment_as_it_was(isolated):
         closed = server.url
     isolated.setenv("AWS_ENDPOINT_URL", closed)
     isolated.setenv("AWS_PROFILE", "production")
-    before = dict(os.environ)
 
-    with pytest.raises(TargetError):
+    with leaves_the_process_as_it_was(), pytest.raises(TargetError):
         mk.sandbox.start(quiet=True)
 
-    assert dict(os.environ) == before
     assert mk.sandbox.current() is None
 
 
@@ -403,3 +402,385 @@ def test_a_busy_port_is_a_clear_error(isolated):
 
         with pytest.raises(TargetError, match=f"port {port} on 127.0.0.1 is in use"):
             mk.sandbox.EmbeddedServer(port=port)
+
+
+# -- the opt-in cannot be bypassed (issue 10, point 7) ----------------------------------------
+#
+# AWS SDKs take AWS_ENDPOINT_URL as "a URL including the scheme and host"
+# (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html); meshkit judges it by
+# the host that botocore and urllib3 would actually dial, never by another parser's reading.
+
+
+@contextlib.contextmanager
+def leaves_the_process_as_it_was():
+    """Assert that os.environ and boto3's default session are exactly as before the block."""
+    boto3.DEFAULT_SESSION = object()  # stands for one a cell made; only its identity is checked
+    env, default = dict(os.environ), boto3.DEFAULT_SESSION
+    yield
+    assert dict(os.environ) == env, "a refused start() changed os.environ"
+    assert boto3.DEFAULT_SESSION is default, "a refused start() dropped boto3.DEFAULT_SESSION"
+
+
+@pytest.fixture
+def foreign_moto():
+    """A moto server on loopback that meshkit did not start: another project's."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def events_at(url: str):
+    return boto3.client(
+        "events", endpoint_url=url, region_name="us-west-2",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        r"http://sts.amazonaws.com\@127.0.0.1:9",  # urllib reads 127.0.0.1, urllib3 dials AWS
+        r"http://sts.us-west-2.amazonaws.com\@localhost:9",
+        "http://127.0.0.1:9@sts.amazonaws.com",  # user info: the host is after the @
+        "http://STS.US-WEST-2.AMAZONAWS.COM.",  # mixed case, trailing dot
+        "https://sts.us-west-2.api.aws",  # dual-stack suffix
+        "https://sts.cn-north-1.api.amazonwebservices.com.cn",  # aws-cn dual-stack suffix
+        "https://sts.eusc-de-east-1.amazonaws.eu",  # European Sovereign Cloud
+        "http://\u017fts.amazonaws.com",  # a long s, which IDNA maps to "s"
+        "http://sts%2eamazonaws%2ecom",  # percent-encoded dots
+    ],
+)
+def test_an_endpoint_is_judged_by_the_host_botocore_would_dial(isolated, sent, url):
+    isolated.setenv("AWS_ENDPOINT_URL", url)
+
+    with leaves_the_process_as_it_was(), pytest.raises(TargetError) as raised:
+        mk.sandbox.start(quiet=True)
+
+    assert "AWS_ENDPOINT_URL" in str(raised.value)
+    assert sent == [], "refused before any request"
+    assert mk.sandbox.current() is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://52.94.236.248",  # a public IPv4 address, where AWS's endpoints live
+        "http://3630296312",  # the same address as one decimal number (getaddrinfo reads it)
+        "http://[2600:1f14::1]:443",  # a public IPv6 address
+        "http://[::ffff:52.94.236.248]",  # IPv4-mapped IPv6
+        "http://169.254.169.254",  # EC2 instance metadata (link-local)
+        "http://[fd00:ec2::254]",  # EC2 instance metadata over IPv6, inside the private fc00::/7
+        "http://100.64.0.1:4566",  # shared address space (carrier-grade NAT), not private
+        "http://0.0.0.0:5000",  # "this host": dials loopback on Linux, fails elsewhere
+    ],
+)
+def test_an_ip_literal_endpoint_must_be_loopback_or_private(isolated, sent, url):
+    """AWS publishes its ranges only online (https://ip-ranges.amazonaws.com/ip-ranges.json), so
+    offline meshkit accepts an IP literal only on loopback or in a private range (RFC 1918, ULA),
+    and never the instance metadata service
+    (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-retrieval.html)."""
+    isolated.setenv("AWS_ENDPOINT_URL", url)
+
+    with leaves_the_process_as_it_was(), pytest.raises(TargetError) as raised:
+        mk.sandbox.start(quiet=True)
+
+    message = str(raised.value)
+    assert "AWS_ENDPOINT_URL" in message
+    assert "loopback" in message and "private" in message
+    assert sent == []
+
+
+@pytest.mark.parametrize(
+    "url, judged",
+    [
+        ("http://10.1.2.3:4566", "http://10.1.2.3:4566"),
+        ("http://192.168.0.10:4566/", "http://192.168.0.10:4566"),
+        ("HTTP://LocalStack:4566", "http://localstack:4566"),
+        ("http://[fd12:3456::1]:4566", "http://[fd12:3456::1]:4566"),
+        ("http://127.1:5000", "http://127.0.0.1:5000"),
+        ("http://localhost.:5000", "http://localhost:5000"),
+    ],
+)
+def test_check_endpoint_accepts_local_and_private_endpoints_as_dialed(url, judged):
+    assert mk.sandbox.check_endpoint(url) == judged
+
+
+def test_an_odd_spelling_of_loopback_is_the_embedded_server_it_dials(isolated, sent):
+    with mk.sandbox.EmbeddedServer() as server:
+        port = server.url.rsplit(":", 1)[1]
+        isolated.setenv("AWS_ENDPOINT_URL", f"http://0x7f.0.0.1:{port}/")
+
+        target = mk.sandbox.start(quiet=True)
+
+        assert (target.mode, target.endpoint_url) == ("embedded", server.url)
+        assert os.environ["AWS_ENDPOINT_URL"] == server.url, "subprocesses see one spelling"
+        assert {request.host for request in sent} == {"127.0.0.1"}
+
+
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("not a url", "whitespace"),
+        ("", "empty"),
+        ("   ", "empty"),
+        ("ftp://x", "http:// or https://"),
+        ("127.0.0.1:5000", "http:// or https://"),
+        ("http://", "no host"),
+        ("http://127.0.0.1:5000/aws", "path"),
+        ("http://127.0.0.1:5000/?debug=1", "query"),
+        ("http://127.0.0.1:5000#top", "fragment"),
+        ("http://learner:secret@127.0.0.1:5000", "user info"),
+        ("http://127.0.0.1:99999", "port"),
+        ("http://127.0.0.1:0", "port"),
+        ("http://[::1", "not a URL"),
+        ("http://127.0.0.1:\t5000", "whitespace"),
+    ],
+)
+def test_bad_input_endpoint_url(isolated, sent, url, words):
+    isolated.setenv("AWS_ENDPOINT_URL", url)
+
+    with leaves_the_process_as_it_was(), pytest.raises(TargetError) as raised:
+        mk.sandbox.start(quiet=True)
+
+    message = str(raised.value)
+    assert "AWS_ENDPOINT_URL" in message
+    assert words in message
+    assert "e.g. http://127.0.0.1:5000" in message or "unset AWS_ENDPOINT_URL" in message
+    assert sent == []
+    assert sandbox._private_server is None, "no server started for a refused start()"
+
+
+# -- on Lambda, no silent embedded AWS --------------------------------------------------------
+#
+# Lambda sets AWS_LAMBDA_FUNCTION_NAME and AWS_EXECUTION_ENV ("AWS_Lambda_" + the runtime) in every
+# function's environment: https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html
+
+
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("AWS_LAMBDA_FUNCTION_NAME", "orders-consumer"),
+        ("AWS_EXECUTION_ENV", "AWS_Lambda_python3.12"),
+    ],
+)
+@pytest.mark.parametrize("choice", [None, "embedded"])
+def test_on_lambda_embedded_mode_is_refused(isolated, sent, variable, value, choice):
+    isolated.setenv(variable, value)
+    if choice is not None:
+        isolated.setenv("MESHKIT_TARGET", choice)
+
+    with leaves_the_process_as_it_was(), pytest.raises(TargetError) as raised:
+        mk.sandbox.start(quiet=True)
+
+    message = str(raised.value)
+    assert variable in message
+    assert "MESHKIT_TARGET=aws" in message and "MESHKIT_AWS_ACCOUNT" in message
+    assert sandbox._private_server is None, "no moto started inside the function"
+    assert sent == []
+
+
+def test_on_lambda_an_explicit_endpoint_is_honoured(isolated):
+    """An emulator (LocalStack, moto) runs functions with AWS_ENDPOINT_URL pointing at itself."""
+    isolated.setenv("AWS_LAMBDA_FUNCTION_NAME", "orders-consumer")
+    with mk.sandbox.EmbeddedServer() as server:
+        isolated.setenv("AWS_ENDPOINT_URL", server.url)
+
+        target = mk.sandbox.start(quiet=True)
+
+        assert (target.mode, target.endpoint_url) == ("embedded", server.url)
+
+
+def test_on_lambda_the_opt_in_reaches_aws(isolated):
+    isolated.setenv("AWS_LAMBDA_FUNCTION_NAME", "orders-consumer")
+    opt_in(isolated, "111122223333")
+    isolated.setattr(sandbox, "_caller_account", lambda session, endpoint: "111122223333")
+
+    assert mk.sandbox.start(quiet=True).mode == "aws"
+
+
+# -- reset() wipes only a server meshkit started or was pointed at (issue 10, point 6) ----------
+
+
+def test_reset_refuses_a_moto_server_meshkit_did_not_start(isolated, foreign_moto):
+    isolated.setenv("AWS_ENDPOINT_URL", foreign_moto)
+    target = mk.sandbox.start(quiet=True)
+    events_at(foreign_moto).create_event_bus(Name="AnotherProjectsBus")
+
+    with pytest.raises(sandbox.NotMeshkitServerError) as raised:
+        mk.sandbox.reset()
+
+    assert target.mode == "embedded", "still usable: only the wipe is refused"
+    assert f"reset(endpoint_url='{foreign_moto}')" in str(raised.value)
+    assert isinstance(raised.value, NotMeshkitResourceError)
+    buses = [bus["Name"] for bus in events_at(foreign_moto).list_event_buses()["EventBuses"]]
+    assert "AnotherProjectsBus" in buses
+
+
+def test_reset_wipes_a_server_it_is_explicitly_pointed_at(isolated, foreign_moto):
+    events_at(foreign_moto).create_event_bus(Name="LeftoverBus")
+
+    mk.sandbox.reset(endpoint_url=foreign_moto)
+
+    buses = [bus["Name"] for bus in events_at(foreign_moto).list_event_buses()["EventBuses"]]
+    assert buses == ["default"]
+
+
+def test_reset_wipes_the_server_meshkit_lab_marked(isolated, foreign_moto):
+    """A kernel under `meshkit lab` inherits the marker naming the lab's server."""
+    isolated.setenv("AWS_ENDPOINT_URL", foreign_moto)
+    isolated.setenv(sandbox.SERVER_MARKER_VARIABLE, foreign_moto)
+    mk.sandbox.start(quiet=True)
+    events_at(foreign_moto).create_event_bus(Name="LeftoverBus")
+
+    mk.sandbox.reset()
+
+    assert [bus["Name"] for bus in events_at(foreign_moto).list_event_buses()["EventBuses"]] == [
+        "default"
+    ]
+
+
+def test_the_test_sessions_server_is_meshkits_and_kernels_inherit_the_marker(mesh):
+    assert mk.sandbox.started_by_meshkit(mesh.endpoint_url)
+    assert os.environ[sandbox.SERVER_MARKER_VARIABLE] == mesh.endpoint_url
+
+
+def test_embedded_environment_marks_only_servers_meshkit_started(foreign_moto):
+    base = {"PATH": "/usr/bin", sandbox.SERVER_MARKER_VARIABLE: "http://127.0.0.1:1"}
+    with mk.sandbox.EmbeddedServer() as server:
+        ours = mk.sandbox.embedded_environment(server.url, base=base)
+    theirs = mk.sandbox.embedded_environment(foreign_moto, base=base)
+
+    assert ours[sandbox.SERVER_MARKER_VARIABLE] == server.url
+    assert sandbox.SERVER_MARKER_VARIABLE not in theirs, "a stale marker is dropped"
+    assert not mk.sandbox.started_by_meshkit(foreign_moto)
+
+
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("https://events.us-west-2.amazonaws.com", "real AWS"),
+        (r"http://sts.amazonaws.com\@127.0.0.1:9", "backslash"),
+        ("http://192.0.2.1:4566", "not an embedded moto server"),
+    ],
+)
+def test_bad_input_reset_endpoint_url(isolated, sent, url, words):
+    with pytest.raises(TargetError) as raised:
+        mk.sandbox.reset(endpoint_url=url)
+
+    assert "endpoint_url" in str(raised.value) and words in str(raised.value)
+    assert sent == []
+
+
+def test_reset_refuses_an_endpoint_that_is_not_moto(isolated, plain_endpoint):
+    with pytest.raises(TargetError, match="not an embedded moto server"):
+        mk.sandbox.reset(endpoint_url=plain_endpoint)
+
+
+# -- bad input to start(), reset() and EmbeddedServer: each names the variable and the fix -------
+
+
+@pytest.mark.parametrize(
+    "env, words",
+    [
+        ({"MESHKIT_TARGET": "prod"}, ["MESHKIT_TARGET", "'embedded'"]),
+        ({"MESHKIT_TARGET": "aws,embedded"}, ["MESHKIT_TARGET", "'aws'"]),
+        (
+            {"MESHKIT_TARGET": "aws", "MESHKIT_AWS_ACCOUNT": "\uff11" * 12},  # full-width digits
+            ["MESHKIT_AWS_ACCOUNT", "12-digit"],
+        ),
+        (
+            {"MESHKIT_TARGET": "aws", "MESHKIT_AWS_ACCOUNT": "111122223333,"},
+            ["MESHKIT_AWS_ACCOUNT", "separated by commas"],
+        ),
+        (
+            {"MESHKIT_TARGET": "aws", "MESHKIT_AWS_ACCOUNT": "111122223333;444455556666"},
+            ["MESHKIT_AWS_ACCOUNT", "separated by commas"],
+        ),
+        (
+            {"MESHKIT_TARGET": "aws", "MESHKIT_AWS_ACCOUNT": "111122223333,111122223333"},
+            ["MESHKIT_AWS_ACCOUNT", "twice"],
+        ),
+        (
+            {
+                "MESHKIT_TARGET": "aws",
+                "MESHKIT_AWS_ACCOUNT": "111122223333",
+                "AWS_REGION": "not-a-region",
+            },
+            ["AWS_REGION", "us-west-2"],
+        ),
+        (
+            {
+                "MESHKIT_TARGET": "aws",
+                "MESHKIT_AWS_ACCOUNT": "111122223333",
+                "AWS_ENDPOINT_URL": "",
+            },
+            ["AWS_ENDPOINT_URL", "unset"],
+        ),
+        (
+            {
+                "MESHKIT_TARGET": "endpoint",
+                "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+                "AWS_REGION": "Mars-1",
+            },
+            ["AWS_REGION", "us-west-2"],
+        ),
+    ],
+)
+def test_bad_input_start_environment(isolated, sent, env, words):
+    """An account id is 12 digits
+    (https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-identifiers.html); a Region
+    code is lowercase, like us-west-2
+    (https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html)."""
+    for key, value in env.items():
+        isolated.setenv(key, value)
+
+    with leaves_the_process_as_it_was(), pytest.raises(TargetError) as raised:
+        mk.sandbox.start(quiet=True)
+
+    assert all(word in str(raised.value) for word in words), str(raised.value)
+    assert sent == []
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"region": ""}, ["region", "us-west-2"]),
+        ({"region": "not-a-region"}, ["region", "us-west-2"]),
+        ({"region": "US-WEST-2"}, ["region", "us-west-2"]),
+        ({"region": 42}, ["region", "us-west-2"]),
+        ({"quiet": "no"}, ["quiet", "True or False"]),
+    ],
+)
+def test_bad_input_start_arguments(isolated, sent, kwargs, words):
+    """Region codes: https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html"""
+    with leaves_the_process_as_it_was(), pytest.raises(ValidationError) as raised:
+        mk.sandbox.start(**kwargs)
+
+    assert all(word in str(raised.value) for word in words), str(raised.value)
+    assert sent == []
+    assert sandbox._private_server is None
+
+
+@pytest.mark.parametrize("seed", ["42", 1.5, True])
+def test_bad_input_reset_seed_wipes_nothing(mesh, seed):
+    mk.buses.create_domain_bus("sales")
+
+    with pytest.raises(ValidationError, match=r"seed .*an int, e\.g\. 42"):
+        mk.sandbox.reset(seed=seed)
+
+    assert mk.buses.list_domain_buses().bus.tolist() == ["SalesEventBus"]
+
+
+@pytest.mark.parametrize("port", [-1, 65536, "5000", True, 2.5])
+def test_bad_input_embedded_server_port(port):
+    with pytest.raises(ValidationError, match=r"port.*0-65535.*0 for a free one"):
+        mk.sandbox.EmbeddedServer(port=port)
+
+
+def test_bad_input_reset_endpoint_url_type(isolated):
+    with pytest.raises(ValidationError, match=r"endpoint_url .*a str"):
+        mk.sandbox.reset(endpoint_url=5000)

@@ -245,14 +245,12 @@ def test_a_queue_deleted_moments_ago_is_explained(monkeypatch, mesh):
     sqs = boto3.client("sqs", region_name="us-west-2", aws_access_key_id="x",
                        aws_secret_access_key="x")  # fmt: skip
     with Stubber(sqs) as stub:
-        stub.add_client_error("get_queue_url", "QueueDoesNotExist")
         stub.add_client_error("create_queue", "QueueDeletedRecently")
         with pytest.raises(MeshkitError, match="wait a minute"):
-            _own_queue(sqs, "marketing-sales", "marketing", {})
-        stub.add_client_error("get_queue_url", "AWS.SimpleQueueService.NonExistentQueue")
+            _own_queue(sqs, "marketing-sales", None, {})
         stub.add_client_error("create_queue", "AWS.SimpleQueueService.QueueDeletedRecently")
         with pytest.raises(MeshkitError, match="wait a minute"):
-            _own_queue(sqs, "marketing-sales", "marketing", {})
+            _own_queue(sqs, "marketing-sales", None, {})
 
 
 def test_discard_messages_empties_the_queue_and_dlq_and_keeps_the_subscription(sales_bus, clients):
@@ -290,37 +288,6 @@ def test_discard_messages_gives_up_on_messages_held_in_flight(sales_bus, clients
         mk.subscriptions.discard_messages("marketing", bus="SalesEventBus", time_budget_s=1)
 
 
-def test_moto_delivers_before_put_events_returns_and_counts_exactly(sales_bus):
-    """AWS: EventBridge delivers asynchronously (the queue may still be empty when PutEvents
-    returns), and SQS's counts are approximate, lagging by up to a minute. moto: the messages are
-    in the queue when PutEvents returns, and the counts are exact."""
-    sub = mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
-
-    mk.events.publish("SalesEventBus", [sale(f"S-{n}") for n in range(7)])
-
-    assert mk.subscriptions.queue_depths(sub.queue_url) == (7, 0, 0)
-
-
-def test_moto_fails_put_events_when_a_target_queue_is_gone_instead_of_using_the_targets_dlq(
-    sales_bus, clients
-):
-    """AWS: the target's RetryPolicy and DeadLetterConfig apply; an event its queue cannot take
-    (the queue deleted, or its policy refusing EventBridge) goes to the target's DLQ, and
-    PutEvents succeeds. moto stores both settings but never uses them: here PutEvents fails as a
-    whole and the DLQ stays empty."""
-    events, sqs = clients
-    sub = mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
-    [target] = events.list_targets_by_rule(Rule=sub.name, EventBusName="SalesEventBus")["Targets"]
-    sqs.delete_queue(QueueUrl=sub.queue_url)
-
-    with pytest.raises(mk.events.PublishError, match="QueueDoesNotExist"):
-        mk.events.publish("SalesEventBus", [sale("S-1")])
-
-    assert target["DeadLetterConfig"] == {"Arn": sub.dlq_arn}
-    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
-    assert mk.subscriptions.queue_depths(sub.dlq_url) == (0, 0, 0)
-
-
 def test_a_queue_is_found_by_name_or_by_arn(sales_bus):
     sub = mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
 
@@ -329,3 +296,280 @@ def test_a_queue_is_found_by_name_or_by_arn(sales_bus):
 
     assert by_name == by_arn == sub.dlq_url
     assert mk.subscriptions.queue_url_of("no-such-queue") is None
+
+
+# -- issue 10, point 6: only what meshkit created -------------------------------------------------
+
+
+def _queue_names(sqs) -> list[str]:
+    return sorted(url.rsplit("/", 1)[-1] for url in sqs.list_queues().get("QueueUrls", []))
+
+
+def test_unsubscribe_leaves_another_teams_target_and_keeps_their_rule(sales_bus, clients, caplog):
+    """A target someone else put on meshkit's rule is theirs: EventBridge rules hold up to five
+    targets (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html), and
+    RemoveTargets removes only the ids it is given
+    (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_RemoveTargets.html)."""
+    # given: an audit team added its own queue as a second target of Marketing's rule
+    events, sqs = clients
+    caplog.set_level("WARNING", logger="meshkit")
+    sub = mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
+    audit = sqs.create_queue(QueueName="audit-copy")["QueueUrl"]
+    audit_arn = attributes(sqs, audit)["QueueArn"]
+    events.put_targets(Rule=sub.name, EventBusName="SalesEventBus",
+                       Targets=[{"Id": "audit", "Arn": audit_arn}])  # fmt: skip
+
+    # when
+    assert mk.subscriptions.unsubscribe("marketing", bus="SalesEventBus") is True
+
+    # then: meshkit's target and queues are gone; the rule stays with the audit team's target
+    targets = events.list_targets_by_rule(Rule=sub.name, EventBusName="SalesEventBus")["Targets"]
+    assert [(t["Id"], t["Arn"]) for t in targets] == [("audit", audit_arn)]
+    assert _queue_names(sqs) == ["audit-copy"]
+    assert "kept rule marketing-sales" in caplog.text and "'audit'" in caplog.text
+    mk.events.publish("SalesEventBus", [sale()])  # their subscription still works
+    assert mk.subscriptions.queue_depths(audit)[0] == 1
+
+
+def test_unsubscribe_deletes_no_queue_that_serves_another_subscription(sales_bus, clients):
+    # given: Marketing's subscription "promo" owns the queues promo and promo-dlq
+    _, sqs = clients
+    mk.buses.create_domain_bus("marketing")
+    mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES, name="promo")
+
+    # when: names that reach those queues, but not as this subscription's
+    with pytest.raises(NotMeshkitResourceError, match=r"queue promo-dlq .*subscription 'promo'"):
+        mk.subscriptions.unsubscribe("marketing", bus="SalesEventBus", name="promo-dlq")
+    with pytest.raises(NotMeshkitResourceError, match=r"queue promo .*on SalesEventBus"):
+        mk.subscriptions.unsubscribe("marketing", bus="MarketingEventBus", name="promo")
+    with pytest.raises(NotMeshkitResourceError, match=r"queue promo-dlq .*name="):
+        mk.subscriptions.discard_messages("marketing", bus="SalesEventBus", name="promo-dlq")
+
+    # then: nothing was deleted
+    assert _queue_names(sqs) == ["promo", "promo-dlq"]
+
+
+def test_subscribe_creates_nothing_when_a_hand_made_rule_has_the_name(sales_bus, clients, sent):
+    events, sqs = clients
+    events.put_rule(Name="marketing-sales", EventBusName="SalesEventBus", EventPattern="{}")
+    sent.clear()
+
+    refusal = r"rule marketing-sales on SalesEventBus .*meshkit did not create it.*name="
+    with pytest.raises(NotMeshkitResourceError, match=refusal):
+        mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
+
+    assert _queue_names(sqs) == []
+    reads = ("Get", "List", "Describe")
+    assert [r for r in sent if not r.operation.split(".")[-1].startswith(reads)] == []
+
+
+def test_subscribe_creates_nothing_when_the_dlq_name_is_taken_by_hand(sales_bus, clients):
+    _, sqs = clients
+    sqs.create_queue(QueueName="marketing-sales-dlq")
+
+    with pytest.raises(NotMeshkitResourceError, match="queue marketing-sales-dlq"):
+        mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
+
+    assert _queue_names(sqs) == ["marketing-sales-dlq"]
+
+
+def test_forward_puts_no_rule_on_a_bus_meshkit_did_not_create(mesh, clients):
+    # given: a SalesEventBus made by hand, and meshkit's Marketing bus
+    events, _ = clients
+    events.create_event_bus(Name="SalesEventBus")
+    marketing = mk.buses.create_domain_bus("marketing")
+
+    with pytest.raises(NotMeshkitResourceError, match=r"SalesEventBus.*domain="):
+        mk.subscriptions.forward("SalesEventBus", marketing, pattern=ALL_SALES, name="to-mkt")
+
+    assert events.list_rules(EventBusName="SalesEventBus")["Rules"] == []
+    # said explicitly, the rule is owned by that domain
+    mk.subscriptions.forward("SalesEventBus", marketing, pattern=ALL_SALES, name="to-mkt",
+                             domain="sales")  # fmt: skip
+    rule = events.describe_rule(Name="to-mkt", EventBusName="SalesEventBus")
+    tags = events.list_tags_for_resource(ResourceARN=rule["Arn"])["Tags"]
+    assert {"Key": "meshkit:domain", "Value": "sales"} in tags
+
+
+def test_forward_is_owned_by_the_domain_tagged_on_the_bus(mesh, clients):
+    events, _ = clients
+    mk.buses.create_domain_bus("mesh", name="MeshCentralBus")
+    marketing = mk.buses.create_domain_bus("marketing")
+
+    mk.subscriptions.forward("MeshCentralBus", marketing, pattern=ALL_SALES, name="hop")
+
+    rule = events.describe_rule(Name="hop", EventBusName="MeshCentralBus")
+    tags = events.list_tags_for_resource(ResourceARN=rule["Arn"])["Tags"]
+    assert {"Key": "meshkit:domain", "Value": "mesh"} in tags
+
+
+def test_a_forward_and_a_subscription_never_share_a_rule(sales_bus, clients):
+    events, _ = clients
+    marketing = mk.buses.create_domain_bus("marketing")
+    mk.subscriptions.subscribe("sales", bus="SalesEventBus", pattern=ALL_SALES, name="both")
+
+    with pytest.raises(NotMeshkitResourceError, match=r"rule both on SalesEventBus.*subscription"):
+        mk.subscriptions.forward("SalesEventBus", marketing, pattern=ALL_SALES, name="both")
+    mk.subscriptions.forward("SalesEventBus", marketing, pattern=ALL_SALES, name="fwd")
+    with pytest.raises(NotMeshkitResourceError, match=r"rule fwd on SalesEventBus.*forwards"):
+        mk.subscriptions.subscribe("sales", bus="SalesEventBus", pattern=ALL_SALES, name="fwd")
+    with pytest.raises(NotMeshkitResourceError, match=r"rule fwd on SalesEventBus.*forwards"):
+        mk.subscriptions.unsubscribe("sales", bus="SalesEventBus", name="fwd")
+
+    assert [t["Id"] for t in events.list_targets_by_rule(Rule="both", EventBusName="SalesEventBus")[
+        "Targets"]] == ["consumer-queue"]  # fmt: skip
+    assert [t["Id"] for t in events.list_targets_by_rule(Rule="fwd", EventBusName="SalesEventBus")[
+        "Targets"]] == ["forward"]  # fmt: skip
+
+
+def test_list_subscriptions_leaves_out_queues_that_are_not_the_rules(sales_bus, clients):
+    # given: a meshkit forwarding rule, and hand-made queues that happen to share its name
+    _, sqs = clients
+    marketing = mk.buses.create_domain_bus("marketing")
+    mk.subscriptions.forward("SalesEventBus", marketing, pattern=ALL_SALES, name="to-mkt")
+    sqs.create_queue(QueueName="to-mkt")
+    sqs.create_queue(QueueName="to-mkt-dlq")
+
+    assert mk.subscriptions.list_subscriptions().empty
+
+
+# -- issue 10, point 6: bad inputs to subscribe, forward and the rest -----------------------------
+
+BUS_ARN = "arn:aws:events:us-west-2:123456789012:event-bus/MarketingEventBus"
+
+
+def _subscribe(**kwargs):
+    return lambda: mk.subscriptions.subscribe(
+        kwargs.pop("consumer", "marketing"), **{"bus": "SalesEventBus", "pattern": ALL_SALES,
+                                                **kwargs}
+    )  # fmt: skip
+
+
+def _forward(**kwargs):
+    arguments = {"from_bus": "SalesEventBus", "to_bus_arn": BUS_ARN, "pattern": ALL_SALES,
+                 "name": "to-mkt", **kwargs}  # fmt: skip
+    return lambda: mk.subscriptions.forward(
+        arguments.pop("from_bus"), arguments.pop("to_bus_arn"), **arguments
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "words"),
+    [
+        pytest.param(_subscribe(bus=""), ValidationError, ["bus is empty", "1 to 256"],
+                     id="subscribe-bus-empty"),
+        pytest.param(_subscribe(bus=None), ValidationError,
+                     ["bus must be a string", "'SalesEventBus'"], id="subscribe-bus-None"),
+        pytest.param(_subscribe(bus="arn:aws:events:us-west-2:123456789012:event-bus/SalesEventBus"),
+                     ValidationError, ["bus", "is an ARN", "'SalesEventBus'"],
+                     id="subscribe-bus-arn"),
+        pytest.param(_subscribe(pattern=None), PatternError, ["pattern", "non-empty JSON object"],
+                     id="subscribe-pattern-None"),
+        pytest.param(_subscribe(pattern=[{"source": ["sales.domain"]}]), PatternError,
+                     ["pattern", "non-empty JSON object"], id="subscribe-pattern-list"),
+        pytest.param(_subscribe(consumer=None), ValidationError,
+                     ["consumer_domain must be a string", "'sales'"], id="subscribe-consumer-None"),
+        pytest.param(_subscribe(consumer="marketing/emea"), ValidationError,
+                     ["consumer_domain 'marketing/emea'", "only letters, digits"],
+                     id="subscribe-consumer-slash"),
+        pytest.param(_subscribe(consumer="customer-analytics-and-reporting-for-emea-apac-and-americas"),
+                     ValidationError, ["subscription name", "is 65 characters", "64", "name="],
+                     id="subscribe-derived-name-too-long"),
+        pytest.param(_subscribe(name="m" * 65), ValidationError,
+                     ["name=", "64", "80"], id="subscribe-name-65"),
+        pytest.param(_subscribe(name="marketing.sales"), ValidationError,
+                     ["name=", "'-' or '_'", "e.g. 'marketing-sales'"], id="subscribe-name-dot"),
+        pytest.param(_subscribe(name=7), ValidationError,
+                     ["name must be a string", "'marketing-sales'"], id="subscribe-name-int"),
+        pytest.param(_subscribe(max_receive_count=1001), ValidationError,
+                     ["max_receive_count is 1001", "1 to 1000"], id="subscribe-mrc-1001"),
+        pytest.param(_subscribe(max_receive_count="3"), ValidationError,
+                     ["max_receive_count is '3'", "whole numbers"], id="subscribe-mrc-str"),
+        pytest.param(_subscribe(max_receive_count=True), ValidationError,
+                     ["max_receive_count is True", "whole numbers 1 to 1000"],
+                     id="subscribe-mrc-bool"),
+        pytest.param(_subscribe(visibility_timeout_s=-1), ValidationError,
+                     ["visibility_timeout_s is -1", "0 to 43200"], id="subscribe-vt-negative"),
+        pytest.param(_subscribe(visibility_timeout_s=30.5), ValidationError,
+                     ["visibility_timeout_s is 30.5", "whole numbers"], id="subscribe-vt-float"),
+        pytest.param(_subscribe(max_event_age_s=59), ValidationError,
+                     ["max_event_age_s is 59", "60 to 86400"], id="subscribe-age-59"),
+        pytest.param(_forward(from_bus=None), ValidationError,
+                     ["from_bus must be a string", "'SalesEventBus'"], id="forward-from-None"),
+        pytest.param(_forward(to_bus_arn="MarketingEventBus"), ValidationError,
+                     ["to_bus_arn 'MarketingEventBus'", "arn:aws:events:", "create_domain_bus"],
+                     id="forward-to-name"),
+        pytest.param(_forward(to_bus_arn="arn:aws:sqs:us-west-2:123456789012:q"),
+                     ValidationError, ["to_bus_arn", "event bus ARN"], id="forward-to-queue"),
+        pytest.param(_forward(to_bus_arn="arn:aws:events:us-west-2:1234:event-bus/X"),
+                     ValidationError, ["to_bus_arn", "12-digit account"], id="forward-to-account"),
+        pytest.param(_forward(name=None), ValidationError,
+                     ["name must be a string", "'to-marketing'"], id="forward-name-None"),
+        pytest.param(_forward(name="to marketing"), ValidationError,
+                     ["name 'to marketing'", "1 to 64", "'.', '-' or '_'"],
+                     id="forward-name-space"),
+        pytest.param(_forward(name="f" * 65), ValidationError,
+                     ["name", "65 characters", "1 to 64"], id="forward-name-65"),
+        pytest.param(_forward(role_arn="admin"), ValidationError,
+                     ["role_arn 'admin'", "arn:aws:iam::"], id="forward-role-name"),
+        pytest.param(_forward(pattern="{not json"), PatternError,
+                     ["pattern", "not valid JSON"], id="forward-pattern-text"),
+        pytest.param(_forward(domain=""), ValidationError, ["domain", "must start with a letter"],
+                     id="forward-domain-empty"),
+        pytest.param(lambda: mk.subscriptions.unsubscribe("marketing", bus="SalesEventBus",
+                                                          force="no"),
+                     ValidationError, ["force is 'no'", "True or False"],
+                     id="unsubscribe-force-str"),
+        pytest.param(lambda: mk.subscriptions.discard_messages("marketing", bus="SalesEventBus",
+                                                               time_budget_s=None),
+                     ValidationError, ["time_budget_s is None", "seconds"],
+                     id="discard-budget-None"),
+        pytest.param(lambda: mk.subscriptions.discard_messages("marketing", bus="SalesEventBus",
+                                                               time_budget_s=-1),
+                     ValidationError, ["time_budget_s is -1", "seconds"],
+                     id="discard-budget-negative"),
+        pytest.param(lambda: mk.subscriptions.queue_url_of(None), ValidationError,
+                     ["queue must be a string", "arn:aws:sqs:"], id="queue-url-of-None"),
+        pytest.param(lambda: mk.subscriptions.queue_url_of("arn:aws:sqs:eu-west-1"),
+                     ValidationError, ["queue 'arn:aws:sqs:eu-west-1'", "<account>:<name>"],
+                     id="queue-url-of-short-arn"),
+        pytest.param(lambda: mk.subscriptions.queue_depths(None), ValidationError,
+                     ["queue_url must be", "queue_url_of"], id="queue-depths-None"),
+        pytest.param(lambda: mk.subscriptions.queue_depths("marketing-sales"), ValidationError,
+                     ["queue_url 'marketing-sales'", "queue_url_of"], id="queue-depths-name"),
+    ],
+)  # fmt: skip
+def test_bad_input_to_subscriptions_is_refused_before_any_call(mesh, sent, call, error, words):
+    """Limits: rule names 1-64 of [.-_A-Za-z0-9] (PutRule,
+    https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html); queue names
+    1-80 of [-_A-Za-z0-9] (CreateQueue,
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html);
+    VisibilityTimeout 0-43,200 s and maxReceiveCount 1-1,000 (SetQueueAttributes,
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html);
+    RetryPolicy's MaximumEventAgeInSeconds 60-86,400 (RetryPolicy,
+    https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_RetryPolicy.html)."""
+    with pytest.raises(error) as refused:
+        call()
+
+    for word in words:
+        assert word in str(refused.value)
+    assert sent == []
+
+
+def test_queues_of_an_older_meshkit_are_recognised_by_their_policy_and_retagged(sales_bus, clients):
+    """Queues made before meshkit tagged the subscription on them are still this subscription's
+    when their policy admits its rule; subscribing again tags them."""
+    _, sqs = clients
+    sub = mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
+    for url in (sub.queue_url, sub.dlq_url):
+        sqs.untag_queue(QueueUrl=url, TagKeys=["meshkit:subscription", "meshkit:bus"])
+
+    again = mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
+
+    assert again.queue_url == sub.queue_url
+    tags = sqs.list_queue_tags(QueueUrl=sub.dlq_url)["Tags"]
+    assert (tags["meshkit:subscription"], tags["meshkit:bus"]) == (
+        "marketing-sales",
+        "SalesEventBus",
+    )
+    assert mk.subscriptions.unsubscribe("marketing", bus="SalesEventBus") is True
