@@ -25,6 +25,14 @@ request makes a condition false, except for negated operators (true), ``...IfExi
 ``ForAllValues:`` (true) and ``Null``. A policy variable whose key is missing (and that has no
 default) makes its condition false, negated operators included; the value it substitutes is
 literal (a ``*`` in it is no wildcard).
+
+The keys IAM sets from the request itself are derived, unless the caller's context has them
+(IAM User Guide, "AWS global condition context keys"): ``aws:CurrentTime`` and
+``aws:EpochTime`` always; from ``principal=``, ``aws:PrincipalArn`` (a role session's is its
+role's ARN, without the role's path, which a session ARN does not show),
+``aws:PrincipalAccount``, ``aws:PrincipalType``, ``aws:PrincipalIsAWSService``,
+``aws:username`` (IAM users), ``aws:userid`` (the root user and federated users: the unique ids
+of users and roles are not in their ARNs) and ``aws:PrincipalServiceName`` (services).
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import reprlib
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -68,6 +78,95 @@ class Match:
     statement: str  # its Sid, or its position: "#1"
     effect: str
     via: str = IDENTITY  # resource policies: "direct" (names the caller) or "account"
+
+
+# -- any value, shown and checked ---------------------------------------------------------------
+
+
+class _Abbreviated(reprlib.Repr):
+    """repr, abbreviated: nesting, long strings and numbers beyond Python's text limit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxstring = self.maxother = 120
+        self.maxlist = self.maxtuple = self.maxdict = self.maxset = 6
+
+    def repr_int(self, x: int, level: int) -> str:
+        return (
+            repr(x)
+            if _readable(x)
+            else f"<a number of more than {sys.get_int_max_str_digits()} digits>"
+        )
+
+
+_ABBREVIATED = _Abbreviated()
+MAX_NESTING = 16  # IAM's grammar nests 6: policy, Statement, statement, Condition, operator, values
+
+
+def shown(value: Any, limit: int = 160) -> str:
+    """``value`` for a message: its repr, abbreviated, never raising (deep nesting, a cycle or
+    a number too long to print would make ``repr`` raise)."""
+    text = _ABBREVIATED.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _readable(number: int) -> bool:
+    try:
+        str(number)
+    except ValueError:  # more digits than Python converts to text
+        return False
+    return True
+
+
+def unreadable(document: Any) -> str | None:
+    """Why ``document`` can be no policy, whatever it says, or None: it nests deeper than
+    ``MAX_NESTING``, contains itself, or holds a number too long to convert to text. Checked
+    without recursion, so that any input gets an answer."""
+    heights: dict[int, int] = {}  # id -> levels of containers below and including it
+    active: set[int] = set()  # the containers on the path being walked
+    keep: list[Any] = []  # keeps the ids in heights and active unique
+    grammar = (
+        "IAM's grammar nests 6 levels (policy, Statement, statement, Condition, operator, values)"
+    )
+    stack: list[tuple[Any, str, int, bool]] = [(document, "", 1, False)]
+    while stack:
+        node, where, depth, leaving = stack.pop()
+        at = where or "the policy"
+        if isinstance(node, int) and not isinstance(node, bool):
+            if not _readable(node):
+                digits = sys.get_int_max_str_digits()
+                return (
+                    f"{at} is a number of more than {digits} digits, more than meshkit can read; "
+                    "write it as a string (its digits, or e.g. '1e5000'), or check the policy "
+                    "on AWS"
+                )
+            continue
+        if not isinstance(node, (Mapping, list, tuple)):
+            continue
+        children = list(node.items()) if isinstance(node, Mapping) else list(enumerate(node))
+        if leaving:
+            active.discard(id(node))
+            heights[id(node)] = 1 + max((heights.get(id(c), 0) for _, c in children), default=0)
+            continue
+        if id(node) in active:
+            return f"{at} contains itself, which no policy can: {grammar}; pass plain JSON data"
+        if depth - 1 + heights.get(id(node), 1) > MAX_NESTING:
+            return (
+                f"{at} nests more than {MAX_NESTING} levels deep; {grammar}: write each element "
+                "as the grammar has it"
+            )
+        if id(node) in heights:
+            continue  # met before, at a depth that was fine; the check above covers this one
+        active.add(id(node))
+        keep.append(node)
+        stack.append((node, where, depth, True))
+        for label, child in children:
+            if isinstance(label, int) and not isinstance(label, bool) and not _readable(label):
+                stack.append((label, f"{where}[key]", depth + 1, False))
+                continue
+            stack.append((child, f"{where}[{shown(label, 60)}]", depth + 1, False))
+    return None
 
 
 # -- patterns and variables ---------------------------------------------------------------------
@@ -162,6 +261,8 @@ def as_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (datetime, date)):
         return value.isoformat()
+    if isinstance(value, int):  # Decimal prints any length; str stops at sys's digit limit
+        return str(Decimal(value))
     return str(value)
 
 
@@ -224,8 +325,8 @@ _EXAMPLES = {
 def _number(value: Any) -> Decimal | None:
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
         return None
-    try:
-        number = Decimal(str(value).strip())
+    try:  # an int exactly, whatever its length; a float as written (0.1 is 0.1)
+        number = Decimal(value) if isinstance(value, int) else Decimal(str(value).strip())
     except InvalidOperation:
         return None
     return number if number.is_finite() else None
@@ -345,6 +446,9 @@ def parse_policy(document: Any, *, name: str, kind: str) -> Policy:
                 f"policy {name!r} is a string but not valid JSON ({error}); pass the policy "
                 "as a dict, or as its JSON text"
             ) from None
+    problem = unreadable(document)
+    if problem:
+        raise MalformedPolicyError(f"policy {name!r}: {problem}")
     if not isinstance(document, Mapping):
         raise MalformedPolicyError(
             f"policy {name!r} is a {type(document).__name__}, not a policy document; pass a "
@@ -359,7 +463,7 @@ def parse_policy(document: Any, *, name: str, kind: str) -> Policy:
     version = document.get("Version", "2008-10-17")  # IAM's default, without variables
     if version not in VERSIONS:
         raise MalformedPolicyError(
-            f"policy {name!r} has Version {version!r}; IAM knows only '2012-10-17' (use it) "
+            f"policy {name!r} has Version {shown(version)}; IAM knows only '2012-10-17' (use it) "
             "and '2008-10-17'"
         )
     if "Statement" not in document:
@@ -396,7 +500,7 @@ def _parse_statement(
         raise MalformedPolicyError(f"{where} is a {type(statement).__name__}; give a dict")
     sid = statement.get("Sid")
     if sid is not None and not isinstance(sid, str):
-        raise MalformedPolicyError(f"{where}: Sid {sid!r} must be a string")
+        raise MalformedPolicyError(f"{where}: Sid {shown(sid)} must be a string")
     if sid:
         where = f"statement {sid} of policy {policy!r}"
     unknown = sorted(set(map(str, statement)) - _STATEMENT_ELEMENTS)
@@ -408,13 +512,13 @@ def _parse_statement(
     effect = statement.get("Effect")
     if effect not in ("Allow", "Deny"):
         raise MalformedPolicyError(
-            f'{where}: Effect is {effect!r}; write exactly "Allow" or "Deny" (case matters)'
+            f'{where}: Effect is {shown(effect)}; write exactly "Allow" or "Deny" (case matters)'
         )
     actions, not_action = _either(statement, "Action", "NotAction", where, required=True)
     for action in actions:
         if action != "*" and ":" not in action:
             raise MalformedPolicyError(
-                f"{where}: {'NotAction' if not_action else 'Action'} {action!r} names no "
+                f"{where}: {'NotAction' if not_action else 'Action'} {shown(action)} names no "
                 "service; write <service>:<action>, e.g. events:PutEvents"
             )
     resources, not_resource = _either(
@@ -423,7 +527,7 @@ def _parse_statement(
     for resource in resources or ():
         if resource != "*" and not resource.startswith("arn:"):
             raise MalformedPolicyError(
-                f"{where}: {'NotResource' if not_resource else 'Resource'} {resource!r} is "
+                f"{where}: {'NotResource' if not_resource else 'Resource'} {shown(resource)} is "
                 "not an ARN; write arn:<partition>:<service>:<region>:<account>:<resource>, or *"
             )
     principals, not_principal = None, False
@@ -468,7 +572,8 @@ def _either(
     values = _as_list(statement[key])
     if not values or not all(isinstance(value, str) and value for value in values):
         raise MalformedPolicyError(
-            f"{where}: {key} must be a non-empty string or list of strings, not {statement[key]!r}"
+            f"{where}: {key} must be a non-empty string or list of strings, not "
+            f"{shown(statement[key])}"
         )
     return tuple(values), key == negated
 
@@ -516,13 +621,13 @@ def _parse_principals(
         return (("*", "", ""),), element == "NotPrincipal"
     if not isinstance(value, Mapping) or not value:
         raise MalformedPolicyError(
-            f'{where}: {element} must be "*" or a dict such as {{"AWS": [...]}}, not {value!r}'
+            f'{where}: {element} must be "*" or a dict such as {{"AWS": [...]}}, not {shown(value)}'
         )
     entries = []
     for kind, names in value.items():
         if kind not in _PRINCIPAL_TYPES:
             raise MalformedPolicyError(
-                f"{where}: {element} type {kind!r} is not one of {', '.join(_PRINCIPAL_TYPES)}"
+                f"{where}: {element} type {shown(kind)} is not one of {', '.join(_PRINCIPAL_TYPES)}"
             )
         listed = _as_list(names)
         if not listed or not all(isinstance(name, str) and name for name in listed):
@@ -559,13 +664,13 @@ def _parse_conditions(conditions: Any, where: str) -> tuple[tuple[str, str, tupl
     if not isinstance(conditions, Mapping):
         raise MalformedPolicyError(
             f"{where}: Condition must be a dict of operator -> {{key: value(s)}}, not "
-            f"{conditions!r}"
+            f"{shown(conditions)}"
         )
     parsed = []
     for operator, keys in conditions.items():
         if not isinstance(operator, str) or not isinstance(keys, Mapping):
             raise MalformedPolicyError(
-                f"{where}: Condition {operator!r} must map condition keys to values, e.g. "
+                f"{where}: Condition {shown(operator)} must map condition keys to values, e.g. "
                 '{"StringEquals": {"events:source": "sales.domain"}}'
             )
         for key, values in keys.items():
@@ -576,8 +681,8 @@ def _parse_conditions(conditions: Any, where: str) -> tuple[tuple[str, str, tupl
                 or not all(isinstance(value, (str, int, float, bool)) for value in listed)
             ):
                 raise MalformedPolicyError(
-                    f"{where}: Condition {operator} {key!r} must be a condition key with a "
-                    f"string, number or boolean value, or a list of them, not {values!r}"
+                    f"{where}: Condition {operator} {shown(key)} must be a condition key with a "
+                    f"string, number or boolean value, or a list of them, not {shown(values)}"
                 )
             _check_condition_values(operator, key, listed, where)
             parsed.append((operator, key.lower(), tuple(listed)))
@@ -590,7 +695,7 @@ def _check_condition_values(operator: str, key: str, values: list[Any], where: s
     if base == "Null" and if_exists and qualifier is None:
         raise MalformedPolicyError(
             f"{where}: {operator} is not an operator: IfExists goes with any operator except "
-            f'Null, which itself tests whether {key!r} exists; write "Null"'
+            f'Null, which itself tests whether {shown(key)} exists; write "Null"'
         )
     if not _supported(operator):
         return  # refused, if it matters, when evaluated
@@ -600,7 +705,7 @@ def _check_condition_values(operator: str, key: str, values: list[Any], where: s
             bad = [v for v in bad if not _VARIABLE.search(as_text(v))]
         if bad:
             raise MalformedPolicyError(
-                f'{where}: {operator} {key!r} takes "true" or "false", not {bad[0]!r}'
+                f'{where}: {operator} {shown(key)} takes "true" or "false", not {shown(bad[0])}'
             )
         return
     family = _OPERATORS[base][0]
@@ -608,8 +713,8 @@ def _check_condition_values(operator: str, key: str, values: list[Any], where: s
         bad = [v for v in values if _PARSE[family](v) is None]
         if bad:
             raise MalformedPolicyError(
-                f"{where}: {operator} {key!r} value {bad[0]!r} is not {_EXAMPLES[family]} "
-                "(policy variables cannot be used with this operator)"
+                f"{where}: {operator} {shown(key)} value {shown(bad[0])} is not "
+                f"{_EXAMPLES[family]} (policy variables cannot be used with this operator)"
             )
 
 
@@ -670,13 +775,13 @@ def request(
     """Check the question's arguments and return it as a ``Request``."""
     if not isinstance(action, str) or not re.fullmatch(r"[A-Za-z0-9-]+:[^\s:*?]+", action):
         raise ValidationError(
-            f"action {action!r} is not <service>:<action>; ask about one action, e.g. "
+            f"action {shown(action)} is not <service>:<action>; ask about one action, e.g. "
             "'events:PutEvents' (no wildcards)"
         )
     arn = _ARN.fullmatch(resource) if isinstance(resource, str) else None
     if resource != "*" and not arn:
         raise ValidationError(
-            f"resource {resource!r} is not an ARN; pass the resource's ARN, e.g. "
+            f"resource {shown(resource)} is not an ARN; pass the resource's ARN, e.g. "
             "'arn:aws:events:us-west-2:123456789012:event-bus/SalesEventBus', or '*' for "
             "actions that take no resource"
         )
@@ -684,13 +789,13 @@ def request(
     if resource_account is not None:
         if not isinstance(resource_account, str) or not _ACCOUNT_ID.fullmatch(resource_account):
             raise ValidationError(
-                f"resource_account {resource_account!r} is not a 12-digit account id; pass the "
-                "account that owns the resource as a string, e.g. '123456789012'"
+                f"resource_account {shown(resource_account)} is not a 12-digit account id; pass "
+                "the account that owns the resource as a string, e.g. '123456789012'"
             )
         if owner and owner != resource_account:
             raise ValidationError(
-                f"resource_account {resource_account!r} contradicts the account in the resource's "
-                f"ARN ({owner}); leave resource_account out, or correct it"
+                f"resource_account {shown(resource_account)} contradicts the account in the "
+                f"resource's ARN ({owner}); leave resource_account out, or correct it"
             )
         owner = resource_account
     return Request(action, resource, owner, _caller(principal), _context(context))
@@ -704,7 +809,7 @@ def _caller(principal: Any) -> Caller:
     identity = _identity(principal) if isinstance(principal, str) else None
     if identity is None:
         raise ValidationError(
-            f"principal {principal!r} is not an IAM or STS ARN, a 12-digit account id or a "
+            f"principal {shown(principal)} is not an IAM or STS ARN, a 12-digit account id or a "
             "service principal; pass e.g. 'arn:aws:iam::123456789012:role/sales-producer', "
             "'arn:aws:sts::123456789012:assumed-role/sales-producer/session' or "
             "'events.amazonaws.com'"
@@ -728,19 +833,19 @@ def _context(context: Any) -> dict[str, Any]:
     for key, value in context.items():
         if not isinstance(key, str) or not key:
             raise ValidationError(
-                f"context key {key!r} is not a condition key name; use strings such as "
+                f"context key {shown(key)} is not a condition key name; use strings such as "
                 "'aws:SourceIp'"
             )
         values = list(value) if isinstance(value, (list, tuple)) else [value]
         if value is not None and not all(isinstance(v, _CONTEXT_TYPES) for v in values):
             raise ValidationError(
-                f"context[{key!r}] is {value!r}; a condition key's value is a string, number, "
-                "boolean or date-time, or a list of them (None: the key is absent)"
+                f"context[{shown(key)}] is {shown(value)}; a condition key's value is a string, "
+                "number, boolean or date-time, or a list of them (None: the key is absent)"
             )
         lower = key.lower()
         if lower in normalized and normalized[lower] != value:
             raise ValidationError(
-                f"context has {key!r} twice with different values (key names are "
+                f"context has {shown(key)} twice with different values (key names are "
                 "case-insensitive in IAM); keep one"
             )
         normalized[lower] = value
@@ -811,7 +916,7 @@ def _condition_holds(
     qualifier, base, if_exists = _split_operator(operator)
     if not _supported(operator):
         raise UnsupportedConditionError(
-            f"{statement.name}: condition operator {operator!r} is not supported offline "
+            f"{statement.name}: condition operator {shown(operator)} is not supported offline "
             f"(supported: {', '.join(SUPPORTED_OPERATORS)}, each also with ForAllValues: or "
             "ForAnyValue:); check this policy on AWS with simulate_custom_policy instead of "
             "trusting an offline answer"
@@ -876,8 +981,8 @@ def _request_value(family: str, value: Any, key: str, operator: str, statement: 
     parsed = _REQUEST_PARSE[family](value)
     if parsed is None:
         raise ValidationError(
-            f"context[{key!r}] = {value!r} is not {_EXAMPLES[family]}, but {statement.name} "
-            f"compares it with {operator}; pass such a value"
+            f"context[{shown(key)}] = {shown(value)} is not {_EXAMPLES[family]}, but "
+            f"{statement.name} compares it with {operator}; pass such a value"
         )
     return parsed
 
@@ -932,9 +1037,7 @@ def evaluate(
     caller = request.caller
     if caller.given is None:  # assumed to be in the resource's account
         caller = Caller(None, request.resource_account, frozenset())
-    context = dict(request.context)
-    if caller.given and caller.account and "aws:principalaccount" not in context:
-        context["aws:principalaccount"] = caller.account
+    context = {**_request_keys(caller, datetime.now(timezone.utc)), **request.context}
     request = Request(request.action, request.resource, request.resource_account, caller, context)
     mine = matching(identity.values(), request)
     theirs = matching([resource_policy], request) if resource_policy else []
@@ -956,8 +1059,8 @@ def evaluate(
         other = _decide(identity, resource_policy, request, mine, theirs, cross=True)
         if same[0] != other[0]:
             raise UnknownResourceAccountError(
-                f"cannot tell which account owns {request.resource!r} (its ARN names none), and "
-                f"the answer depends on it: {same[0]} if it is {caller.account}'s, as the "
+                f"cannot tell which account owns {shown(request.resource)} (its ARN names none), "
+                f"and the answer depends on it: {same[0]} if it is {caller.account}'s, as the "
                 f"caller is, {other[0]} if another account's; pass resource_account= (the "
                 "12-digit id of the account that owns it)"
             )
@@ -969,6 +1072,36 @@ def evaluate(
             f"; no principal given, so the caller is assumed to be in the resource's account{owner}"
         )
     return decision, match, reason
+
+
+def _request_keys(caller: Caller, now: datetime) -> dict[str, Any]:
+    """The condition keys IAM sets from the request itself (IAM User Guide, "AWS global
+    condition context keys"), lower-cased, as far as ``principal=`` tells them."""
+    keys: dict[str, Any] = {"aws:currenttime": now, "aws:epochtime": int(now.timestamp())}
+    if caller.given is None:
+        return keys
+    if caller.service:
+        return keys | {"aws:principalisawsservice": True, "aws:principalservicename": caller.given}
+    keys |= {"aws:principalisawsservice": False, "aws:principalaccount": caller.account}
+    identity = _identity(caller.given)
+    if identity is None or not caller.given.startswith("arn:"):
+        return keys  # an account id alone: some principal of that account, not named
+    kind, account, name = identity
+    partition = caller.given.split(":")[1]
+    if kind == "session":  # a session's PrincipalArn is its role's; the role's path is unknown
+        arn = f"arn:{partition}:iam::{account}:role/{name.split('/', 1)[0]}"
+    else:
+        arn = caller.given
+    types = {"root": "Account", "user": "User", "role": "AssumedRole", "session": "AssumedRole",
+             "federated": "FederatedUser"}  # fmt: skip
+    keys |= {"aws:principalarn": arn, "aws:principaltype": types[kind]}
+    if kind == "user":
+        keys["aws:username"] = name
+    if kind == "root":
+        keys["aws:userid"] = account
+    if kind == "federated":
+        keys["aws:userid"] = f"{account}:{name}"
+    return keys
 
 
 def _decide(

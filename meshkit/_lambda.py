@@ -4,6 +4,7 @@ a timeout, and the reading of its batch responses."""
 from __future__ import annotations
 
 import contextvars
+import copy
 import decimal
 import inspect
 import json
@@ -57,10 +58,22 @@ class Invocation:
     goes on in the background while the caller stops waiting for it. The caller must then treat
     its batch as failed, never delete its messages, and not hand them to another call while
     ``running`` is true.
+
+    The handler gets its own deep copy of ``event``, as a Lambda function gets its own decoded
+    payload: whatever it changes in the event (ids, receipt handles, attributes, the list of
+    records), the caller still decides from what it sent. With ``start=False`` the call begins
+    at ``start()``, so that a caller can keep hold of it before it runs (a KeyboardInterrupt
+    between the two then cannot lose track of a running call).
     """
 
     def __init__(
-        self, handler: Callable[..., Any], event: Any, context: Any, *, deadline: float
+        self,
+        handler: Callable[..., Any],
+        event: Any,
+        context: Any,
+        *,
+        deadline: float,
+        start: bool = True,
     ) -> None:
         self.deadline = deadline
         self.response: Any = None
@@ -70,10 +83,16 @@ class Invocation:
         # The caller's context variables (loggers' keys, ...), as if the handler ran inline.
         self._worker = threading.Thread(
             target=contextvars.copy_context().run,
-            args=(self._call, handler, event, context),
+            # Copied here, in the caller's thread, before the handler can run.
+            args=(self._call, handler, copy.deepcopy(event), context),
             name="meshkit-invocation",
             daemon=True,  # an endless handler must not keep the interpreter alive
         )
+        if start:
+            self._worker.start()
+
+    def start(self) -> None:
+        """Begin the call (for an ``Invocation`` made with ``start=False``)."""
         self._worker.start()
 
     def _call(self, handler: Callable[..., Any], event: Any, context: Any) -> None:

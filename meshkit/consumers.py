@@ -23,7 +23,8 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,7 @@ __all__ = [
     "EventSourceMappingError",
     "IdempotencyTableError",
     "QueueNotFoundError",
+    "RunInterrupted",
     "RunInterruptedError",
     "RunSummary",
     "create_idempotency_table",
@@ -121,6 +123,22 @@ class RunInterruptedError(MeshkitError):
     ``summary`` is the ``RunSummary`` so far (``stopped == "interrupted"``). Nothing is lost:
     the messages the run did not delete stay in the queue and come back after their visibility
     timeout; run again once SQS answers.
+    """
+
+    def __init__(self, message: str, *, summary: RunSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A KeyboardInterrupt (Ctrl-C, or a notebook's "interrupt kernel") stopped ``run``.
+
+    ``summary`` is the ``RunSummary`` so far (``stopped == "interrupted"``). It stays a
+    KeyboardInterrupt, not a ``MeshkitError``, so that an ``except Exception`` does not swallow
+    the user's request to stop. Nothing is lost: the messages the run did not delete stay in
+    the queue. A handler call that was running goes on in the background (Python cannot stop a
+    thread); its messages are not deleted, and a later ``run`` of the queue in this process
+    waits for it to end.
     """
 
     def __init__(self, message: str, *, summary: RunSummary) -> None:
@@ -599,6 +617,10 @@ def run(
         When the queue's visibility timeout is below the function's timeout (or 0).
     RunInterruptedError
         When an SQS call fails mid-run (a lost connection); its ``summary`` says what was done.
+    RunInterrupted
+        On Ctrl-C (a KeyboardInterrupt, which it is), with ``summary`` likewise. Any other
+        BaseException (``SystemExit``, ...) passes through with the summary attached as its
+        ``summary`` attribute.
 
     Examples
     --------
@@ -653,22 +675,40 @@ def run(
             timeline=timeline,
         )
     except (BotoCoreError, ClientError) as err:
-        summary.stopped = "interrupted"
-        summary.elapsed_s = time.monotonic() - started
         raise RunInterruptedError(
-            f"run stopped: an SQS call failed ({type(err).__name__}: {err}). So far "
-            f"{summary.batches} batch(es): {summary.processed} processed, {summary.failed} "
-            f"failed, {summary.unfinished} unfinished (error.summary has the details). Nothing "
-            "is lost: the messages not deleted stay in the queue and come back after their "
-            "visibility timeout. Check that the endpoint answers (mk.sandbox.start()), then "
+            f"run stopped: an SQS call failed ({type(err).__name__}: {err}). "
+            f"{_interrupted(summary, started)} Check that the endpoint answers "
+            "(mk.sandbox.start()), then run again",
+            summary=summary,
+        ) from err
+    except KeyboardInterrupt as err:
+        raise RunInterrupted(
+            f"run interrupted (KeyboardInterrupt). {_interrupted(summary, started)} To go on, "
             "run again",
             summary=summary,
         ) from err
+    except BaseException as err:
+        if not isinstance(err, Exception):  # SystemExit, ...: keep the accounting with it
+            _interrupted(summary, started)
+            err.summary = summary  # type: ignore[attr-defined]
+        raise
     finally:
         if timeline is not None:
             timeline.stop()
     summary.elapsed_s = time.monotonic() - started
     return summary
+
+
+def _interrupted(summary: RunSummary, started: float) -> str:
+    """Mark a run as interrupted; say what it did so far, and that nothing is lost."""
+    summary.stopped = "interrupted"
+    summary.elapsed_s = time.monotonic() - started
+    return (
+        f"So far {summary.batches} batch(es): {summary.processed} processed, {summary.failed} "
+        f"failed, {summary.unfinished} unfinished (error.summary has the details). Nothing is "
+        "lost: the messages not deleted stay in the queue and come back after their "
+        "visibility timeout."
+    )
 
 
 def _check_run_arguments(
@@ -690,21 +730,7 @@ def _check_run_arguments(
             f"handler must be a function handler(event, context), not {type(handler).__name__}: "
             "pass the function itself (e.g. mk.consumers.lambda_handler), not its name or result"
         )
-    if not isinstance(queue_url, str) or not queue_url.strip():
-        raise ValidationError(
-            f"queue_url must be the queue's URL, not {queue_url!r}: pass e.g. sub.queue_url "
-            "from mk.subscriptions.subscribe"
-        )
-    if "://" not in queue_url:
-        fix = (
-            "mk.subscriptions.queue_url_of(arn)"
-            if queue_url.startswith("arn:")
-            else "sqs.get_queue_url(QueueName=...)['QueueUrl']"
-        )
-        raise ValidationError(
-            f"queue_url {queue_url!r} is not a URL (a queue name or ARN?): pass the queue's "
-            f"URL, from {fix}"
-        )
+    _check_queue_url("queue_url", queue_url, "sub.queue_url")
     _check_whole("batch_size", batch_size, 1, _BATCH_MAX, f"give 1 to {_BATCH_MAX:,}")
     _check_seconds(
         "batching_window_s",
@@ -746,6 +772,43 @@ def _check_run_arguments(
     for name, value in flags.items():
         if not isinstance(value, bool):
             raise ValidationError(f"{name} must be True or False, not {value!r}")
+
+
+def _check_queue_url(name: str, value: Any, example: str) -> None:
+    """A queue's URL, not its name or ARN (which SQS calls do not take)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(
+            f"{name} must be the queue's URL, not {value!r}: pass e.g. {example} from "
+            "mk.subscriptions.subscribe"
+        )
+    if "://" not in value:
+        fix = (
+            "mk.subscriptions.queue_url_of(arn)"
+            if value.startswith("arn:")
+            else "sqs.get_queue_url(QueueName=...)['QueueUrl']"
+        )
+        raise ValidationError(
+            f"{name} {value!r} is not a URL (a queue name or ARN?): pass the queue's URL, "
+            f"from {fix}"
+        )
+
+
+@contextmanager
+def _queue_must_exist(name: str, url: str) -> Iterator[None]:
+    """Turn SQS's "no such queue" for ``url`` into a ``QueueNotFoundError`` naming ``name``."""
+    try:
+        yield
+    except ClientError as err:
+        error = err.response["Error"]
+        if error.get("QueryErrorCode") == "QueueDoesNotExist" or error["Code"] in (
+            "QueueDoesNotExist",
+            "AWS.SimpleQueueService.NonExistentQueue",
+        ):
+            raise QueueNotFoundError(
+                f"{name} {url} names no queue (in this account and region): check the URL, or "
+                "create the queue first with mk.subscriptions.subscribe"
+            ) from err
+        raise
 
 
 def _check_whole(name: str, value: Any, low: int, high: int | None, rule: str) -> None:
@@ -908,20 +971,11 @@ class _Mapping:
     ) -> _Mapping:
         """Read the queue's settings once, and check them as ``CreateEventSourceMapping`` does."""
         sqs = _aws.client("sqs", boto3_session)
-        try:
+        with _queue_must_exist("queue_url", queue_url):
             attributes = sqs.get_queue_attributes(
                 QueueUrl=queue_url,
                 AttributeNames=["QueueArn", "RedrivePolicy", "VisibilityTimeout"],
             )["Attributes"]
-        except ClientError as err:
-            if err.response["Error"].get("QueryErrorCode") == "QueueDoesNotExist" or err.response[
-                "Error"
-            ]["Code"] in ("QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue"):
-                raise QueueNotFoundError(
-                    f"queue_url {queue_url} names no queue (in this account and region): check "
-                    "the URL, or create the queue first with mk.subscriptions.subscribe"
-                ) from err
-            raise
         queue_arn = attributes["QueueArn"]
         visibility_s = int(attributes.get("VisibilityTimeout", 30))
         if visibility_s < 1:
@@ -1028,14 +1082,20 @@ class _Mapping:
         Returns False when the run's ``deadline`` came during the call: its messages are left
         in the queue, unfinished."""
         region, account = self.queue_arn.split(":")[3:5]
+        # The handler gets a copy (Invocation's): whatever it changes in its event, the
+        # accounting and the deletes below work from these records.
         records = [_lambda_record(message, self.queue_arn, region) for message in messages]
         ids = [record["messageId"] for record in records]
         summary.batches += 1
         ends = time.monotonic() + self.function_timeout_s
         context = LocalContext(ends, region=region, account=account)
-        call = Invocation(self.handler, {"Records": records}, context, deadline=ends)
+        call = Invocation(self.handler, {"Records": records}, context, deadline=ends, start=False)
         try:
+            call.start()
             outcome = call.wait(until=deadline)
+        except BaseException:  # Ctrl-C during the call: nothing of the batch was deleted
+            summary.unfinished += len(records)
+            raise
         finally:
             if call.running:  # timed out, unfinished, or interrupted (KeyboardInterrupt)
                 _calls_still_running(self.queue_arn, add=call)
@@ -1047,23 +1107,35 @@ class _Mapping:
                 len(records),
             )
             return False
-        failed, error = self._failures(call, outcome, ids)
-        for record in records:
-            if record["messageId"] not in failed:
-                continue
-            receives = int(record["attributes"]["ApproximateReceiveCount"])
-            exhausted = self.max_receives is not None and receives >= self.max_receives
-            summary.failed += 1
-            summary.dead_lettered += exhausted
-            summary.failures.append(
-                {
-                    "message_id": record["messageId"],
-                    "receive_count": receives,
-                    "dead_lettered": exhausted,
-                    "error": error,
-                }
-            )
-        self._delete_done([r for r in records if r["messageId"] not in failed], summary)
+        settled = 0  # records counted as failed, processed or unfinished
+        try:
+            failed, error = self._failures(call, outcome, ids)
+            for record in records:
+                if record["messageId"] not in failed:
+                    continue
+                receives = int(record["attributes"]["ApproximateReceiveCount"])
+                exhausted = self.max_receives is not None and receives >= self.max_receives
+                summary.failures.append(
+                    {
+                        "message_id": record["messageId"],
+                        "receive_count": receives,
+                        "dead_lettered": exhausted,
+                        "error": error,
+                    }
+                )
+                summary.failed += 1
+                summary.dead_lettered += exhausted
+                settled += 1
+            done = [r for r in records if r["messageId"] not in failed]
+            for start in range(0, len(done), _RECEIVE_MAX):
+                chunk = done[start : start + _RECEIVE_MAX]
+                deleted = _delete(self.sqs, self.queue_url, chunk)
+                summary.processed += deleted
+                summary.unfinished += len(chunk) - deleted
+                settled += len(chunk)
+        except BaseException:  # a lost connection, Ctrl-C: what was not deleted comes back
+            summary.unfinished += len(records) - settled
+            raise
         return True
 
     def _failures(self, call: Invocation, outcome: str, ids: list[str]) -> tuple[set[str], str]:
@@ -1090,18 +1162,6 @@ class _Mapping:
             return set(), ""
         _logger.warning("%s: the batch of %d will be retried", error, len(ids))
         return set(ids), error
-
-    def _delete_done(self, done: list[dict[str, Any]], summary: RunSummary) -> None:
-        """Delete the messages of a batch that succeeded, counting them as they go."""
-        for start in range(0, len(done), _RECEIVE_MAX):
-            chunk = done[start : start + _RECEIVE_MAX]
-            try:
-                deleted = _delete(self.sqs, self.queue_url, chunk)
-            except (BotoCoreError, ClientError):
-                summary.unfinished += len(done) - start  # they come back: never lost
-                raise
-            summary.processed += deleted
-            summary.unfinished += len(chunk) - deleted
 
 
 def _describe(err: BaseException) -> str:
@@ -1182,23 +1242,48 @@ def peek(
     Peeking is a receive: each message's receive count goes up by one, and the messages are made
     visible again right after. Do not peek at a queue with a redrive policy of its own.
 
+    Parameters
+    ----------
+    dlq_url : str
+        The queue's URL (``Subscription.dlq_url``), not its name or ARN.
+    max_messages : int, default 100
+        Most messages to show, 1 or more.
+    boto3_session : boto3.Session, optional
+
     Returns
     -------
     pandas.DataFrame
         ``message_id``, ``receive_count``, ``source``, ``detail_type``, ``idempotency_key``,
         ``body`` (the raw text), oldest first when SQS allows.
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        For a bad argument; nothing was sent.
+    QueueNotFoundError
+        When no queue has that URL.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.consumers.peek(sub.dlq_url)[["detail_type", "idempotency_key"]]  # doctest: +SKIP
+        detail_type  idempotency_key
+    0  SaleRecorded           poison
     """
+    _check_queue_url("dlq_url", dlq_url, "sub.dlq_url")
+    _check_whole("max_messages", max_messages, 1, None, "give 1 or more, e.g. 100")
     sqs = _aws.client("sqs", boto3_session)
     seen: dict[str, dict[str, Any]] = {}
     handles: list[str] = []
     try:
         while len(seen) < max_messages:
-            batch = sqs.receive_message(
-                QueueUrl=dlq_url,
-                MaxNumberOfMessages=min(_RECEIVE_MAX, max_messages - len(seen)),
-                VisibilityTimeout=30,  # hidden while we look, so each is seen once
-                MessageSystemAttributeNames=["All"],
-            ).get("Messages", [])
+            with _queue_must_exist("dlq_url", dlq_url):
+                batch = sqs.receive_message(
+                    QueueUrl=dlq_url,
+                    MaxNumberOfMessages=min(_RECEIVE_MAX, max_messages - len(seen)),
+                    VisibilityTimeout=30,  # hidden while we look, so each is seen once
+                    MessageSystemAttributeNames=["All"],
+                ).get("Messages", [])
             if not batch:
                 break
             for message in batch:
@@ -1299,15 +1384,38 @@ def redrive(
     return to the DLQ. On AWS, SQS's ``StartMessageMoveTask`` (the console's "Start DLQ redrive")
     does the same asynchronously; moto does not implement it.
 
+    Parameters
+    ----------
+    dlq_url : str
+        The dead-letter queue's URL (``Subscription.dlq_url``), not its name or ARN.
+    to : str, optional
+        The URL of the queue the messages go to; default the one queue whose DLQ it is.
+    max_messages : int, optional
+        Most messages to move, 1 or more; default all.
+    boto3_session : boto3.Session, optional
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        For a bad argument; nothing was sent.
+    QueueNotFoundError
+        When no queue has the URL ``dlq_url``.
+
     Examples
     --------
     >>> import meshkit as mk
     >>> mk.consumers.redrive(sub.dlq_url, to=sub.queue_url)  # doctest: +SKIP
     1
     """
+    _check_queue_url("dlq_url", dlq_url, "sub.dlq_url")
+    if to is not None:
+        _check_queue_url("to", to, "sub.queue_url")
+    if max_messages is not None:
+        _check_whole("max_messages", max_messages, 1, None, "give 1 or more, or None for all")
     sqs = _aws.client("sqs", boto3_session)
     if to is None:
-        sources = sqs.list_dead_letter_source_queues(QueueUrl=dlq_url).get("queueUrls", [])
+        with _queue_must_exist("dlq_url", dlq_url):
+            sources = sqs.list_dead_letter_source_queues(QueueUrl=dlq_url).get("queueUrls", [])
         if len(sources) != 1:
             raise MeshkitError(
                 f"{len(sources)} queues use {dlq_url} as their dead-letter queue: pass to=<queue "
@@ -1317,12 +1425,13 @@ def redrive(
     moved = 0
     while max_messages is None or moved < max_messages:
         limit = _RECEIVE_MAX if max_messages is None else min(_RECEIVE_MAX, max_messages - moved)
-        batch = sqs.receive_message(
-            QueueUrl=dlq_url,
-            MaxNumberOfMessages=limit,
-            VisibilityTimeout=60,
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        with _queue_must_exist("dlq_url", dlq_url):
+            batch = sqs.receive_message(
+                QueueUrl=dlq_url,
+                MaxNumberOfMessages=limit,
+                VisibilityTimeout=60,
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
         if not batch:
             break
         sent: list[dict[str, Any]] = []

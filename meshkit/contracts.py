@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -202,9 +203,38 @@ def _json_path(path: str, key: str | int) -> str:
     return f"{path}.{key}" if key.isidentifier() else f"{path}[{key!r}]"
 
 
+def _too_long(value: Any) -> int | None:
+    """The digits of an integer too long for Python to write as text (so as JSON), else None."""
+    limit = sys.get_int_max_str_digits()
+    # 3 bits per digit is fewer than log2(10): such an integer has fewer than `limit` digits.
+    if not isinstance(value, int) or not limit or value.bit_length() <= 3 * limit:
+        return None
+    try:
+        str(value)
+    except ValueError:
+        return int(math.log10(abs(value))) + 1
+    return None
+
+
+def _too_long_text(digits: int) -> str:
+    return (
+        f"an integer of {digits} digits, more than Python writes as text "
+        f"({sys.get_int_max_str_digits()} digits, sys.get_int_max_str_digits()), so it cannot "
+        "be written as JSON"
+    )
+
+
 def _freeze(value: Any, path: str, depth: int, inside: tuple[int, ...], label: str) -> Any:
     """A read-only deep copy of ``value``, refusing anything that is not JSON."""
-    if value is None or isinstance(value, (bool, str, int)):
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        if digits := _too_long(value):
+            raise ContractSchemaError(
+                f"{label}: {path} is {_too_long_text(digits)}: use a smaller number (a float "
+                "such as 1e300 for a bound) or leave the keyword out",
+                path=path,
+            )
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -311,6 +341,16 @@ def _refuse_retrieval(uri: str) -> Any:
 # jsonschema adds the JSON Schema meta-schemas to this registry itself, without fetching them.
 _OFFLINE = Registry(retrieve=_refuse_retrieval)  # type: ignore[call-arg]
 _REF_KEYWORDS = ("$ref", "$dynamicRef")
+
+
+def _refs(schema: Any) -> list:
+    """The values of every ``$ref`` and ``$dynamicRef`` in ``schema``."""
+    if isinstance(schema, Mapping):
+        found = [schema[k] for k in _REF_KEYWORDS if k in schema]
+        return found + [ref for value in schema.values() for ref in _refs(value)]
+    if isinstance(schema, list):
+        return [ref for value in schema for ref in _refs(value)]
+    return []
 
 
 def _has_ref(schema: Any) -> bool:
@@ -444,6 +484,30 @@ class Contract:
                 "the event's data",
                 field="data",
             ) from None
+        except ValueError:
+            # jsonschema writes the failing value into its message, and Python refuses to
+            # write an integer that long.
+            found = _first(data, _too_long)
+            if found is None:
+                raise
+            path, value = found
+            raise ContractViolation(
+                f"{path} is {_too_long_text(_too_long(value))} (contract {self.key}): use a "
+                "smaller number, or send it as a string",
+                field=path,
+            ) from None
+        except OverflowError:
+            # jsonschema divides by a float multipleOf, and this integer has no float.
+            found = _first(data, _beyond_float)
+            if found is None:
+                raise
+            path = found[0]
+            raise ContractViolation(
+                f"{path} is an integer beyond a float's range (+-{sys.float_info.max:.4g}), "
+                f"which contract {self.key}'s multipleOf cannot be checked on: use a smaller "
+                "number, or send it as a string",
+                field=path,
+            ) from None
         if error is None:  # the fast check and jsonschema disagree: jsonschema decides
             _logger.warning("fast check rejected data that %s accepts", self.key)
             return
@@ -456,6 +520,29 @@ class Contract:
             "it under a contract version that allows this",
             field=path,
         )
+
+
+def _beyond_float(value: Any) -> bool:
+    return (
+        isinstance(value, int) and not isinstance(value, bool) and (abs(value) > sys.float_info.max)
+    )
+
+
+def _first(data: Any, test: Callable[[Any], Any]) -> tuple[str, Any] | None:
+    """The path (``data.x[1]``) and value of the first value in ``data`` passing ``test``."""
+    pending = [("data", data)]  # a stack, not recursion: data may nest deeply
+    while pending:
+        path, value = pending.pop()
+        if test(value):
+            return path, value
+        if isinstance(value, Mapping):
+            items = [(f"{path}.{key}", item) for key, item in value.items()]
+        elif isinstance(value, (list, tuple)):
+            items = [(f"{path}[{i}]", item) for i, item in enumerate(value)]
+        else:
+            continue
+        pending += reversed(items)
+    return None
 
 
 _ANNOTATIONS = frozenset(
@@ -678,16 +765,21 @@ def check_compatibility(
     every earlier version. The default, ``FULL``, is what a mesh needs: its consumers upgrade on
     their own schedules and its events are replayed, so a change must break neither side.
 
-    Compared, recursively through nested objects, array ``items`` and local ``$ref``: ``type``
+    Compared, recursively through nested objects, array ``items`` and local ``$ref`` (with the
+    keywords beside a ``$ref`` applied too, as draft 2020-12 does; where they cannot be combined
+    into one schema, the ``$ref`` is unchecked): ``type``
     (``["string", "null"]`` and ``anyOf``/``oneOf`` unions of different types included),
     properties added and removed, ``required``, ``additionalProperties``, ``enum`` and
     ``const`` (a value removed breaks new-schema consumers, a value added breaks old-schema
     consumers), ``minimum``/``maximum`` (exclusive too), ``multipleOf``,
     ``minLength``/``maxLength``, ``pattern``, ``format``, ``minItems``/``maxItems``,
-    ``uniqueItems`` and ``minProperties``/``maxProperties``. Annotations (``title``,
+    ``uniqueItems`` and ``minProperties``/``maxProperties``. Integer bounds and ``multipleOf``
+    are compared by the integers they allow (``minimum: 0.5`` and ``minimum: 1`` are the same,
+    as are ``integer`` and ``number`` with ``multipleOf: 1``). Annotations (``title``,
     ``description``, ``default``, ...) never change validity and are skipped. Any other keyword
     that differs between the versions (``allOf``, ``not``, ``if``, ``patternProperties``, a
-    remote ``$ref``, ...) is reported as unchecked, and an unchecked change is breaking.
+    remote ``$ref``, a ``$ref`` to an anchor, ``$dynamicRef``, ...) is reported as unchecked,
+    and an unchecked change is breaking.
 
     Open content models (``additionalProperties`` absent or true) are judged by default as the
     lenient rule set of Confluent's JSON Schema checker does (``policy="lenient"``, the
@@ -767,6 +859,17 @@ _FOR_TYPE = {
 }  # fmt: skip
 _FOR_TYPE["integer"] = _FOR_TYPE["number"]
 _TYPED = frozenset().union(*_FOR_TYPE.values())
+# Keywords whose meaning depends on others of the same schema object (JSON Schema Core 10.2-10.3).
+_READS_SIBLINGS = {
+    "additionalProperties": ("properties", "patternProperties"),
+    "items": ("prefixItems",),
+    "minContains": ("contains",),
+    "maxContains": ("contains",),
+    "then": ("if",),
+    "else": ("if",),
+    "unevaluatedProperties": ("properties", "patternProperties", "additionalProperties"),
+    "unevaluatedItems": ("prefixItems", "items", "contains"),
+}
 _ANY = "*"  # a branch of a schema without "type": every JSON type
 # (lower bound keyword, its exclusive form, upper bound keyword, its exclusive form)
 _BOUNDS = (
@@ -826,11 +929,22 @@ class _Differ:
     more than these rules (regex inclusion, overlapping union branches), it is conservative.
     """
 
-    def __init__(self, old_root: Any, new_root: Any, *, strict: bool, in_progress: set) -> None:
+    def __init__(
+        self,
+        old_root: Any,
+        new_root: Any,
+        *,
+        strict: bool,
+        in_progress: set,
+        combined: dict | None = None,
+    ) -> None:
         self.roots = (old_root, new_root)
         self.strict = strict
         # Pairs being compared; meeting one again (a recursive $ref) adds nothing new.
         self.in_progress = in_progress
+        # (side, id of a $ref beside keywords) -> the combined schema, built once, so that
+        # a recursive $ref meets the same object again and the walk ends.
+        self.combined = {} if combined is None else combined
         self._rows: dict[str, SchemaChange] = {}
 
     def add(self, text: str, *, old: bool = False, new: bool = False, unchecked: bool = False):
@@ -845,12 +959,14 @@ class _Differ:
     # -- navigation
 
     def deref(self, path: str, node: Any, side: int) -> Any:
-        """``node`` with a pure local ``$ref`` replaced by its target; None when unresolvable."""
+        """``node`` with a local ``$ref`` replaced by its target; None when unresolvable.
+
+        Draft 2020-12 applies a ``$ref`` and the keywords beside it both, like ``allOf``: the
+        target and those keywords are combined into one schema where that is exact.
+        """
         for _ in range(_MAX_DEPTH):
             if not isinstance(node, Mapping) or "$ref" not in node:
                 return node
-            if set(node) - _IGNORED != {"$ref"}:
-                return node  # $ref beside other keywords: compared as a keyword (unchecked)
             ref, target = node["$ref"], self._pointer(node["$ref"], side)
             if target is None:
                 self.add(
@@ -859,14 +975,75 @@ class _Differ:
                     unchecked=True,
                 )
                 return None
+            beside = {k: v for k, v in node.items() if k != "$ref" and k not in _IGNORED}
+            if beside:
+                key = (side, id(node))
+                if key not in self.combined:
+                    self.combined[key] = self._combine(path, ref, target, beside)
+                target = self.combined[key]
+                if target is None:
+                    return None
             node = target
         self.add(f"unchecked: a chain of $ref at {path}", unchecked=True)
         return None
 
-    def _pointer(self, ref: str, side: int) -> Any:
+    def _combine(self, path: str, ref: str, target: Any, beside: dict) -> Any:
+        """A ``$ref``'s ``target`` and the keywords ``beside`` it as one schema; None if inexact."""
+        if not isinstance(target, Mapping):
+            return beside if target is True else False
+        own = {k: v for k, v in target.items() if k not in _IGNORED}
+        combined, clashes = dict(own), set()
+        for keyword, value in beside.items():
+            if keyword not in own or _same(own[keyword], value):
+                combined[keyword] = value
+            elif keyword == "required":  # both apply: every name of either is required
+                combined[keyword] = list(dict.fromkeys([*own[keyword], *value]))
+            elif keyword == "properties" and not any(
+                not _same(own[keyword][name], value[name]) for name in own[keyword].keys() & value
+            ):
+                combined[keyword] = {**own[keyword], **value}
+            else:
+                clashes.add(keyword)
+        # A keyword that reads others of its schema object sees only its own side of the $ref.
+        for reader, read in _READS_SIBLINGS.items():
+            for one, other in ((own, beside), (beside, own)):
+                if reader in one and any(
+                    k in other and not (k in one and _same(one[k], other[k])) for k in read
+                ):
+                    clashes.add(reader)
+        if clashes:
+            self.add(
+                f"unchecked: $ref {ref!r} at {path} beside {', '.join(sorted(clashes))} (a "
+                "$ref's target and the keywords beside it are compared only when they combine "
+                "into one schema)",
+                unchecked=True,
+            )
+            return None
+        return combined
+
+    def unchanged(self, old: Any, new: Any) -> bool:
+        """Whether two schemas are equal, every local ``$ref`` they lead to included."""
+        if not _same(old, new):
+            return False
+        pending, seen = list(_refs(old)), set()
+        while pending:
+            ref = pending.pop()
+            if ref in seen:
+                continue
+            seen.add(ref)
+            before, after = self._pointer(ref, 0), self._pointer(ref, 1)
+            if before is None or after is None or not _same(before, after):
+                return False
+            pending += _refs(before)
+        return True
+
+    def _pointer(self, ref: Any, side: int) -> Any:
         root = self.roots[side]
         # A nested $id changes what '#' means below it; such schemas are not compared.
-        if not ref.startswith("#") or _nested_id(root, top=True):
+        # '#name' is an anchor, not a pointer: not followed either.
+        if not isinstance(ref, str) or not (ref == "#" or ref.startswith("#/")):
+            return None
+        if _nested_id(root, top=True):
             return None
         node = root
         for token in filter(None, ref[1:].split("/")) if ref != "#" else ():
@@ -910,6 +1087,10 @@ class _Differ:
         types = {declared} if isinstance(declared, str) else set(declared or [_ANY])
         if "number" in types:
             types.discard("integer")
+            step = keywords.get("multipleOf")
+            if step is not None and _fraction(step).denominator == 1:
+                # Multiples of a whole number are integers (1.0 is one in JSON Schema).
+                types = (types - {"number"}) | {"integer"}
         return [(t, self._restrict(keywords, t)) for t in sorted(types)]
 
     @staticmethod
@@ -920,6 +1101,8 @@ class _Differ:
         own = _FOR_TYPE.get(kind, frozenset())
         kept = {k: v for k, v in keywords.items() if k in own or k not in _TYPED}
         kept.pop("type", None)
+        if kind == "integer":
+            kept = _on_integers(kept)
         if "const" in kept and not _covers([kind], _json_type(kept["const"])):
             kept["const"] = _NOTHING
         if "enum" in kept:
@@ -929,11 +1112,13 @@ class _Differ:
     # -- comparison
 
     def diff(self, path: str, old: Any, new: Any) -> None:
+        if self.unchanged(old, new):
+            return
         old, new = self.deref(path, old, 0), self.deref(path, new, 1)
         if old is None or new is None:
             return
         pair = (id(old), id(new))
-        if pair in self.in_progress or (_same(old, new) and not _has_ref(old)):
+        if pair in self.in_progress or self.unchanged(old, new):
             return
         self.in_progress.add(pair)
         try:
@@ -1007,7 +1192,12 @@ class _Differ:
             self._compare_object(path, old, new)
         for keyword in sorted((old.keys() | new.keys()) - _COMPARED):
             before, after = old.get(keyword), new.get(keyword)
-            if not _same(before, after) or _has_ref(before) or keyword.startswith("unevaluated"):
+            if keyword == "$dynamicRef":  # its target may depend on where it is reached from
+                self.add(
+                    f"unchecked: $dynamicRef at {path} (its target is not compared)",
+                    unchecked=True,
+                )
+            elif not self.unchanged(before, after) or keyword.startswith("unevaluated"):
                 self.add(
                     f"unchecked: {keyword} at {path} differs and is not compared",
                     unchecked=True,
@@ -1093,7 +1283,7 @@ class _Differ:
         new_extra = new.get("additionalProperties", True)
         patterns = "patternProperties" in old or "patternProperties" in new
         if patterns and not (
-            _same(old.get("patternProperties"), new.get("patternProperties"))
+            self.unchanged(old.get("patternProperties"), new.get("patternProperties"))
             and old_props.keys() == new_props.keys()
         ):
             self.add(
@@ -1132,7 +1322,7 @@ class _Differ:
             self.add(f"made {_json_path(path, name)} required", new=True)
         for name in sorted((old_required - new_required) - reported):
             self.add(f"made {_json_path(path, name)} optional", old=True)
-        if not _same(old_extra, new_extra):
+        if not self.unchanged(old_extra, new_extra):
             self._compare_content_model(path, old_extra, new_extra)
 
     def _compare_content_model(self, path: str, old: Any, new: Any) -> None:
@@ -1159,7 +1349,12 @@ class _Differ:
         if value is False or (not declared and not self.strict and _is_true(value)):
             return False
         old, new = (value, consumer) if producer == 0 else (consumer, value)
-        probe = _Differ(*self.roots, strict=self.strict, in_progress=self.in_progress)
+        probe = _Differ(
+            *self.roots,
+            strict=self.strict,
+            in_progress=self.in_progress,
+            combined=self.combined,
+        )
         probe.diff(where, old, new)
         return any(
             c.unchecked or (c.breaks_new if producer == 0 else c.breaks_old)
@@ -1214,10 +1409,34 @@ def _tighter(a: tuple[Any, bool], b: tuple[Any, bool], lower: bool) -> bool:
     return a[1] and not b[1]
 
 
+def _fraction(number: int | float) -> Fraction:
+    """``number`` exactly as written: 0.1 is 1/10, not the binary float nearest to it."""
+    return Fraction(number) if isinstance(number, int) else Fraction(str(number))
+
+
 def _is_multiple(value: Any, of: Any) -> bool:
-    """Whether every multiple of ``value`` is a multiple of ``of`` (0.1 read as 1/10)."""
-    ratio = Fraction(str(value)) / Fraction(str(of))
-    return ratio.denominator == 1
+    """Whether every multiple of ``value`` is a multiple of ``of``."""
+    return (_fraction(value) / _fraction(of)).denominator == 1
+
+
+def _on_integers(keywords: dict) -> dict:
+    """Numeric keywords as they act on integers, so that equal sets of integers compare equal.
+
+    The integers >= 0.5 are the integers >= 1, those > 0 too; an integer is a multiple of p/q
+    (in lowest terms) exactly when it is a multiple of p.
+    """
+    plain = {k: v for k, v in keywords.items() if k not in _FOR_TYPE["integer"]}
+    low = _bound(keywords, "minimum", "exclusiveMinimum", True)
+    if low is not None:
+        plain["minimum"] = math.floor(low[0]) + 1 if low[1] else math.ceil(low[0])
+    high = _bound(keywords, "maximum", "exclusiveMaximum", False)
+    if high is not None:
+        plain["maximum"] = math.ceil(high[0]) - 1 if high[1] else math.floor(high[0])
+    if "multipleOf" in keywords:
+        step = _fraction(keywords["multipleOf"]).numerator
+        if step != 1:
+            plain["multipleOf"] = step
+    return plain
 
 
 def _is_true(schema: Any) -> bool:

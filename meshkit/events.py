@@ -499,7 +499,14 @@ def entry_size(entry: Mapping[str, Any]) -> int:
     """An entry's size as EventBridge counts it against the limit.
 
     14 bytes for a set Time, plus the UTF-8 bytes of Source, DetailType, Detail and each Resource
-    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html).
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html). A field
+    left out counts 0.
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        For an entry that is not a mapping, a text field that is not a str (or holds a lone
+        surrogate, which UTF-8 cannot encode), or Resources that are not a list of str.
 
     Examples
     --------
@@ -507,14 +514,51 @@ def entry_size(entry: Mapping[str, Any]) -> int:
     >>> mk.events.entry_size({"Source": "s", "DetailType": "t", "Detail": '{"city":"Málaga"}'})
     20
     """
+    if not isinstance(entry, Mapping):
+        raise ValidationError(
+            f"entry is {_kind(entry)}; give a PutEvents entry, a dict such as "
+            "DomainEvent.to_entry(bus) returns ({'Source': ..., 'DetailType': ..., "
+            "'Detail': ...})"
+        )
     size = _TIME_BYTES if entry.get("Time") is not None else 0
     for key in ("Source", "DetailType", "Detail"):
-        size += len(entry.get(key, "").encode("utf-8"))
-    return size + sum(len(arn.encode("utf-8")) for arn in entry.get("Resources", ()))
+        if key in entry:
+            size += _utf8_size(f"entry[{key!r}]", entry[key], "a str")
+    resources = entry.get("Resources", ())
+    if isinstance(resources, str | bytes) or not isinstance(resources, list | tuple):
+        raise ValidationError(
+            f"entry['Resources'] is {_kind(resources)}; give a list of ARN strings, "
+            "e.g. ['arn:aws:s3:::receipts/S-1']"
+        )
+    for i, arn in enumerate(resources):
+        size += _utf8_size(f"entry['Resources'][{i}]", arn, "a list of ARN strings")
+    return size
+
+
+def _utf8_size(name: str, text: Any, wanted: str) -> int:
+    """The UTF-8 bytes of one text field of an entry, or a ValidationError naming it."""
+    if not isinstance(text, str):
+        hint = "; decode it (.decode('utf-8'))" if isinstance(text, bytes | bytearray) else ""
+        raise ValidationError(
+            f"{name} is {_kind(text)}; give {wanted} (as DomainEvent.to_entry(bus) "
+            f"makes them){hint}"
+        )
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError as err:
+        raise ValidationError(_surrogate_message(name, text, err)) from err
 
 
 def billable_chunks(size: int) -> int:
     """What an entry of ``size`` bytes is billed as: one event per started 64 KB chunk.
+
+    At least one event per entry (an empty one included); integer arithmetic, exact for any
+    size (https://aws.amazon.com/eventbridge/pricing/).
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        For a size that is not an int of at least 0 (a bool, a float, a negative number).
 
     Examples
     --------
@@ -522,7 +566,17 @@ def billable_chunks(size: int) -> int:
     >>> [mk.events.billable_chunks(size) for size in (300, 65_536, 65_537, 200 * 1024)]
     [1, 1, 2, 4]
     """
-    return max(1, math.ceil(size / BILLING_CHUNK_BYTES))
+    if not _is_size(size):
+        raise ValidationError(
+            f"size is {size!r:.40} ({_kind(size)}); give the entry's size in bytes, an int of at "
+            "least 0 (mk.events.entry_size(entry) measures it)"
+        )
+    return max(1, -(-size // BILLING_CHUNK_BYTES))
+
+
+def _is_size(size: Any) -> bool:
+    """A size in bytes: an int of at least 0, not a bool."""
+    return isinstance(size, int) and not isinstance(size, bool) and size >= 0
 
 
 def batch_plan(
@@ -588,7 +642,8 @@ def batches(
     """Group ``(item, size)`` pairs, in order, into batches within both limits. Streams.
 
     Raises ``EventSizeError`` for an item larger than ``max_bytes`` on its own, and
-    ``ValidationError`` at once for limits out of range.
+    ``ValidationError`` at once for limits out of range or input that is not iterable, and when
+    it is read for an element that is not an ``(item, size)`` pair with an int size of at least 0.
 
     Examples
     --------
@@ -606,8 +661,39 @@ def batches(
             "per request: give a number in that range"
         )
     _check_max_bytes(max_bytes)
-    checked = ((item, _check_size(size, max_bytes)) for item, size in sized)
-    return _group(checked, max_entries, max_bytes)
+    if isinstance(sized, Mapping):
+        raise ValidationError(
+            f"sized is {_kind(sized)}; give (item, size) pairs: pass sized.items() for a dict "
+            "of item -> size"
+        )
+    try:
+        pairs = iter(sized)
+    except TypeError as err:
+        raise ValidationError(
+            f"sized is {_kind(sized)}, which is not iterable; give (item, size) pairs, "
+            "e.g. [('a', 600), ('b', 300)]"
+        ) from err
+    return _group(_checked_pairs(pairs, max_bytes), max_entries, max_bytes)
+
+
+def _checked_pairs(pairs: Iterator[Any], max_bytes: int) -> Iterator[tuple[Any, int]]:
+    """``batches``' input, each element checked as it is read: an (item, size) pair that fits."""
+    for index, pair in enumerate(pairs):
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            what = (
+                f"{_kind(pair)} of {len(pair)}" if isinstance(pair, tuple | list) else _kind(pair)
+            )
+            raise ValidationError(
+                f"sized[{index}] is {what}, not an (item, size) pair; give pairs, e.g. "
+                "[('a', 600), ('b', 300)]"
+            )
+        item, size = pair
+        if not _is_size(size):
+            raise ValidationError(
+                f"sized[{index}] has the size {size!r:.40} ({_kind(size)}); give a size in "
+                "bytes: an int of at least 0 (mk.events.entry_size(entry) for an entry)"
+            )
+        yield item, _check_size(size, max_bytes)
 
 
 def _group(
@@ -873,6 +959,11 @@ def publish(
         the cause is chained.
     PublishInterrupted
         A KeyboardInterrupt during publishing, with ``result`` as for ``PublishError``.
+    BaseException
+        Any other exception that is not an ``Exception`` (``SystemExit``, asyncio's
+        ``CancelledError``, ...), from the input or the progress callback, is re-raised as it
+        is, so that it still does what it does, with ``result`` (as for ``PublishError``) set on
+        it as an attribute and a note saying so.
 
     Examples
     --------
@@ -924,7 +1015,7 @@ def publish(
                 item = next(source)
             except StopIteration:
                 return
-            except Exception:
+            except BaseException:  # KeyboardInterrupt, SystemExit, ... from the iterable too
                 stop.input_failed_after = index
                 raise
             if not listed:
@@ -945,7 +1036,7 @@ def publish(
             _send_with_retries(client, batch, result, max_attempts, record, number)
             del in_hand[: len(batch)]  # each one is delivered or failed now
             report(result)
-    except (Exception, KeyboardInterrupt) as err:
+    except BaseException as err:  # SystemExit, asyncio's CancelledError, ...: accounted for too
         unsettled = [*in_hand, *(source if listed else ())]  # of a list: the rest of it too
         stopped = _stopped(err, result, unsettled, stop, streamed=not listed)
         if stopped is err:
@@ -1012,12 +1103,17 @@ def _stopped(
     )
     if streamed and stop.input_failed_after is None:
         counts += "; the events not read yet are still in your iterable"
+    in_flight = (
+        "an event whose request was in flight is in error.result.failed as RequestInterrupted "
+        "(it may have been delivered)"
+    )
     if isinstance(err, KeyboardInterrupt):
-        return PublishInterrupted(
-            f"publishing was interrupted: {counts}; an event whose request was in flight is in "
-            "error.result.failed as RequestInterrupted (it may have been delivered)",
-            result,
-        )
+        return PublishInterrupted(f"publishing was interrupted: {counts}; {in_flight}", result)
+    if not isinstance(err, Exception):
+        # Not wrapped: SystemExit must keep its code, a CancelledError must still cancel.
+        err.result = result  # type: ignore[attr-defined]
+        err.add_note(f"meshkit.events.publish stopped: {counts}; {in_flight}")
+        return err
     return PublishError(f"{cause}; {counts}", result)
 
 

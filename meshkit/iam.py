@@ -36,6 +36,7 @@ from ._evaluator import (
     UnknownResourceAccountError,
     UnsupportedConditionError,
     _as_list,
+    shown,
 )
 from .buses import DOMAIN_TAG, WORKBOOK_TAG, _domain_tags, bus_name, domain_key, validate_bus_name
 from .exceptions import MeshkitError, NotMeshkitResourceError, TargetError, ValidationError
@@ -281,7 +282,7 @@ def _domain_queue_arns(
         )
         where = f" in {where}" if where else ""
         raise MeshkitError(
-            f"domain {key!r} has no queues made by mk.subscriptions.subscribe{where}: "
+            f"domain {shown(key)} has no queues made by mk.subscriptions.subscribe{where}: "
             "subscribe first, or name its queues with "
             "producers=[...] (the domains it subscribes to) or queue_arns=[...]"
         )
@@ -380,7 +381,7 @@ def trust_policy(*, service: str | None = None, account: str | None = None) -> d
     if service is not None:
         if not isinstance(service, str) or not _SERVICE.fullmatch(service):
             raise ValidationError(
-                f"service {service!r} is not an AWS service principal: give its full name, "
+                f"service {shown(service)} is not an AWS service principal: give its full name, "
                 "e.g. 'lambda.amazonaws.com'"
             )
         principal = {"Service": service}
@@ -424,7 +425,7 @@ def create_domain_role(
     key = domain_key(domain)
     if not isinstance(purpose, str) or not _IAM_NAME.fullmatch(purpose):
         raise ValidationError(
-            f"purpose {purpose!r} names the role and its inline policy: use letters, digits "
+            f"purpose {shown(purpose)} names the role and its inline policy: use letters, digits "
             "and '+=,.@_-' only, e.g. 'producer'"
         )
     name = _iam_name("role name", f"{key}-{purpose}")
@@ -461,7 +462,8 @@ def _check_ours(what: str, tags: Mapping[str, str], key: str, other_name: str) -
         )
     if tags.get(DOMAIN_TAG) != key:
         raise NotMeshkitResourceError(
-            f"{what} belongs to domain {tags.get(DOMAIN_TAG)!r}, not {key!r}: {other_name}"
+            f"{what} belongs to domain {shown(tags.get(DOMAIN_TAG))}, not {shown(key)}: "
+            f"{other_name}"
         )
 
 
@@ -537,7 +539,7 @@ def bus_policy(
         not isinstance(organization_id, str) or not _ORGANIZATION.fullmatch(organization_id)
     ):
         raise ValidationError(
-            f"organization_id {organization_id!r} is not an AWS Organizations id: a string, "
+            f"organization_id {shown(organization_id)} is not an AWS Organizations id: a string, "
             "'o-' followed by 10 to 32 lower-case letters or digits (Organizations console, or "
             "aws organizations describe-organization)"
         )
@@ -681,7 +683,7 @@ def attach_bus_policy(
         raise NotMeshkitResourceError(
             f"event bus {bus} has no {WORKBOOK_TAG}=true tag: meshkit did not create it and "
             f"will not set its policy; adopt it first with mk.buses.create_domain_bus('<domain>', "
-            f"name={bus!r}, adopt=True), or set its policy yourself (events.put_permission)"
+            f"name={shown(bus)}, adopt=True), or set its policy yourself (events.put_permission)"
         )
     old = _statements(json.loads(described["Policy"])) if described.get("Policy") else []
     theirs = [s for s in old if not _MESHKIT_SID.fullmatch(str(s.get("Sid", ""))) and s not in new]
@@ -724,8 +726,8 @@ def _bus_policy_statements(policy: Any) -> list[dict[str, Any]]:
         sid = statement.get("Sid")
         if not isinstance(sid, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", sid):
             raise ValidationError(
-                f"policy statement #{index} has Sid {sid!r}: EventBridge removes statements by "
-                "their Sid, so each needs one of 1 to 64 letters, digits, '-' or '_'"
+                f"policy statement #{index} has Sid {shown(sid)}: EventBridge removes statements "
+                "by their Sid, so each needs one of 1 to 64 letters, digits, '-' or '_'"
             )
         if "Principal" not in statement:
             raise ValidationError(
@@ -782,7 +784,7 @@ def _list(field: str, value: Any, *, example: str) -> list[Any]:
     """A list-valued argument: refuse a lone string (its characters would become the items)."""
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         raise ValidationError(
-            f"{field} takes a list of strings, not a {type(value).__name__} ({value!r:.60}): "
+            f"{field} takes a list of strings, not a {type(value).__name__} ({shown(value, 60)}): "
             f"write {field}=[{example!r}], a list even for one"
         )
     return list(value)
@@ -793,7 +795,7 @@ def _strings(field: str, value: Any, *, example: str) -> list[str]:
     for index, item in enumerate(items):
         if not isinstance(item, str):
             raise ValidationError(
-                f"{field}[{index}] is {item!r}, a {type(item).__name__}: give a string, e.g. "
+                f"{field}[{index}] is {shown(item)}, a {type(item).__name__}: give a string, e.g. "
                 f"{example!r}"
             )
     return items
@@ -804,7 +806,8 @@ def _account_id(field: str, value: Any) -> str:
         return value
     hint = " as a string (an int loses leading zeros)" if isinstance(value, int) else ""
     raise ValidationError(
-        f"{field} {value!r} is not an AWS account id: give its 12 digits{hint}, e.g. '111122223333'"
+        f"{field} {shown(value)} is not an AWS account id: give its 12 digits{hint}, e.g. "
+        "'111122223333'"
     )
 
 
@@ -825,7 +828,7 @@ def _sources(value: Any) -> list[str]:
             )
         if "*" in source or "?" in source:
             raise ValidationError(
-                f"sources[{index}] is {source!r}, but StringEquals matches literally (no "
+                f"sources[{index}] is {shown(source)}, but StringEquals matches literally (no "
                 "wildcards): list each source, e.g. ['sales.domain', 'sales.returns']"
             )
     return sources
@@ -841,13 +844,13 @@ def _domain_field(field: str, value: str) -> str:
 def _queue_arn(field: str, value: str) -> str:
     if "*" in value or "?" in value:
         raise ValidationError(
-            f"{field} {value!r} has a wildcard, which may cover other domains' queues (sales-* "
-            "covers sales-ops-marketing): name each queue, or use producers=[...]"
+            f"{field} {shown(value)} has a wildcard, which may cover other domains' queues "
+            "(sales-* covers sales-ops-marketing): name each queue, or use producers=[...]"
         )
     if not _QUEUE_ARN.fullmatch(value):
         raise ValidationError(
-            f"{field} {value!r} is not a queue ARN: arn:aws:sqs:<region>:<account>:<queue name>, "
-            f"e.g. {_QUEUE_EXAMPLE!r} (Subscription.queue_arn)"
+            f"{field} {shown(value)} is not a queue ARN: arn:aws:sqs:<region>:<account>:<queue "
+            f"name>, e.g. {_QUEUE_EXAMPLE!r} (Subscription.queue_arn)"
         )
     return value
 
@@ -855,7 +858,7 @@ def _queue_arn(field: str, value: str) -> str:
 def _iam_name(field: str, name: Any) -> str:
     if not isinstance(name, str) or len(name) > 64 or not _IAM_NAME.fullmatch(name):
         raise ValidationError(
-            f"{field} {name!r} breaks IAM's rule: 1 to 64 letters, digits or '+=,.@_-'; "
+            f"{field} {shown(name)} breaks IAM's rule: 1 to 64 letters, digits or '+=,.@_-'; "
             "choose a shorter or plainer one"
         )
     return name
@@ -865,8 +868,11 @@ def _policy_document(field: str, value: Any) -> Policy:
     if not isinstance(value, Mapping) or not isinstance(value.get("Statement"), (list, Mapping)):
         raise ValidationError(
             f"{field} must be a policy: a dict with a Statement list, not a "
-            f"{type(value).__name__} ({value!r:.60}); json.loads a policy kept as text"
+            f"{type(value).__name__} ({shown(value, 60)}); json.loads a policy kept as text"
         )
+    problem = _evaluator.unreadable(value)
+    if problem:  # json.dumps would fail on it, after earlier calls to AWS
+        raise ValidationError(f"{field}: {problem}")
     return value
 
 
@@ -884,7 +890,7 @@ def _account_region(account: str | None, region: str | None) -> tuple[str, str]:
 
 def _region_name(region: Any) -> str:
     if not isinstance(region, str) or not _REGION.fullmatch(region):
-        raise ValidationError(f"region {region!r} is not an AWS region: e.g. 'us-west-2'")
+        raise ValidationError(f"region {shown(region)} is not an AWS region: e.g. 'us-west-2'")
     return region
 
 
@@ -901,7 +907,7 @@ def _split_bus_arn(arn: str) -> tuple[str, str, str]:
     )
     if not match:
         raise ValidationError(
-            f"bus_arn {arn!r} is not an event bus ARN: "
+            f"bus_arn {shown(arn)} is not an event bus ARN: "
             "arn:aws:events:<region>:<account>:event-bus/<name>, as create_domain_bus returns"
         )
     return match.group(1), match.group(2), match.group(3)
@@ -971,7 +977,12 @@ def check_access(
     context : dict, optional
         Condition keys of the request, e.g. ``{"events:source": "sales.domain"}``: strings,
         numbers, booleans, date-times, or lists of them (multivalued keys). Key names are
-        case-insensitive, as in IAM.
+        case-insensitive, as in IAM. The keys IAM sets from the request itself are filled in
+        unless given here: ``aws:CurrentTime`` and ``aws:EpochTime`` (now), and from
+        ``principal=`` ``aws:PrincipalArn`` (a role session's is its role's ARN, without a
+        path: pass it here if the role has one), ``aws:PrincipalAccount``,
+        ``aws:PrincipalType``, ``aws:PrincipalIsAWSService``, ``aws:username`` (IAM users),
+        ``aws:userid`` (the root user, federated users) and ``aws:PrincipalServiceName``.
     resource_policy : dict or str, optional
         The resource's own policy (a bus or queue policy).
     principal : str, optional
@@ -996,7 +1007,8 @@ def check_access(
         value of the wrong type, a principal that is not an ARN or account id.
     MalformedPolicyError
         A policy AWS would refuse (no ``Resource`` in an identity policy, no ``Principal`` in a
-        resource policy, ``Effect`` other than ``"Allow"``/``"Deny"``, invalid JSON, ...).
+        resource policy, ``Effect`` other than ``"Allow"``/``"Deny"``, invalid JSON, nesting
+        beyond IAM's grammar, a number too long to read, ...).
     UnknownResourceAccountError
         The resource's ARN names no account, ``resource_account=`` is missing, and the answer
         depends on it.
@@ -1111,7 +1123,7 @@ def access_grid(
             )
     for field, value in (("actions", actions), ("resources", resources)):
         if isinstance(value, str) or not isinstance(value, Iterable):
-            raise ValidationError(f"{field} must be a list of strings, not {value!r}")
+            raise ValidationError(f"{field} must be a list of strings, not {shown(value)}")
     actions, resources = list(actions), list(resources)
     resource_policies = resource_policies or {}
     principal_arns = principal_arns or {}
@@ -1179,8 +1191,9 @@ def _simulate(
     principal = question.caller.given
     if principal is not None and not re.fullmatch(r"arn:aws[\w-]*:iam::\d{12}:user/.+", principal):
         raise ValidationError(
-            f"principal {principal!r}: IAM's policy simulator takes only an IAM user's ARN as the "
-            "caller (CallerArn), not a role or a service; pass arn:aws:iam::<account>:user/<name>"
+            f"principal {shown(principal)}: IAM's policy simulator takes only an IAM user's ARN "
+            "as the caller (CallerArn), not a role or a service; pass "
+            "arn:aws:iam::<account>:user/<name>"
         )
     if resource_policy is not None and principal is None:
         raise ValidationError(
@@ -1276,7 +1289,8 @@ def lint(policies: Mapping[str, Policy], *, kinds: Mapping[str, str] | None = No
     resource. On every policy, ``MALFORMED_POLICY`` / ``MALFORMED_STATEMENT`` (CRITICAL): a
     policy AWS would refuse (not JSON, no ``Statement``, an ``Effect`` other than ``"Allow"`` or
     ``"Deny"``, no ``Action``, an identity statement without ``Resource``, a resource policy
-    statement without ``Principal``, ...); parliament does not read such a policy.
+    statement without ``Principal``, nesting beyond IAM's grammar, a number too long to read,
+    ...); parliament does not read such a policy.
 
     Parameters
     ----------
@@ -1314,12 +1328,12 @@ def lint(policies: Mapping[str, Policy], *, kinds: Mapping[str, str] | None = No
             "wrap a single one, e.g. mk.iam.lint({'my-policy': policy})"
         )
     if not isinstance(kinds, (Mapping, type(None))):
-        raise ValidationError(f"kinds takes a dict of policy name -> kind, not {kinds!r:.60}")
+        raise ValidationError(f"kinds takes a dict of policy name -> kind, not {shown(kinds, 60)}")
     kinds = dict(kinds or {})
     for name, kind in kinds.items():
         if kind not in _KINDS:
             raise ValidationError(
-                f"kinds[{name!r}] is {kind!r}: use one of {', '.join(map(repr, _KINDS))}"
+                f"kinds[{shown(name)}] is {shown(kind)}: use one of {', '.join(map(repr, _KINDS))}"
             )
     rows: list[dict[str, Any]] = []
     for name, given in policies.items():
@@ -1378,13 +1392,16 @@ def _lint_document(given: Any) -> tuple[Mapping[str, Any] | None, list[dict[str,
     if isinstance(given, (str, bytes)):
         try:
             given = json.loads(given)
-        except ValueError as err:
+        except (ValueError, RecursionError) as err:  # RecursionError: nested beyond reason
             return None, [
                 _malformed(
                     "MALFORMED_POLICY",
                     f"not valid JSON ({err}): give the policy as a dict, or its JSON text",
                 )
             ]
+    problem = _evaluator.unreadable(given)
+    if problem:  # parliament, and every rule below, would fail on it
+        return None, [_malformed("MALFORMED_POLICY", problem)]
     if not isinstance(given, Mapping):
         return None, [
             _malformed(
@@ -1421,7 +1438,7 @@ def _statement_problems(index: int, statement: Any, *, resource: bool) -> list[d
     details = []
     if statement.get("Effect") not in ("Allow", "Deny"):
         details.append(
-            f"{where} has Effect {statement.get('Effect')!r}: it must be exactly 'Allow' or "
+            f"{where} has Effect {shown(statement.get('Effect'))}: it must be exactly 'Allow' or "
             "'Deny' (case matters)"
         )
     for pair, needed in (
@@ -1435,7 +1452,7 @@ def _statement_problems(index: int, statement: Any, *, resource: bool) -> list[d
             if not _is_strings(statement[key]):
                 details.append(
                     f"{where}: {key} must be a string or a list of strings, such as "
-                    f"'sqs:ReceiveMessage' or an ARN, not {statement[key]!r:.60}"
+                    f"'sqs:ReceiveMessage' or an ARN, not {shown(statement[key], 60)}"
                 )
     principals = [key for key in ("Principal", "NotPrincipal") if key in statement]
     if resource and len(principals) != 1:
@@ -1453,7 +1470,7 @@ def _statement_problems(index: int, statement: Any, *, resource: bool) -> list[d
         ):
             details.append(
                 f'{where}: {key} must be "*" or a dict such as '
-                f"{{'AWS': 'arn:aws:iam::111122223333:root'}}, not {value!r:.60}"
+                f"{{'AWS': 'arn:aws:iam::111122223333:root'}}, not {shown(value, 60)}"
             )
     condition = statement.get("Condition", {})
     if not isinstance(condition, Mapping) or not all(
@@ -1463,7 +1480,7 @@ def _statement_problems(index: int, statement: Any, *, resource: bool) -> list[d
         details.append(
             f"{where}: Condition must map each operator to its keys and values, e.g. "
             "{'ArnEquals': {'aws:SourceArn': 'arn:aws:events:...:rule/...'}}, "
-            f"not {condition!r:.60}"
+            f"not {shown(condition, 60)}"
         )
     return [_malformed("MALFORMED_STATEMENT", detail) for detail in details]
 
@@ -1556,8 +1573,8 @@ def _resource_findings(statements: list[Mapping[str, Any]]) -> list[dict[str, st
                 {
                     "issue": "PUBLIC_ACCESS",
                     "severity": "CRITICAL",
-                    "detail": f"statement {sid!r} lets anyone ({public}) do {granted}, with no "
-                    "condition on who calls: any AWS account, anonymous callers too; name the "
+                    "detail": f"statement {shown(sid)} lets anyone ({public}) do {granted}, with "
+                    "no condition on who calls: any AWS account, anonymous callers too; name the "
                     "accounts (arn:aws:iam::<account>:root) or the service, or add a condition "
                     "on aws:PrincipalOrgID, aws:SourceArn or aws:SourceAccount",
                 }
@@ -1567,7 +1584,7 @@ def _resource_findings(statements: list[Mapping[str, Any]]) -> list[dict[str, st
                 {
                     "issue": "NOT_PRINCIPAL_WITH_ALLOW",
                     "severity": "HIGH" if limited else "CRITICAL",
-                    "detail": f"statement {sid!r} allows {granted} to every principal except "
+                    "detail": f"statement {shown(sid)} allows {granted} to every principal except "
                     "those listed, anonymous callers too: name who may in Principal instead",
                 }
             )
@@ -1577,7 +1594,7 @@ def _resource_findings(statements: list[Mapping[str, Any]]) -> list[dict[str, st
                 {
                     "issue": "RESOURCE_POLICY_WILDCARD_ACTION",
                     "severity": "HIGH",
-                    "detail": f"statement {sid!r} grants {wild or 'NotAction'}: every action, "
+                    "detail": f"statement {shown(sid)} grants {wild or 'NotAction'}: every action, "
                     "future ones too; list the actions needed, e.g. sqs:SendMessage or "
                     "events:PutEvents",
                 }
@@ -1591,7 +1608,7 @@ def _resource_findings(statements: list[Mapping[str, Any]]) -> list[dict[str, st
                 {
                     "issue": "BUS_POLICY_WITHOUT_SOURCE_CONDITION",
                     "severity": "HIGH",
-                    "detail": f"statement {sid!r} admits events with any "
+                    "detail": f"statement {shown(sid)} admits events with any "
                     "source: add a StringEquals condition on events:source (the domains this "
                     "account may speak for), or on aws:PrincipalOrgID",
                 }
@@ -1605,7 +1622,7 @@ def _resource_findings(statements: list[Mapping[str, Any]]) -> list[dict[str, st
                 {
                     "issue": "QUEUE_POLICY_WITHOUT_SOURCE_ARN",
                     "severity": "HIGH",
-                    "detail": f"statement {sid!r} lets {services} "
+                    "detail": f"statement {shown(sid)} lets {services} "
                     "send on behalf of anyone: add ArnEquals aws:SourceArn with the rule's ARN",
                 }
             )
@@ -1730,11 +1747,11 @@ def _enforcement_users(users: Any) -> dict[str, Policy]:
     if not isinstance(users, Mapping):
         raise ValidationError(
             f"users takes a dict of user name -> policy, not a {type(users).__name__} "
-            f"({users!r:.60}): e.g. {{'sales-producer': mk.iam.producer_policy('sales')}}"
+            f"({shown(users, 60)}): e.g. {{'sales-producer': mk.iam.producer_policy('sales')}}"
         )
     for name, policy in users.items():
         _iam_name("user name", name)
-        _policy_document(f"users[{name!r}]", policy)
+        _policy_document(f"users[{shown(name)}]", policy)
     return dict(users)
 
 

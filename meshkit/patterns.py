@@ -30,7 +30,7 @@ from .buses import WORKBOOK_TAG
 from .events import DomainEvent, publish
 from .exceptions import ValidationError
 
-__all__ = ["OPERATORS", "PatternError", "check_pattern", "try_pattern"]
+__all__ = ["OPERATORS", "PatternError", "check_pattern", "pattern_json", "try_pattern"]
 
 _logger = logging.getLogger(__name__)
 
@@ -136,15 +136,42 @@ def check_pattern(pattern: Mapping[str, Any] | str, *, max_chars: int = PATTERN_
         )
     _check_json(pattern)
     plain = _plain(pattern)
-    text = json.dumps(plain, separators=(",", ":"))
+    text = pattern_json(plain)
     if len(text) > max_chars:
         raise PatternError(
             "(root)",
             f"{len(text)} characters of JSON; EventBridge allows {max_chars}: match fewer values, "
-            f"or ask for the quota increase (up to {_PATTERN_QUOTA_MAX:,})",
+            f"or ask for the quota increase (up to {_PATTERN_QUOTA_MAX:,}) and pass it as "
+            "max_chars",
         )
     _check_object(plain, "", None)
     return plain
+
+
+def pattern_json(pattern: Mapping[str, Any]) -> str:
+    """The compact JSON text of a pattern, as EventBridge receives and measures it.
+
+    Non-ASCII characters are written as themselves: EventBridge's quota counts characters, and
+    ``\\u00e9`` would be six of them for one ``é``. Send this text (``PutRule``,
+    ``TestEventPattern``) so that what is sent is what ``check_pattern`` measured.
+
+    Parameters
+    ----------
+    pattern : dict
+        A pattern ``check_pattern`` returned.
+
+    Returns
+    -------
+    str
+        JSON without spaces between items.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.patterns.pattern_json({"detail": {"currency": ["€"]}})
+    '{"detail":{"currency":["€"]}}'
+    """
+    return json.dumps(pattern, separators=(",", ":"), ensure_ascii=False)
 
 
 def _check_max_chars(max_chars: Any) -> None:
@@ -262,6 +289,7 @@ def _check_json(pattern: Any) -> None:
                         f"field name {key!r} is a {type(key).__name__}; JSON field names are "
                         f"strings: write {str(key)!r}",
                     )
+                _check_unicode(key, where, what=f"the field name {key!r}")
                 stack.append((value, f"{path}.{key}" if path else key, depth + 1))
         elif isinstance(node, (list, tuple)):
             stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(node))
@@ -274,12 +302,28 @@ def _check_json(pattern: Any) -> None:
                 raise PatternError(
                     where, "a number of more than 4,300 digits: write the value you mean"
                 ) from err
-        elif not (node is None or isinstance(node, (str, bool, float))):
+        elif isinstance(node, str):
+            _check_unicode(node, where, what="the string")
+        elif not (node is None or isinstance(node, (bool, float))):
             raise PatternError(
                 where,
                 f"a {type(node).__name__} is not JSON: use a string, a number, true, false, "
                 "null, a list or an object",
             )
+
+
+def _check_unicode(text: str, where: str, *, what: str) -> None:
+    # A lone surrogate (from "\\ud800" in JSON text, or bytes decoded with surrogateescape) is
+    # no character: it cannot be sent as UTF-8, and strict JSON parsers refuse its escape.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise PatternError(
+            where,
+            f"{what} holds the lone surrogate {text[err.start]!r} at character {err.start}, "
+            "which is not Unicode text: decode the text with its real encoding, or drop the "
+            "character",
+        ) from err
 
 
 def _plain(node: Any) -> Any:
@@ -604,7 +648,7 @@ def _matched_by_test_event_pattern(
 ) -> list[bool]:
     client = _aws.client("events", boto3_session)
     target = _aws.target()
-    pattern_text = json.dumps(pattern, separators=(",", ":"))  # as measured by check_pattern
+    pattern_text = pattern_json(pattern)  # as measured by check_pattern
     matched = []
     for event in events:
         entry = event.to_entry("default")
@@ -637,9 +681,7 @@ def _matched_on_scratch_bus(
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        client.put_rule(
-            Name=name, EventBusName=name, EventPattern=json.dumps(pattern, separators=(",", ":"))
-        )
+        client.put_rule(Name=name, EventBusName=name, EventPattern=pattern_json(pattern))
         client.put_targets(Rule=name, EventBusName=name, Targets=[{"Id": "q", "Arn": queue_arn}])
         publish(name, events, validate=False, raise_on_failure=True, boto3_session=boto3_session)
         seen: set[str] = set()

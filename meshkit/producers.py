@@ -15,6 +15,7 @@ honouring partial batch responses (``batchItemFailures``) and retries.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import logging
 import os
@@ -369,23 +370,34 @@ class StreamRunner:
         self._checkpoints: dict[str, str | None] = {}  # shard -> last completed sequence number
 
     def run(self, *, time_budget_s: float = 30.0) -> StreamRunSummary:
-        """Process what the stream holds now, until every shard is drained or time is up."""
+        """Process what the stream holds now, until every shard is drained or time is up.
+
+        Whatever stops it early (Ctrl-C, a failed AWS call) is raised with ``.summary``, the
+        work done so far; the next ``run`` starts after the last completed record.
+        """
         summary = StreamRunSummary()
         deadline = time.monotonic() + time_budget_s
         first_run = not self._checkpoints
-        for shard_id in self._shards_parents_first():
-            if shard_id not in self._checkpoints:
-                self._checkpoints[shard_id] = None
-                # Like a new event source mapping: LATEST skips what the shards hold when it is
-                # created; shards that appear later (after a rollover) are read from the start.
-                if first_run and self._starting_position == "LATEST":
-                    while records := self._read(shard_id):
-                        self._checkpoints[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
-            while time.monotonic() < deadline:
-                records = self._read(shard_id)
-                if not records:
-                    break
-                self._deliver(shard_id, records, summary, deadline)
+        try:
+            for shard_id in self._shards_parents_first():
+                if shard_id not in self._checkpoints:
+                    self._checkpoints[shard_id] = None
+                    # Like a new event source mapping: LATEST skips what the shards hold when it
+                    # is created; shards that appear later (after a rollover) are read from the
+                    # start.
+                    if first_run and self._starting_position == "LATEST":
+                        while records := self._read(shard_id):
+                            self._checkpoints[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
+                while time.monotonic() < deadline:
+                    records = self._read(shard_id)
+                    if not records:
+                        break
+                    self._deliver(shard_id, records, summary, deadline)
+        except BaseException as stop:
+            # Ctrl-C, a failed call: what ran so far goes with the error; the stream keeps the
+            # rest, and the next run starts at the last checkpoint.
+            stop.summary = summary  # type: ignore[attr-defined]
+            raise
         return summary
 
     def _shards_parents_first(self) -> list[str]:
@@ -446,7 +458,8 @@ class StreamRunner:
         """Call the handler; return the index of the first record to retry, or None."""
         try:
             context = LocalContext(deadline, region=self.region, account=self._account)
-            response = self.handler({"Records": records}, context)
+            # Lambda serialises the batch: the handler gets a copy, never the runner's records
+            response = self.handler({"Records": copy.deepcopy(records)}, context)
         except Exception:  # a raising handler fails the whole batch, as on Lambda
             _logger.exception("stream handler raised; the whole batch will be retried")
             return 0

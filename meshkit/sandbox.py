@@ -81,6 +81,7 @@ SERVER_MARKER_VARIABLE = "MESHKIT_EMBEDDED_SERVER"
 # AWS's DNS domains beyond the partitions' endpoint suffixes that botocore ships (read at run time).
 _MORE_AWS_DOMAINS = (
     "amazonaws.com", "amazonaws.com.cn", "amazonaws.eu", "api.aws", "on.aws", "aws", "amazon.com",
+    "aws.com",
     "amazonwebservices.com", "awsapps.com", "amazoncognito.com", "awsapprunner.com",
     "cloudfront.net",
 )  # fmt: skip
@@ -90,6 +91,20 @@ _PRIVATE_NETWORKS = tuple(
     map(ipaddress.ip_network, ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
 )
 _EC2_LOCAL_SERVICES = ipaddress.ip_network("fd00:ec2::/32")
+# Names EC2's DNS answers inside AWS (EC2 user guide, "EC2 instance hostnames, DNS names, and
+# domains"): the instance metadata service, and instances' private DNS names, e.g.
+# ip-10-0-0-1.ec2.internal, ip-10-0-0-1.us-west-2.compute.internal.
+_EC2_METADATA_NAMES = frozenset({"instance-data", "instance-data.ec2.internal"})
+_EC2_DNS_DOMAINS = ("ec2.internal", "compute.internal")
+# An IPv4 address spelled in a name with dots or dashes, as wildcard DNS services (nip.io,
+# sslip.io) and EC2's private DNS names write it: 10.0.0.1.nip.io, ip-10-0-0-1.ec2.internal.
+_SPELLED_IPV4 = re.compile(
+    r"(?=(?<![0-9a-z])([0-9]{1,3})[.-]([0-9]{1,3})[.-]([0-9]{1,3})[.-]([0-9]{1,3})(?![0-9a-z]))"
+)
+_NOT_LOCAL_FIX = (
+    "Use 127.0.0.1, localhost, a private address or a host name; for real AWS unset "
+    "AWS_ENDPOINT_URL and set MESHKIT_TARGET=aws and MESHKIT_AWS_ACCOUNT"
+)
 _ENDPOINT_EXAMPLE = "e.g. http://127.0.0.1:5000, or http://localhost:4566 for LocalStack"
 _LOOPBACK = "127.0.0.1,localhost,::1"
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback stays local
@@ -660,7 +675,10 @@ def check_endpoint(endpoint_url: str, *, name: str = "endpoint_url", embedded: b
     DNS domains (every partition's). An IP address is accepted only on loopback or in a private
     range (10/8, 172.16/12, 192.168/16, fc00::/7 but not EC2's fd00:ec2::/32): AWS's public
     ranges cannot be listed offline, and AWS's endpoints are reached at public addresses. Old
-    numeric spellings (``127.1``, ``0x7f.0.0.1``) are judged as the address they dial.
+    numeric spellings (``127.1``, ``0x7f.0.0.1``) are judged as the address they dial, and so
+    are names that spell one (``169.254.169.254.nip.io``, ``fd00-ec2--254.sslip.io``). Names
+    EC2's DNS answers inside AWS are refused: the instance metadata service (``instance-data``)
+    and private DNS names (``*.ec2.internal``, ``*.compute.internal``). No name is looked up.
 
     Parameters
     ----------
@@ -689,6 +707,10 @@ def check_endpoint(endpoint_url: str, *, name: str = "endpoint_url", embedded: b
     'http://localstack:4566'
     >>> mk.sandbox.check_endpoint("http://127.1:5000")
     'http://127.0.0.1:5000'
+    >>> mk.sandbox.check_endpoint("http://instance-data.ec2.internal")
+    Traceback (most recent call last):
+    ...
+    meshkit.exceptions.TargetError: endpoint_url='http://instance-data.ec2.internal' names EC2's...
     """
     if not isinstance(endpoint_url, str):
         raise ValidationError(
@@ -704,14 +726,66 @@ def check_endpoint(endpoint_url: str, *, name: str = "endpoint_url", embedded: b
                 "http://127.0.0.1:4747"
             )
     elif endpoint.address is not None and not _is_local_address(endpoint.address):
-        raise TargetError(
-            f"{name}={endpoint_url!r} dials the IP address {endpoint.address}, which is neither "
-            "loopback nor in a private range meshkit accepts (10/8, 172.16/12, 192.168/16, "
-            "fc00::/7 without EC2's fd00:ec2::/32): AWS's endpoints and instance metadata live at "
-            "such addresses. Use 127.0.0.1, localhost, a private address or a host name; for real "
-            "AWS unset AWS_ENDPOINT_URL and set MESHKIT_TARGET=aws and MESHKIT_AWS_ACCOUNT"
-        )
+        raise _not_local(f"{name}={endpoint_url!r} dials the IP address", endpoint.address)
     return endpoint.url
+
+
+def _not_local(lead: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> TargetError:
+    return TargetError(
+        f"{lead} {address}, which is neither loopback nor in a private range meshkit accepts "
+        "(10/8, 172.16/12, 192.168/16, fc00::/7 without EC2's fd00:ec2::/32): AWS's endpoints "
+        f"and instance metadata live at such addresses. {_NOT_LOCAL_FIX}"
+    )
+
+
+def _addresses_spelled_in(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """IP addresses a name spells (10.0.0.1.nip.io, ip-10-0-0-1..., fd00-ec2--254.sslip.io)."""
+    spelled: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    for groups in _SPELLED_IPV4.findall(host):
+        try:
+            spelled.append(ipaddress.IPv4Address(".".join(groups)))
+        except ValueError:  # a part above 255, or with a leading zero
+            continue
+    for label in host.split("."):
+        if "-" in label and re.fullmatch(r"[0-9a-f-]+", label):
+            try:  # sslip.io's IPv6 spelling: dashes for colons
+                address = ipaddress.IPv6Address(label.replace("-", ":"))
+            except ValueError:
+                continue
+            spelled.append(address.ipv4_mapped or address)
+    return spelled
+
+
+def _check_host_name(host: str, port: int | None, what: str) -> None:
+    """Refuse a name that EC2's DNS answers, or that spells an address an IP literal may not.
+
+    ``what`` starts the message (``AWS_ENDPOINT_URL='http://...'``).
+    """
+    if host in _EC2_METADATA_NAMES:
+        raise TargetError(
+            f"{what} names EC2's instance metadata service ({host}), which holds the instance's "
+            f"credentials and is no AWS emulator. {_NOT_LOCAL_FIX}"
+        )
+    spelled = _addresses_spelled_in(host)
+    if any(host == domain or host.endswith(f".{domain}") for domain in _EC2_DNS_DOMAINS):
+        local = next((str(a) for a in spelled if _is_local_address(a)), None)
+        at = "" if port is None else f":{port}"
+        instead = (
+            f"http://{local}{at}"
+            if local
+            else f"the instance's PrivateIpAddress (http://10.x.y.z{at})"
+        )
+        raise TargetError(
+            f"{what} is an EC2 private DNS name ({host}), in a domain only AWS's DNS answers: "
+            f"use its private IP address instead, {instead}, or 127.0.0.1 for a server on this "
+            "machine"
+        )
+    for address in spelled:
+        if not _is_local_address(address):
+            lead = (
+                f"{what} is a name that wildcard DNS (nip.io, sslip.io) answers with the IP address"
+            )
+            raise _not_local(lead, address)
 
 
 def _is_local_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -784,6 +858,8 @@ def _parse_endpoint(raw: str, name: str) -> _Endpoint:
             "unset AWS_ENDPOINT_URL and set MESHKIT_TARGET=aws and MESHKIT_AWS_ACCOUNT"
         )
     address = _ip_literal(host)
+    if address is None:
+        _check_host_name(host, port, f"{name}={raw!r}")
     spelled = host if address is None else str(address)
     netloc = f"[{spelled}]" if ":" in spelled else spelled
     url = f"{parts.scheme.lower()}://{netloc}" + ("" if port is None else f":{port}")

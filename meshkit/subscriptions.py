@@ -846,7 +846,7 @@ def _put_rule(
     arn = eventbridge.put_rule(
         Name=name,
         EventBusName=bus,
-        EventPattern=json.dumps(pattern, separators=(",", ":")),
+        EventPattern=patterns.pattern_json(pattern),  # the text check_pattern measured
         State="ENABLED",
         Description=description,
         # Tagged as it is created, so a rule meshkit made is always recognisably meshkit's.

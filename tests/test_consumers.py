@@ -1078,3 +1078,260 @@ def test_moto_moves_a_message_to_the_dlq_after_max_receive_count_receives(mesh):
 
     assert receives == [1, 1, 0]
     assert len(sqs.receive_message(QueueUrl=dlq)["Messages"]) == 1
+
+
+# -- a handler's mutations of its event ---------------------------------------------------------
+
+
+def _rewrite(key: str, value):
+    def mutate(event):
+        for record in event["Records"]:
+            record[key] = value(record[key])
+
+    return mutate
+
+
+def _clear_attributes(event):
+    for record in event["Records"]:
+        record["attributes"].clear()
+
+
+def _count_99(event):
+    for record in event["Records"]:
+        record["attributes"]["ApproximateReceiveCount"] = "99"
+
+
+def _empty_records(event):
+    for record in event["Records"]:
+        record.clear()
+
+
+def _add_a_stranger(event):
+    event["Records"].append({**event["Records"][0], "messageId": "x", "receiptHandle": "x"})
+
+
+@pytest.mark.parametrize(
+    ("mutate", "raises", "processed", "failed"),
+    [
+        (_rewrite("messageId", lambda v: "x-" + v), True, 0, 3),
+        (_rewrite("receiptHandle", lambda v: "x"), True, 0, 3),
+        (_clear_attributes, True, 0, 3),
+        (_count_99, True, 0, 3),
+        (_empty_records, True, 0, 3),
+        (lambda event: event["Records"].clear(), True, 0, 3),
+        (lambda event: event["Records"].clear(), False, 3, 0),
+        (lambda event: event.clear(), False, 3, 0),
+        (_rewrite("receiptHandle", lambda v: "x"), False, 3, 0),
+        (_add_a_stranger, False, 3, 0),
+    ],
+    ids=[
+        "new-ids-raises",
+        "new-handles-raises",
+        "no-attributes-raises",
+        "receive-count-99-raises",
+        "emptied-records-raises",
+        "no-records-raises",
+        "no-records-returns",
+        "empty-event-returns",
+        "new-handles-returns",
+        "stranger-added-returns",
+    ],
+)
+def test_bad_input_a_handler_that_changes_its_event_does_not_change_what_run_deletes(
+    subscription, mutate, raises, processed, failed
+):
+    """Lambda invokes the function with the batch as a JSON payload: the function works on its
+    own copy, and the mapping decides from the messages it received and the function's outcome
+    (an error fails the whole batch; a normal return deletes it).
+    https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html"""
+    publish(sale(1), sale(2), sale(3))
+
+    def handler(event, context):
+        mutate(event)
+        if raises:
+            raise RuntimeError("changed the event, then failed")
+
+    summary = mk.consumers.run(handler, subscription.queue_url, max_batches=1)
+
+    assert (summary.processed, summary.failed, summary.dead_lettered) == (processed, failed, 0)
+    assert summary.unfinished == 0
+    if raises:
+        assert [f["receive_count"] for f in summary.failures] == [1, 1, 1]
+        assert {f["error"] for f in summary.failures} == {
+            "RuntimeError: changed the event, then failed"
+        }
+        # Still in the queue (in flight until the visibility timeout), none lost.
+        assert mk.subscriptions.queue_depths(subscription.queue_url) == (0, 3, 0)
+        assert mk.consumers.run(Recorder(), subscription.queue_url).processed == 3
+    else:
+        assert mk.subscriptions.queue_depths(subscription.queue_url) == (0, 0, 0)
+
+
+def test_a_partial_batch_response_counts_by_the_ids_lambda_sent(subscription):
+    """A handler that renames a record and then reports it failed under its real messageId: the
+    mapping retries that message (itemIdentifier is matched to the batch Lambda sent).
+    https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html"""
+    publish(sale(1), sale(2))
+
+    def handler(event, context):
+        first = event["Records"][0]
+        real_id = first["messageId"]
+        first["messageId"] = "renamed"
+        return {"batchItemFailures": [{"itemIdentifier": real_id}]}
+
+    summary = mk.consumers.run(handler, subscription.queue_url, max_batches=1)
+
+    assert (summary.processed, summary.failed) == (1, 1)
+    assert mk.subscriptions.queue_depths(subscription.queue_url) == (0, 1, 0)
+
+
+# -- Ctrl-C during a run ------------------------------------------------------------------------
+
+
+class CtrlC:
+    """Presses Ctrl-C (raises a KeyboardInterrupt, or ``raise_``) as the nth call of
+    ``operation`` is about to go."""
+
+    def __init__(
+        self, session: boto3.Session, operation: str, nth: int, raise_=KeyboardInterrupt
+    ) -> None:
+        self.nth, self.seen, self.raise_ = nth, 0, raise_
+        session.events.register(f"before-call.sqs.{operation}", self.call)
+
+    def call(self, **_) -> None:
+        self.seen += 1
+        if self.seen == self.nth:
+            raise self.raise_
+
+
+def plain_session(mesh) -> boto3.Session:
+    return boto3.Session(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name=mesh.session().region_name,
+    )
+
+
+@pytest.mark.parametrize(
+    ("where", "nth", "processed", "unfinished"),
+    [
+        ("handler", 1, 0, 3),  # the notebook's "interrupt kernel" while the handler runs
+        ("ReceiveMessage", 2, 3, 0),  # while waiting for the next batch
+        ("DeleteMessageBatch", 1, 0, 3),  # after the handler, before the deletes went out
+    ],
+)
+def test_ctrl_c_during_a_run_raises_with_the_summary_and_loses_nothing(
+    subscription, mesh, where, nth, processed, unfinished
+):
+    import _thread
+
+    keys = [f"sale-recorded/S-{n}" for n in range(3)]
+    publish(*(sale(n) for n in range(3)))
+    session = plain_session(mesh)
+    recorder = Recorder()
+
+    def handler(event, context):
+        if where == "handler" and not recorder.events:
+            _thread.interrupt_main()
+        return recorder(event, context)
+
+    if where != "handler":
+        CtrlC(session, where, nth)
+
+    with pytest.raises(KeyboardInterrupt) as raised:
+        mk.consumers.run(handler, subscription.queue_url, boto3_session=session)
+
+    assert isinstance(raised.value, mk.consumers.RunInterrupted)
+    assert not isinstance(raised.value, Exception)  # `except Exception` does not swallow it
+    summary = raised.value.summary
+    assert (summary.processed, summary.batches, summary.unfinished, summary.stopped) == (
+        processed, 1, unfinished, "interrupted",
+    )  # fmt: skip
+    assert "Nothing is lost" in str(raised.value) and "run again" in str(raised.value)
+    later = Recorder()
+    again = mk.consumers.run(later, subscription.queue_url, time_budget_s=30)
+    assert summary.processed + again.processed == len(keys)
+    assert set(recorder.done) | set(later.done) == set(keys)
+    assert mk.subscriptions.queue_depths(subscription.queue_url) == (0, 0, 0)
+
+
+def test_a_system_exit_during_a_run_passes_through_with_the_summary(subscription, mesh):
+    publish(sale(1))
+    session = plain_session(mesh)
+    CtrlC(session, "ReceiveMessage", 2, raise_=SystemExit(3))
+
+    with pytest.raises(SystemExit) as raised:
+        mk.consumers.run(Recorder(), subscription.queue_url, boto3_session=session)
+
+    assert raised.value.code == 3
+    summary = raised.value.summary
+    assert (summary.processed, summary.batches, summary.stopped) == (1, 1, "interrupted")
+
+
+# -- peek's and redrive's arguments -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "says"),
+    [
+        (lambda url: mk.consumers.peek(5), ["dlq_url must be the queue's URL", "sub.dlq_url"]),
+        (lambda url: mk.consumers.peek(None), ["dlq_url must be the queue's URL", "sub.dlq_url"]),
+        (lambda url: mk.consumers.peek("marketing-dlq"), ["dlq_url", "not a URL", "get_queue"]),
+        (
+            lambda url: mk.consumers.peek("arn:aws:sqs:us-west-2:123456789012:dlq"),
+            ["dlq_url", "not a URL", "queue_url_of"],
+        ),
+        (
+            lambda url: mk.consumers.peek(url, max_messages=0),
+            ["max_messages is 0", "1 or more"],
+        ),
+        (
+            lambda url: mk.consumers.peek(url, max_messages=-5),
+            ["max_messages is -5", "1 or more"],
+        ),
+        (
+            lambda url: mk.consumers.peek(url, max_messages=2.5),
+            ["max_messages must be a whole number", "1 or more"],
+        ),
+        (
+            lambda url: mk.consumers.peek(url, max_messages=True),
+            ["max_messages must be a whole number", "1 or more"],
+        ),
+        (lambda url: mk.consumers.redrive(5), ["dlq_url must be the queue's URL", "sub.dlq_url"]),
+        (
+            lambda url: mk.consumers.redrive(url, to="marketing-sales"),
+            ["to 'marketing-sales' is not a URL", "get_queue_url"],
+        ),
+        (lambda url: mk.consumers.redrive(url, to=7), ["to must be the queue's URL"]),
+        (
+            lambda url: mk.consumers.redrive(url, max_messages=0),
+            ["max_messages is 0", "1 or more, or None"],
+        ),
+        (
+            lambda url: mk.consumers.redrive(url, max_messages="10"),
+            ["max_messages must be a whole number", "1 or more, or None"],
+        ),
+    ],
+)
+def test_bad_input_peek_and_redrive_arguments_are_refused_before_anything_is_sent(
+    subscription, sent, call, says
+):
+    sent.clear()
+
+    with pytest.raises(ValidationError) as raised:
+        call(subscription.dlq_url)
+
+    for words in says:
+        assert words in str(raised.value)
+    assert sent == []
+
+
+@pytest.mark.parametrize("function", [mk.consumers.peek, mk.consumers.redrive])
+def test_bad_input_peek_or_redrive_a_queue_that_does_not_exist(mesh, sqs, function):
+    gone = sqs.create_queue(QueueName="gone-dlq")["QueueUrl"]
+    sqs.delete_queue(QueueUrl=gone)
+
+    with pytest.raises(QueueNotFoundError) as raised:
+        function(gone)
+
+    assert "dlq_url" in str(raised.value) and "names no queue" in str(raised.value)

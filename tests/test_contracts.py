@@ -1183,3 +1183,264 @@ def test_deeply_nested_data_is_a_violation_not_a_recursion_error():
 
     with pytest.raises(ContractViolation, match="nests too deeply"):
         contract.validate(data)
+
+
+# -- $ref beside other keywords (draft 2020-12) --------------------------------------------------
+
+
+def with_defs(defs, spec, *, required=()):
+    """``with_property(spec)`` with ``$defs``; ``x`` required when asked."""
+    return {"$defs": defs, **with_property(spec, required=list(required))}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "sample", "text"),
+    [
+        (  # the tester's repro: the target is retyped, the $ref string is not
+            with_defs(
+                {"t": {"type": "string"}}, {"$ref": "#/$defs/t", "minLength": 1}, required="x"
+            ),
+            with_defs(
+                {"t": {"type": "integer"}}, {"$ref": "#/$defs/t", "minLength": 1}, required="x"
+            ),
+            {"x": "abc"},
+            "retyped data.x from string to integer",
+        ),
+        (  # the same under array items
+            with_defs(
+                {"t": {"type": "string"}},
+                {"type": "array", "items": {"$ref": "#/$defs/t", "maxLength": 9}},
+            ),
+            with_defs(
+                {"t": {"type": "integer"}},
+                {"type": "array", "items": {"$ref": "#/$defs/t", "maxLength": 9}},
+            ),
+            {"x": ["abc"]},
+            "retyped data.x[] from string to integer",
+        ),
+        (  # the keyword beside the $ref changes, the target does not
+            with_defs({"t": {"type": "string"}}, {"$ref": "#/$defs/t", "minLength": 1}),
+            with_defs({"t": {"type": "string"}}, {"$ref": "#/$defs/t", "minLength": 2}),
+            {"x": "a"},
+            "tightened data.x: minLength 1 -> minLength 2",
+        ),
+        (  # a chain: the target is itself a $ref beside a keyword
+            with_defs(
+                {"t": {"$ref": "#/$defs/u", "maxLength": 5}, "u": {"type": "string"}},
+                {"$ref": "#/$defs/t", "minLength": 1},
+            ),
+            with_defs(
+                {"t": {"$ref": "#/$defs/u", "maxLength": 3}, "u": {"type": "string"}},
+                {"$ref": "#/$defs/t", "minLength": 1},
+            ),
+            {"x": "abcd"},
+            "tightened data.x: maxLength 5 -> maxLength 3",
+        ),
+        (  # an object target beside "required"
+            with_defs(
+                {"t": {"type": "object", "properties": {"id": {"type": "string"}}}},
+                {"$ref": "#/$defs/t", "required": ["id"]},
+            ),
+            with_defs(
+                {"t": {"type": "object", "properties": {"id": {"type": "integer"}}}},
+                {"$ref": "#/$defs/t", "required": ["id"]},
+            ),
+            {"x": {"id": "a"}},
+            "retyped data.x.id from string to integer",
+        ),
+    ],
+)
+def test_a_ref_beside_other_keywords_compares_its_target(old, new, sample, text):
+    """In draft 2020-12 a ``$ref`` beside other keywords applies both, like ``allOf``
+    (JSON Schema Core, "Direct References with $ref":
+    https://json-schema.org/draft/2020-12/json-schema-core#section-8.2.3.1); its target is
+    compared, not the ``$ref`` string."""
+    report = mk.contracts.check_compatibility(old, new)
+
+    assert not Draft202012Validator(new).is_valid(sample)  # new-schema consumers reject it
+    assert Draft202012Validator(old).is_valid(sample)
+    assert text in report.breaking, report.changes
+    registry = ContractRegistry([Contract("s.domain", "X", "1.0", old)])
+    with pytest.raises(IncompatibleContractError, match=re.escape(text)):
+        registry.register(Contract("s.domain", "X", "1.1", new))
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"$ref": "#/$defs/t", "minLength": 1},
+        # not combined (additionalProperties beside a $ref), but unchanged with its target
+        {"$ref": "#/$defs/o", "additionalProperties": False},
+    ],
+)
+def test_a_ref_beside_other_keywords_with_nothing_changed_is_compatible(spec):
+    defs = {"t": {"type": "string"}, "o": {"type": "object", "properties": {"a": {}}}}
+    old = with_defs(defs, spec)
+    new = {**copy.deepcopy(old), "title": "renamed"}
+    new["properties"]["y"] = {"type": "string"}
+
+    report = mk.contracts.check_compatibility(old, new)
+
+    assert report.is_compatible, report.changes
+
+
+def test_a_ref_under_additional_properties_compares_its_target():
+    old = with_defs(
+        {"t": {"type": "string"}}, {"type": "object", "additionalProperties": {"$ref": "#/$defs/t"}}
+    )
+    new = with_defs(
+        {"t": {"type": "integer"}},
+        {"type": "object", "additionalProperties": {"$ref": "#/$defs/t"}},
+    )
+
+    report = mk.contracts.check_compatibility(old, new)
+
+    assert report.breaking == ("retyped data.x.* from string to integer",), report.changes
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        (  # additionalProperties beside a $ref sees only its own properties: not merged
+            with_defs(
+                {"t": {"type": "object", "properties": {"id": {"type": "string"}}}},
+                {"$ref": "#/$defs/t", "additionalProperties": False},
+            ),
+            with_defs(
+                {"t": {"type": "object", "properties": {"id": {"type": "integer"}}}},
+                {"$ref": "#/$defs/t", "additionalProperties": False},
+            ),
+            [r"\$ref '#/\$defs/t' at data\.x", "additionalProperties"],
+        ),
+        (  # the same keyword with other values on both sides of the $ref
+            with_defs({"t": {"type": "string"}}, {"$ref": "#/$defs/t", "type": ["string", "null"]}),
+            with_defs(
+                {"t": {"type": "integer"}}, {"$ref": "#/$defs/t", "type": ["string", "null"]}
+            ),
+            [r"\$ref '#/\$defs/t' at data\.x", "type"],
+        ),
+        (  # $dynamicRef: the same string, another target
+            with_defs({"t": {"type": "string"}}, {"$dynamicRef": "#/$defs/t"}),
+            with_defs({"t": {"type": "integer"}}, {"$dynamicRef": "#/$defs/t"}),
+            [r"\$dynamicRef", "data.x"],
+        ),
+    ],
+)
+def test_a_ref_whose_target_cannot_be_compared_is_unchecked(old, new, words):
+    """Where meshkit cannot combine a ``$ref``'s target with its siblings, it fails closed."""
+    report = mk.contracts.check_compatibility(old, new)
+
+    assert not report.is_compatible
+    assert report.unchecked, report.changes
+    for word in words:
+        assert re.search(word, " ".join(report.unchecked)), (word, report.unchecked)
+
+
+# -- integers: exact bounds, no false alarms, no raw errors ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ({"type": "integer"}, {"type": "number", "multipleOf": 1}),
+        ({"type": "integer"}, {"type": "integer", "multipleOf": 0.5}),
+        ({"type": "integer", "multipleOf": 3}, {"type": "integer", "multipleOf": 1.5}),
+        ({"type": "integer", "multipleOf": 2}, {"type": "number", "multipleOf": 2.0}),
+        ({"type": "integer", "minimum": 0.5}, {"type": "integer", "minimum": 1}),
+        ({"type": "integer", "exclusiveMinimum": 0}, {"type": "integer", "minimum": 1}),
+        ({"type": "integer", "maximum": 9.9}, {"type": "integer", "exclusiveMaximum": 10}),
+        ({"type": "integer", "exclusiveMaximum": 2.5}, {"type": "integer", "maximum": 2}),
+    ],
+)
+def test_integer_schemas_that_accept_the_same_integers_are_the_same(old, new):
+    """JSON Schema counts 1.0 as an integer, so ``number`` with ``multipleOf: 1`` is
+    ``integer``, and integers >= 0.5 are the integers >= 1
+    (https://json-schema.org/draft/2020-12/json-schema-validation#section-6.2)."""
+    values = [n / 2 for n in range(-40, 41)]  # halves, to catch a non-integer that one accepts
+    assert [Draft202012Validator(old).is_valid(v) for v in values] == [
+        Draft202012Validator(new).is_valid(v) for v in values
+    ]
+
+    for a, b in ((old, new), (new, old)):
+        report = mk.contracts.check_compatibility(with_property(a), with_property(b))
+        assert report.changes == (), report.changes
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "breaks_old", "breaks_new"),
+    [
+        ({"type": "integer", "minimum": 0.5}, {"type": "integer", "minimum": 2}, False, True),
+        ({"type": "integer", "maximum": 9.5}, {"type": "integer", "maximum": 10}, True, False),
+        ({"type": "integer", "multipleOf": 1.5}, {"type": "integer", "multipleOf": 6}, False, True),
+        ({"type": "integer"}, {"type": "number", "multipleOf": 0.5}, True, False),
+    ],
+)
+def test_integer_bounds_that_differ_still_say_who_breaks(old, new, breaks_old, breaks_new):
+    report = mk.contracts.check_compatibility(with_property(old), with_property(new))
+
+    assert any(c.breaks_old for c in report.changes) == breaks_old, report.changes
+    assert any(c.breaks_new for c in report.changes) == breaks_new, report.changes
+
+
+HUGE = 10**5000  # more digits than Python turns into text (sys.get_int_max_str_digits)
+
+
+@pytest.mark.parametrize(
+    ("schema", "path"),
+    [
+        ({"type": "integer", "maximum": HUGE}, r"\$\.properties\.x\.maximum"),
+        ({"type": "integer", "exclusiveMinimum": -HUGE}, r"\$\.properties\.x\.exclusiveMinimum"),
+        ({"type": "number", "multipleOf": HUGE}, r"\$\.properties\.x\.multipleOf"),
+        ({"type": "string", "maxLength": HUGE}, r"\$\.properties\.x\.maxLength"),
+        ({"enum": [1, HUGE]}, r"\$\.properties\.x\.enum\[1\]"),
+        ({"const": {"n": HUGE}}, r"\$\.properties\.x\.const\.n"),
+        ({"type": HUGE}, r"\$\.properties\.x\.type"),
+    ],
+    ids=["maximum", "exclusiveMinimum", "multipleOf", "maxLength", "enum", "const", "type"],
+)
+def test_bad_input_integers_too_long_to_write_as_json(schema, path):
+    """A number Python cannot write as text cannot be a JSON contract: refused, never a raw
+    ValueError, from ``Contract`` and from ``check_compatibility`` alike."""
+    calls = (
+        lambda: Contract("s.domain", "X", "1.0", with_property(schema)),
+        lambda: mk.contracts.check_compatibility(with_property(schema), with_property({})),
+        lambda: mk.contracts.check_compatibility(SCHEMA, with_property(schema)),
+    )
+    for call in calls:
+        with pytest.raises(ContractSchemaError) as raised:
+            call()
+        message = str(raised.value)
+        assert re.search(path, message), message
+        assert "5001 digits" in message and "smaller number" in message, message
+
+
+@pytest.mark.parametrize(
+    ("schema", "data", "field"),
+    [
+        ({"type": "string"}, HUGE, "data.x"),
+        ({"type": "integer", "maximum": 5}, HUGE, "data.x"),
+        ({"enum": [1, 2]}, HUGE, "data.x"),
+        ({"type": "array", "items": {"type": "string"}}, ["a", -HUGE], "data.x[1]"),
+    ],
+    ids=["type", "maximum", "enum", "items"],
+)
+def test_bad_input_data_with_an_integer_too_long_to_write_as_json(schema, data, field):
+    contract = Contract("s.domain", "X", "1.0", with_property(schema))
+
+    with pytest.raises(ContractViolation) as raised:
+        contract.validate({"x": data})
+
+    assert raised.value.field == field
+    assert "5001 digits" in str(raised.value) and "smaller number" in str(raised.value)
+
+
+def test_bad_input_data_beyond_a_float_under_a_float_multiple_of():
+    """jsonschema divides by a float ``multipleOf``; an integer with no float is a violation
+    naming the field, not a raw OverflowError."""
+    contract = Contract("s.domain", "X", "1.0", with_property({"multipleOf": 0.5}))
+
+    with pytest.raises(ContractViolation) as raised:
+        contract.validate({"x": 10**400})
+
+    assert raised.value.field == "data.x"
+    assert "beyond a float's range" in str(raised.value) and "smaller number" in str(raised.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import math
@@ -739,6 +740,108 @@ def test_bad_input_to_planning_is_refused_at_once(case):
         plan()
 
 
+# The small public helpers refuse what they cannot measure, naming the argument and the fix,
+# instead of a raw AttributeError / TypeError or a wrong answer (adversarial report, 11).
+BAD_HELPER_INPUT = {
+    "entry_size of a Detail that is an int": (
+        lambda: mk.events.entry_size({"Detail": 5}),
+        r"entry\['Detail'\] is an int; give a str .*to_entry",
+    ),
+    "entry_size of a Source that is None": (
+        lambda: mk.events.entry_size({"Source": None, "Detail": "{}"}),
+        r"entry\['Source'\] is None; give a str",
+    ),
+    "entry_size of a Detail in bytes": (
+        lambda: mk.events.entry_size({"Detail": b"{}"}),
+        r"entry\['Detail'\] is a bytes; give a str .*decode",
+    ),
+    "entry_size of a lone surrogate": (
+        lambda: mk.events.entry_size({"Detail": '{"a":"\ud800"}'}),
+        r"entry\['Detail'\] contains the lone surrogate .*UTF-8 cannot encode",
+    ),
+    "entry_size of Resources as one str": (
+        lambda: mk.events.entry_size({"Resources": "arn:aws:s3:::receipts/S-1"}),
+        r"entry\['Resources'\] is a str; give a list of ARN strings",
+    ),
+    "entry_size of a Resource that is an int": (
+        lambda: mk.events.entry_size({"Resources": ["arn:aws:s3:::a", 5]}),
+        r"entry\['Resources'\]\[1\] is an int; give a list of ARN strings",
+    ),
+    "entry_size of a list, not an entry": (
+        lambda: mk.events.entry_size([("Detail", "{}")]),
+        r"entry is a list; give a PutEvents entry, a dict .*to_entry",
+    ),
+    "entry_size of None": (
+        lambda: mk.events.entry_size(None),
+        r"entry is None; give a PutEvents entry",
+    ),
+    "batches of bare items": (
+        lambda: list(mk.events.batches([1, 2])),
+        r"sized\[0\] is an int, not an \(item, size\) pair; give pairs, e.g. \[\('a', 600\)",
+    ),
+    "batches of triples": (
+        lambda: list(mk.events.batches([("a", 1, 2)])),
+        r"sized\[0\] is a tuple of 3, not an \(item, size\) pair",
+    ),
+    "batches of a dict": (
+        lambda: mk.events.batches({"a": 600}),
+        r"sized is a dict; give \(item, size\) pairs: pass sized.items\(\)",
+    ),
+    "batches of None": (
+        lambda: mk.events.batches(None),
+        r"sized is None, which is not iterable; give \(item, size\) pairs",
+    ),
+    "batches with a size as a str": (
+        lambda: list(mk.events.batches([("a", 1), ("b", "600")])),
+        r"sized\[1\] has the size '600' \(a str\); give a size in bytes: an int of at least 0",
+    ),
+    "batches with a negative size": (
+        lambda: list(mk.events.batches([("a", -1)])),
+        r"sized\[0\] has the size -1 \(an int\); give a size in bytes: an int of at least 0",
+    ),
+    "batches with a size as a float": (
+        lambda: list(mk.events.batches([("a", 1.5)])),
+        r"sized\[0\] has the size 1.5 \(a float\); give a size in bytes",
+    ),
+    "billable_chunks of -1": (
+        lambda: mk.events.billable_chunks(-1),
+        r"size is -1 \(an int\); give the entry's size in bytes, an int of at least 0 "
+        r"\(mk.events.entry_size",
+    ),
+    "billable_chunks of 1.5": (
+        lambda: mk.events.billable_chunks(1.5),
+        r"size is 1.5 \(a float\); give the entry's size in bytes, an int",
+    ),
+    "billable_chunks of a str": (
+        lambda: mk.events.billable_chunks("300"),
+        r"size is '300' \(a str\); give the entry's size in bytes",
+    ),
+    "billable_chunks of True": (
+        lambda: mk.events.billable_chunks(True),
+        r"size is True \(a bool\); give the entry's size in bytes",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_HELPER_INPUT, ids=list(BAD_HELPER_INPUT))
+def test_bad_input_to_the_size_and_batching_helpers_is_a_clear_error(case):
+    """Given what entry_size, batches or billable_chunks cannot measure, then a ValidationError
+    names the argument and the fix (today: AttributeError, TypeError, or 1 for -1 and 1.5)."""
+    call, message = BAD_HELPER_INPUT[case]
+
+    with pytest.raises(ValidationError, match=message):
+        call()
+
+
+def test_billing_is_exact_for_any_size_and_one_event_for_an_empty_entry():
+    """Integer arithmetic: no float rounding or OverflowError for a huge size; an entry of 0
+    bytes is still one event (https://aws.amazon.com/eventbridge/pricing/: each 64 KB chunk of a
+    payload is billed as one event)."""
+    assert mk.events.billable_chunks(0) == 1
+    assert mk.events.billable_chunks(10**400) == -(-(10**400) // 65_536)
+    assert mk.events.billable_chunks(2**60 + 1) == 2**44 + 1
+
+
 # -- nothing lost when publishing stops (issue 10, point 1) --------------------------------------
 
 
@@ -867,6 +970,74 @@ def test_a_progress_callback_that_fails_late_still_accounts_for_everything(bus):
     assert isinstance(raised.value.__cause__, TypeError)
     result = raised.value.result
     assert result.sent == 10 and len(result.unsent) == 1, "batch 1 sent; event 10 read ahead"
+
+
+class StopPublishing(BaseException):
+    """A BaseException of the caller's own, as frameworks define them."""
+
+
+# Exceptions that are not Exceptions and not KeyboardInterrupt: `except Exception` must not catch
+# them, and meshkit must not turn them into something else (SystemExit's code, asyncio's
+# cancellation), but the accounting goes with them.
+BASE_EXCEPTIONS = {
+    "SystemExit": lambda: SystemExit(3),
+    "asyncio.CancelledError": lambda: asyncio.CancelledError(),
+    "a BaseException subclass": lambda: StopPublishing("stop"),
+}
+
+
+@pytest.mark.parametrize("make", BASE_EXCEPTIONS.values(), ids=list(BASE_EXCEPTIONS))
+def test_a_base_exception_from_the_progress_callback_keeps_the_accounting(bus, make):
+    """Given a progress callback that raises a BaseException after the first request, when
+    publishing 25 events, then that very exception propagates, carrying ``result`` with the 10
+    sent and the 15 unsent (today: the exception bare, and 15 events unaccounted for)."""
+    stop = make()
+
+    def progress(result):
+        raise stop
+
+    with pytest.raises(BaseException) as raised:  # which one: checked below
+        mk.events.publish(bus, [sale(i) for i in range(25)], progress=progress)
+
+    assert raised.value is stop
+    result = raised.value.result
+    assert result.sent == 10 and result.failed == [] and len(result.unsent) == 15
+    assert sorted(accounted_for(result)) == sorted(f"sale-recorded/S-{i}" for i in range(25))
+    assert any("error.result" in note for note in raised.value.__notes__)
+
+
+@pytest.mark.parametrize("make", BASE_EXCEPTIONS.values(), ids=list(BASE_EXCEPTIONS))
+def test_a_base_exception_from_a_generator_keeps_the_accounting(bus, make):
+    """Given a generator that yields 15 events and then raises a BaseException, when publishing
+    it, then that exception propagates with ``result``: 10 sent, 5 read and unsent."""
+    stop = make()
+
+    def generate():
+        yield from (sale(i) for i in range(15))
+        raise stop
+
+    with pytest.raises(BaseException) as raised:  # which one: checked below
+        mk.events.publish(bus, generate())
+
+    assert raised.value is stop
+    result = raised.value.result
+    assert result.sent == 10 and result.failed == []
+    assert [u.event.idempotency_key for u in result.unsent] == [
+        f"sale-recorded/S-{i}" for i in range(10, 15)
+    ]
+    assert all(type(stop).__name__ in u.reason for u in result.unsent)
+
+
+def test_system_exit_keeps_its_exit_code(bus):
+    """Given sys.exit(3) in a progress callback, then the process would still exit with 3."""
+
+    def progress(result):
+        raise SystemExit(3)
+
+    with pytest.raises(SystemExit) as raised:
+        mk.events.publish(bus, [sale(i) for i in range(12)], progress=progress)
+
+    assert raised.value.code == 3 and raised.value.result.sent == 10
 
 
 # -- true sizes (issue 10, point 5) ----------------------------------------------------------

@@ -496,6 +496,21 @@ BAD_BUILDER_INPUTS = [
     ("an IAM user name with a space",
      lambda: mk.iam.enforcement({"sales producer": _role_policy()}).__enter__(),
      ["user name", "'sales producer'"]),
+    # round 2, finding 8: policies no JSON encoder could send are refused before any call
+    ("a role policy nested 5000 deep",
+     lambda: mk.iam.create_domain_role("sales", "producer", policy(nested(5000))),
+     ["policy: ['Statement'][0]", "nests more than 16 levels", "IAM's grammar"]),
+    ("a trust policy with a 5001-digit Sid",
+     lambda: mk.iam.create_domain_role("sales", "producer", _role_policy(),
+                                       trust=policy({"Sid": HUGE})),
+     ["trust: ['Statement'][0]['Sid']", "more than 4300 digits", "as a string"]),
+    ("a bus policy containing itself",
+     lambda: mk.iam.attach_bus_policy("SalesEventBus", _itself()),
+     ["policy: ['Statement']", "contains itself"]),
+    ("an enforced policy with a 5001-digit condition",
+     lambda: mk.iam.enforcement({"sales-producer": policy(
+         allow(**when("NumericLessThan", "s3:max-keys", HUGE)))}).__enter__(),
+     ["users['sales-producer']", "more than 4300 digits"]),
 ]  # fmt: skip
 
 
@@ -598,6 +613,23 @@ def test_lint_reads_a_policy_given_as_a_json_string_as_the_policy_itself():
 
 
 GOOD = allow("sqs:ReceiveMessage", QUEUE)
+HUGE = 10**5000  # more digits than Python converts to text (4300)
+
+
+def nested(depth: int) -> list:
+    """``[[[...]]]``, ``depth`` lists deep, built without recursion."""
+    inner: list = []
+    for _ in range(depth):
+        inner = [inner]
+    return inner
+
+
+def _itself() -> dict:
+    looped = dict(GOOD)
+    looped["Condition"] = {"StringEquals": {"aws:SourceArn": [looped]}}
+    return policy(looped)
+
+
 # (id, policy, issue, words of the detail)
 MALFORMED_POLICIES = [
     ("not JSON", '{"Statement": [', "MALFORMED_POLICY", ["JSON", "dict"]),
@@ -622,6 +654,25 @@ MALFORMED_POLICIES = [
      ["#2", "Principal"]),
     ("a Principal that is a number", policy(statement({"AWS": 5}, "sqs:SendMessage")),
      "MALFORMED_STATEMENT", ["Principal"]),
+    # round 2, finding 8: beyond any policy, a finding too, never a raw error
+    ("JSON nested beyond reason", "[" * 100_000, "MALFORMED_POLICY", ["not valid JSON", "dict"]),
+    ("a condition number of 5001 digits",
+     policy(allow("sqs:ReceiveMessage", QUEUE, **when("NumericLessThan", "s3:max-keys", HUGE))),
+     "MALFORMED_POLICY", ["['NumericLessThan']['s3:max-keys']", "more than 4300 digits",
+                         "as a string"]),
+    ("an Action of 5001 digits", policy({**GOOD, "Action": HUGE}), "MALFORMED_POLICY",
+     ["['Action']", "more than 4300 digits"]),
+    ("a Sid of 5001 digits", policy(statement({"AWS": OTHER}, "sqs:SendMessage", Sid=HUGE)),
+     "MALFORMED_POLICY", ["['Sid']", "more than 4300 digits"]),
+    ("a condition value nested 5000 deep",
+     policy({**GOOD, **when("StringEquals", "aws:SourceArn", nested(5000))}), "MALFORMED_POLICY",
+     ["['Condition']", "nests more than 16 levels", "IAM's grammar"]),
+    ("a Principal nested 5000 deep", policy(statement({"AWS": nested(5000)}, "sqs:SendMessage")),
+     "MALFORMED_POLICY", ["['Principal']", "nests more than 16 levels"]),
+    ("an unknown element nested 5000 deep", {**policy(GOOD), "Extra": nested(5000)},
+     "MALFORMED_POLICY", ["['Extra']", "nests more than 16 levels"]),
+    ("a statement containing itself", _itself(), "MALFORMED_POLICY",
+     ["contains itself", "IAM's grammar"]),
 ]  # fmt: skip
 
 
@@ -655,8 +706,15 @@ def test_a_malformed_statement_does_not_hide_a_public_one():
         (lambda: mk.iam.lint(policy(GOOD)), ["dict of name -> policy", "{'my-policy': policy}"]),
         (lambda: mk.iam.lint({"p": policy(GOOD)}, kinds={"p": "producr"}),
          ["kinds", "'producer'"]),
+        (lambda: mk.iam.lint({"p": policy(GOOD)}, kinds={"p": nested(5000)}),
+         ["kinds['p'] is [[", "'producer'"]),
+        (lambda: mk.iam.lint({"p": policy(GOOD)}, kinds={HUGE: "producr"}),
+         ["kinds[<a number of", "'producer'"]),
+        (lambda: mk.iam.lint({"p": policy(GOOD)}, kinds=nested(5000)),
+         ["kinds takes a dict", "[["]),
     ],
-    ids=["one policy instead of a dict of them", "an unknown kind"],
+    ids=["one policy instead of a dict of them", "an unknown kind", "a kind nested 5000 deep",
+         "a policy name of 5001 digits", "kinds nested 5000 deep"],
 )  # fmt: skip
 def test_bad_input_to_lint_arguments_is_refused_naming_the_fix(call, words):
     with pytest.raises(ValidationError) as refused:

@@ -1202,3 +1202,213 @@ def test_the_grid_asks_a_star_resource_of_every_action():
                               "sqs:ReceiveMessage"], ["*"])  # fmt: skip
 
     assert list(grid["allowed"]) == [True, True]
+
+
+# -- round 2, finding 7: the condition keys IAM sets from the caller ------------------------------
+# KEYS, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html:
+# aws:PrincipalArn, aws:PrincipalAccount and aws:PrincipalType are in every signed request (for a
+# role session, aws:PrincipalArn is the role's ARN); aws:username only for IAM users; aws:userid
+# is the account id for the root user and "account:name" for a federated user (IAM users and
+# role sessions carry unique ids meshkit cannot know); aws:PrincipalServiceName and
+# aws:PrincipalIsAWSService for service principals; aws:CurrentTime and aws:EpochTime always.
+
+ANALYST = f"arn:aws:iam::{OTHER}:role/analyst"
+# every caller is in another account than the bus, so that the bus policy's condition decides
+ALICE = f"arn:aws:iam::{OTHER}:user/engineering/alice"
+ROOT = f"arn:aws:iam::{OTHER}:root"
+FEDERATED = f"arn:aws:sts::{OTHER}:federated-user/bob"
+PUBLISH_ANYWHERE = policy(allow(resource="*"))
+
+
+def admits_if(operator: str, key: str, value) -> dict:
+    """A bus policy admitting anyone, under one condition on the caller."""
+    return admits("*", **when(operator, key, value))
+
+
+@pytest.mark.parametrize(
+    ("principal", "operator", "key", "value", "expected"),
+    [
+        (ANALYST, "ArnEquals", "aws:PrincipalArn", ANALYST, "allowed"),
+        (OTHER_SESSION, "ArnEquals", "aws:PrincipalArn",
+         f"arn:aws:iam::{OTHER}:role/sales-producer", "allowed"),
+        (OTHER_SESSION, "ArnEquals", "aws:PrincipalArn", OTHER_SESSION, "implicit deny"),
+        (ALICE, "ArnLike", "aws:PrincipalArn", f"arn:aws:iam::{OTHER}:user/*", "allowed"),
+        (ROOT, "ArnEquals", "aws:PrincipalArn", ROOT, "allowed"),
+        (FEDERATED, "ArnEquals", "aws:PrincipalArn", FEDERATED, "allowed"),
+        (ANALYST, "StringEquals", "aws:PrincipalType", "AssumedRole", "allowed"),
+        (OTHER_SESSION, "StringEquals", "aws:PrincipalType", "AssumedRole", "allowed"),
+        (ALICE, "StringEquals", "aws:PrincipalType", "User", "allowed"),
+        (ROOT, "StringEquals", "aws:PrincipalType", "Account", "allowed"),
+        (FEDERATED, "StringEquals", "aws:PrincipalType", "FederatedUser", "allowed"),
+        (ALICE, "StringEquals", "aws:username", "alice", "allowed"),
+        (ANALYST, "Null", "aws:username", "true", "allowed"),
+        (ALICE, "StringEquals", "aws:PrincipalType", "AssumedRole", "implicit deny"),
+        (ROOT, "StringEquals", "aws:userid", OTHER, "allowed"),
+        (FEDERATED, "StringEquals", "aws:userid", f"{OTHER}:bob", "allowed"),
+        (ALICE, "Null", "aws:userid", "true", "allowed"),
+        (ALICE, "Bool", "aws:PrincipalIsAWSService", "false", "allowed"),
+        (ALICE, "Null", "aws:PrincipalServiceName", "true", "allowed"),
+        ("sqs.amazonaws.com", "Bool", "aws:PrincipalIsAWSService", "true", "allowed"),
+        ("sqs.amazonaws.com", "StringEquals", "aws:PrincipalServiceName", "sqs.amazonaws.com",
+         "allowed"),
+        ("sqs.amazonaws.com", "Null", "aws:PrincipalArn", "true", "allowed"),
+        (OTHER, "Null", "aws:PrincipalArn", "true", "allowed"),
+        (OTHER, "StringEquals", "aws:PrincipalAccount", OTHER, "allowed"),
+        ("sqs.amazonaws.com", "Bool", "aws:PrincipalIsAWSService", "false", "implicit deny"),
+    ],
+    ids=["role's arn", "a session's arn is its role's", "a session's arn is not its own",
+         "user with a path", "root user", "federated user", "role: an assumed role",
+         "session: an assumed role", "user type", "root type", "federated type",
+         "username of a user", "no username for a role", "a user is no assumed role",
+         "userid of root", "userid of a federated user", "a user's unique id is unknown",
+         "not a service", "no service name for a user", "a service", "service name",
+         "a service has no principal arn", "an account alone has no principal arn",
+         "an account alone has its account", "a service is a service"],
+)  # fmt: skip
+def test_condition_keys_iam_sets_from_the_caller_are_derived_from_principal(
+    principal, operator, key, value, expected
+):
+    """KEYS: given a bus policy admitting anyone under a condition on the caller, when
+    ``principal=`` asks, then the keys IAM sets from that caller decide, as on AWS."""
+    service = principal.endswith(".amazonaws.com")  # no identity policy: the bus policy decides
+    decision = check_access(NOTHING if service else PUBLISH_ANYWHERE, "events:PutEvents", SALES_BUS,
+                            resource_policy=admits_if(operator, key, value),
+                            principal=principal)  # fmt: skip
+
+    assert decision.decision == expected, decision.reason
+
+
+def test_a_users_name_fills_the_username_variable():
+    """KEYS and VARIABLES: ``${aws:username}`` is the IAM user's name, without its path."""
+    home = policy(allow("s3:GetObject", BUCKET + "/home/${aws:username}/*"))
+
+    own = check_access(home, "s3:GetObject", BUCKET + "/home/alice/notes.txt", principal=ALICE,
+                       resource_account=OTHER)  # fmt: skip
+    other = check_access(home, "s3:GetObject", BUCKET + "/home/bob/notes.txt", principal=ALICE,
+                         resource_account=OTHER)  # fmt: skip
+
+    assert (own.decision, other.decision) == ("allowed", "implicit deny")
+
+
+def test_a_key_the_caller_put_in_context_is_never_replaced():
+    """A caller who passes a key knows better (a role's path, a session's tags): it stands."""
+    with_path = f"arn:aws:iam::{OTHER}:role/data/analyst"
+    bus_policy = admits_if("ArnEquals", "aws:PrincipalArn", with_path)
+
+    decision = check_access(PUBLISH_ANYWHERE, "events:PutEvents", SALES_BUS,
+                            {"aws:PrincipalArn": with_path}, resource_policy=bus_policy,
+                            principal=f"arn:aws:sts::{OTHER}:assumed-role/analyst/s1")  # fmt: skip
+    named = check_access(policy(allow("s3:GetObject", BUCKET + "/home/${aws:username}/*")),
+                         "s3:GetObject", BUCKET + "/home/bob/x", {"aws:username": "bob"},
+                         principal=ALICE, resource_account=OTHER)  # fmt: skip
+
+    assert (decision.decision, named.decision) == ("allowed", "allowed")
+
+
+@pytest.mark.parametrize(
+    ("operator", "key", "value", "context", "expected"),
+    [
+        ("DateLessThan", "aws:CurrentTime", "2099-01-01T00:00:00Z", None, "allowed"),
+        ("DateGreaterThan", "aws:CurrentTime", "2099-01-01T00:00:00Z", None, "implicit deny"),
+        ("DateGreaterThan", "aws:CurrentTime", "2000-01-01T00:00:00Z", None, "allowed"),
+        ("NumericGreaterThan", "aws:EpochTime", "946684800", None, "allowed"),
+        ("DateLessThan", "aws:CurrentTime", "2099-01-01T00:00:00Z",
+         {"aws:CurrentTime": "2100-01-01T00:00:00Z"}, "implicit deny"),
+    ],
+    ids=["before 2099", "not after 2099", "after 2000", "epoch after 2000",
+         "the caller's time stands"],
+)  # fmt: skip
+def test_the_current_time_is_in_every_request(operator, key, value, context, expected):
+    """KEYS: aws:CurrentTime and aws:EpochTime are in every request; without them in context the
+    evaluator uses the time of the question."""
+    decision = check_access(policy(allow(**when(operator, key, value))), "events:PutEvents",
+                            SALES_BUS, context)  # fmt: skip
+
+    assert decision.decision == expected, decision.reason
+
+
+# -- round 2, finding 8: values no policy or request can hold are refused, never a raw error ------
+
+HUGE = 10**5000  # more digits than Python converts to text (4300)
+
+
+def nested(depth: int) -> list:
+    """``[[[...]]]``, ``depth`` lists deep, built without recursion."""
+    inner: list = []
+    for _ in range(depth):
+        inner = [inner]
+    return inner
+
+
+def _itself() -> dict:
+    statement = allow()
+    statement["Condition"] = {"StringEquals": {"events:source": [statement]}}
+    return policy(statement)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        (dict(policies=policy(allow(**when("NumericLessThan", "s3:max-keys", HUGE)))),
+         MalformedPolicyError, ["'policy'", "['NumericLessThan']['s3:max-keys']",
+                                "more than 4300 digits", "as a string"]),
+        (dict(policies=policy(allow(**when("StringEquals", "events:source", HUGE)))),
+         MalformedPolicyError, ["['StringEquals']['events:source']", "more than 4300 digits"]),
+        (dict(policies=policy(allow(Sid=HUGE))), MalformedPolicyError,
+         ["['Sid']", "more than 4300 digits"]),
+        (dict(resource_policy=admits({"AWS": [HUGE]})), MalformedPolicyError,
+         ["'resource policy'", "['Principal']", "more than 4300 digits"]),
+        (dict(policies=policy(allow(**when("StringEquals", "events:source", nested(5000))))),
+         MalformedPolicyError, ["'policy'", "nests more than 16 levels", "IAM's grammar"]),
+        (dict(policies=policy(allow(resource=nested(100)))), MalformedPolicyError,
+         ["['Resource']", "nests more than 16 levels"]),
+        (dict(policies=_itself()), MalformedPolicyError, ["contains itself", "IAM's grammar"]),
+        (dict(policies='{"Version": "2012-10-17", "Statement": [' + "1" * 5000 + "]}"),
+         MalformedPolicyError, ["not valid JSON", "as a dict"]),
+        (dict(context={"events:source": nested(5000)}), ValidationError,
+         ["context['events:source']", "a string, number, boolean or date-time"]),
+        (dict(action=HUGE), ValidationError, ["action <a number of", "'events:PutEvents'"]),
+        (dict(action=nested(5000)), ValidationError, ["action [[", "'events:PutEvents'"]),
+        (dict(resource=nested(5000)), ValidationError, ["resource [[", "pass the resource's ARN"]),
+        (dict(principal=HUGE), ValidationError, ["principal <a number of", "12-digit account id"]),
+        (dict(resource=OBJECT, resource_account=HUGE), ValidationError,
+         ["resource_account <a number of", "'123456789012'"]),
+        (dict(policies=policy(allow(**when("DateLessThan", "aws:CurrentTime", "2099-01-01"))),
+              context={"aws:CurrentTime": HUGE}), ValidationError,
+         ["context['aws:currenttime'] = <a number of", "ISO 8601", "DateLessThan"]),
+    ],
+    ids=["Numeric value of 5001 digits", "String value of 5001 digits", "Sid of 5001 digits",
+         "Principal of 5001 digits", "Condition value nested 5000 deep",
+         "Resource nested 100 deep", "a statement containing itself",
+         "JSON text with a 5000-digit number", "context value nested 5000 deep",
+         "action of 5001 digits", "action nested 5000 deep", "resource nested 5000 deep",
+         "principal of 5001 digits", "resource_account of 5001 digits",
+         "context date of 5001 digits"],
+)  # fmt: skip
+def test_bad_input_beyond_any_policy_is_refused_naming_where_and_the_fix(kwargs, error, words):
+    """GRAMMAR: a policy nests six levels at most (policy, Statement, statement, Condition,
+    operator, values); numbers longer than Python converts to text are refused with a fix, not
+    a raw ValueError or RecursionError from inside."""
+    ask = dict(policies=PUBLISH, action="events:PutEvents", resource=SALES_BUS) | kwargs
+    positional = [ask.pop(name) for name in ("policies", "action", "resource")]
+
+    with pytest.raises(error) as refused:
+        check_access(*positional, **ask)
+
+    assert isinstance(refused.value, MeshkitError)
+    for word in words:
+        assert word in str(refused.value), str(refused.value)
+    assert len(str(refused.value)) < 1000  # the value is abbreviated, not printed whole
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(HUGE, "implicit deny"), (-HUGE, "allowed")], ids=["huge", "-huge"]
+)
+def test_a_number_of_any_length_in_context_is_compared_exactly(value, expected):
+    """OPERATORS: Numeric operators compare numbers; a context value is the caller's, and
+    meshkit compares it exactly however long it is."""
+    limited = policy(allow(**when("NumericLessThan", "s3:max-keys", "10")))
+
+    decision = check_access(limited, "events:PutEvents", SALES_BUS, {"s3:max-keys": value})
+
+    assert decision.decision == expected

@@ -423,3 +423,120 @@ def test_try_pattern_answers_no_events_with_an_empty_frame_and_no_request(sent):
     assert list(frame.columns) == ["detail_type", "idempotency_key", "matched"]
     assert frame.empty and frame["matched"].dtype == bool
     assert sent == []
+
+
+# -- issue 10 follow-up, finding 9: the quota counts characters, not escape sequences ---------
+#
+# "Maximum number of characters in an event pattern: 2,048"
+# (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html): "é" is one character,
+# not the six of its JSON escape \u00e9.
+
+
+def _pattern_of_chars(total: int, letter: str) -> dict:
+    """A pattern whose compact JSON is ``total`` characters long, mostly ``letter``."""
+    frame = len('{"a":[""]}')
+    return {"a": [letter * (total - frame)]}
+
+
+@pytest.mark.parametrize("letter", ["é", "€", "日"])
+def test_a_non_ascii_character_counts_once_toward_the_pattern_quota(letter):
+    at_the_limit = _pattern_of_chars(2048, letter)
+
+    assert check_pattern(at_the_limit) == at_the_limit
+    assert check_pattern({"a": ["é" * 500]}) == {"a": ["é" * 500]}
+    with pytest.raises(PatternError, match="2049 characters"):
+        check_pattern(_pattern_of_chars(2049, letter))
+
+
+def test_the_quota_error_counts_what_is_sent_and_names_the_fix():
+    with pytest.raises(PatternError) as refused:
+        check_pattern({"a": ["é" * 2100]}, max_chars=2048)
+
+    message = str(refused.value)
+    assert "2110 characters" in message and "allows 2048" in message
+    assert "match fewer values" in message and "max_chars" in message
+
+
+def test_on_real_aws_try_pattern_sends_the_pattern_text_check_pattern_measured(monkeypatch, sales):
+    """The text sent is the text measured: non-ASCII as itself, not as \\u escapes."""
+    client = boto3.client(
+        "events", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    asked = []
+    client.meta.events.register(
+        "before-parameter-build.events.TestEventPattern",
+        lambda params, **_: asked.append(params["EventPattern"]),
+    )
+    pattern = {"detail": {"data": {"currency": ["€" * 2000]}}}
+    target = mk.sandbox.Target("aws", None, "111122223333", "us-west-2", None)
+    monkeypatch.setattr(mk._aws, "target", lambda: target)
+    monkeypatch.setattr(mk._aws, "client", lambda name, session=None: client)
+
+    with Stubber(client) as stub:
+        stub.add_response("test_event_pattern", {"Result": False})
+        try_pattern(pattern, sales[:1])
+
+    assert asked == [mk.patterns.pattern_json(pattern)]
+    assert "€" in asked[0] and len(asked[0]) <= 2048
+
+
+def test_offline_try_pattern_creates_its_rule_with_the_measured_text(mesh):
+    session = mesh.session()
+    created = []
+    session.events.register(
+        "before-parameter-build.events.PutRule",
+        lambda params, **_: created.append(params["EventPattern"]),
+    )
+    sale = mk.events.DomainEvent(
+        "sales.domain", "SaleRecorded", {"currency": "€"}, idempotency_key="k-€"
+    )
+
+    frame = try_pattern(data("currency", "€"), [sale], boto3_session=session)
+
+    assert list(frame["matched"]) == [True]
+    assert created == ['{"detail":{"data":{"currency":["€"]}}}']
+
+
+def test_pattern_json_is_the_compact_text_check_pattern_measures():
+    assert mk.patterns.pattern_json({"a": ["é", 1]}) == '{"a":["é",1]}'
+
+
+_SURROGATE_FIX = "decode the text with its real encoding, or drop the character"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "max_chars", "path", "says"),
+    [
+        pytest.param({"a": ["\ud800"]}, 2048, "a[0]", "lone surrogate", id="a lone surrogate"),
+        pytest.param({"\udfff": ["x"]}, 2048, "(root)", "field name", id="in a field name"),
+        pytest.param(
+            '{"a": [{"prefix": "\\ud83d"}]}',
+            2048,
+            "a[0].prefix",
+            "lone surrogate",
+            id="an escaped lone surrogate in JSON text",
+        ),
+        pytest.param(
+            {"a": [{"anything-but": ["ok", "x\udc80"]}]},
+            2048,
+            "anything-but[1]",
+            "lone surrogate",
+            id="a surrogateescape byte in a list",
+        ),
+        pytest.param(
+            _pattern_of_chars(4097, "é"), 4096, "(root)", "4097 characters", id="4,097 of é"
+        ),
+    ],
+)
+def test_bad_input_check_pattern_refuses_text_that_is_not_unicode_or_too_long(
+    pattern, max_chars, path, says
+):
+    """A lone surrogate is not a Unicode character: it cannot be sent as UTF-8, and its JSON
+    escape is refused by strict JSON parsers (RFC 8259, section 8.2)."""
+    with pytest.raises(PatternError) as refused:
+        check_pattern(pattern, max_chars=max_chars)
+
+    message = str(refused.value)
+    assert path in refused.value.path
+    assert says in message
+    assert (_SURROGATE_FIX if "surrogate" in says or "field" in says else "fewer values") in message

@@ -348,3 +348,49 @@ def test_a_table_meshkit_did_not_create_is_not_deleted(mesh):
         mk.producers.delete_sales_table()
 
     assert dynamodb.describe_table(TableName="Sales")["Table"]["TableName"] == "Sales"
+
+
+def test_a_handler_that_changes_its_event_does_not_change_what_the_runner_checkpoints(sales):
+    """Lambda hands the function a copy of the batch (it is serialised); a handler that rewrites
+    the records' sequence numbers and then raises still has its whole batch retried.
+    https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html"""
+    table, _ = sales
+    for i in range(3):
+        put_sale(table, f"S-{i}", "10")
+    calls: list[list[str]] = []
+
+    def handler(event, context):
+        calls.append([r["dynamodb"]["Keys"]["sale_id"]["S"] for r in event["Records"]])
+        if len(calls) == 1:
+            for record in event["Records"]:
+                record["dynamodb"]["SequenceNumber"] = "9" * 30
+            event["Records"].clear()
+            raise RuntimeError("boom")
+        return {"batchItemFailures": []}
+
+    summary = mk.producers.StreamRunner(handler, "Sales").run()
+
+    assert calls == [["S-0", "S-1", "S-2"], ["S-0", "S-1", "S-2"]]
+    assert (summary.records, summary.retried_batches) == (3, 1)
+
+
+def test_an_interrupted_run_carries_its_summary_and_the_stream_keeps_the_rest(sales):
+    table, _ = sales
+    for i in range(3):
+        put_sale(table, f"S-{i}", "10")
+    runner = mk.producers.StreamRunner(mk.producers.stream_handler, "Sales", batch_size=1)
+    calls: list[int] = []
+
+    def interrupt_on_second(event, context):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return mk.producers.stream_handler(event, context)
+
+    runner.handler = interrupt_on_second
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        runner.run()
+
+    assert stopped.value.summary.records == 1
+    runner.handler = mk.producers.stream_handler
+    assert runner.run().records == 2, "the next run starts where the interrupted one stopped"

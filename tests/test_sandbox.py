@@ -554,6 +554,61 @@ def test_bad_input_endpoint_url(isolated, sent, url, words):
     assert sandbox._private_server is None, "no server started for a refused start()"
 
 
+# -- issue 10 follow-up, finding 10: names that dial what an IP literal may not ------------------
+#
+# Inside EC2, AWS's DNS answers "instance-data" and "instance-data.ec2.internal" with the instance
+# metadata service, and private DNS names (ip-10-0-0-1.ec2.internal, ip-10-0-0-1.<region>.
+# compute.internal, i-0123456789abcdef0.<region>.compute.internal) with instances' addresses:
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-naming.html. Wildcard DNS
+# services (nip.io, sslip.io) answer a name with the address it spells.
+
+
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("http://instance-data", "instance metadata"),
+        ("http://instance-data.ec2.internal", "instance metadata"),
+        ("http://INSTANCE-DATA.EC2.Internal.:80", "instance metadata"),
+        ("http://ip-10-0-0-1.us-west-2.compute.internal:4566", "http://10.0.0.1:4566"),
+        ("http://ip-172-31-5-9.ec2.internal", "http://172.31.5.9"),
+        ("http://i-0123456789abcdef0.us-west-2.compute.internal", "PrivateIpAddress"),
+        ("http://169.254.169.254.nip.io:80", "169.254.169.254"),
+        ("http://169-254-169-254.sslip.io", "169.254.169.254"),
+        ("http://api.52.94.236.248.nip.io", "52.94.236.248"),
+        ("http://fd00-ec2--254.sslip.io", "fd00:ec2::254"),
+        ("http://time.aws.com", "real AWS"),
+    ],
+)
+def test_bad_input_endpoint_name_that_dials_ec2_or_an_address_meshkit_refuses(
+    isolated, sent, url, words
+):
+    isolated.setenv("AWS_ENDPOINT_URL", url)
+
+    with leaves_the_process_as_it_was(), pytest.raises(TargetError) as raised:
+        mk.sandbox.start(quiet=True)
+
+    message = str(raised.value)
+    assert "AWS_ENDPOINT_URL" in message
+    assert words in message
+    assert "127.0.0.1" in message or "unset AWS_ENDPOINT_URL" in message, "the fix"
+    assert sent == []
+    assert mk.sandbox.current() is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1.nip.io:4566",  # spells loopback
+        "http://10-0-0-5.sslip.io:4566",  # spells a private address
+        "http://localstack-1:4566",
+        "http://emulator.internal:4566",  # .internal outside EC2's own domains
+        "http://build-2024-01-02:4566",  # three numbers are not an address
+    ],
+)
+def test_check_endpoint_accepts_names_that_spell_no_refused_address(url):
+    assert mk.sandbox.check_endpoint(url) == url
+
+
 # -- on Lambda, no silent embedded AWS --------------------------------------------------------
 #
 # Lambda sets AWS_LAMBDA_FUNCTION_NAME and AWS_EXECUTION_ENV ("AWS_Lambda_" + the runtime) in every
