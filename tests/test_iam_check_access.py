@@ -1204,7 +1204,7 @@ def test_the_grid_asks_a_star_resource_of_every_action():
     assert list(grid["allowed"]) == [True, True]
 
 
-# -- round 2, finding 7: the condition keys IAM sets from the caller ------------------------------
+# -- the condition keys IAM sets from the caller ---------------------------------------------
 # KEYS, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html:
 # aws:PrincipalArn, aws:PrincipalAccount and aws:PrincipalType are in every signed request (for a
 # role session, aws:PrincipalArn is the role's ARN); aws:username only for IAM users; aws:userid
@@ -1327,7 +1327,7 @@ def test_the_current_time_is_in_every_request(operator, key, value, context, exp
     assert decision.decision == expected, decision.reason
 
 
-# -- round 2, finding 8: values no policy or request can hold are refused, never a raw error ------
+# -- values no policy or request can hold are refused, never a raw error ------------------------
 
 HUGE = 10**5000  # more digits than Python converts to text (4300)
 

@@ -425,7 +425,7 @@ def test_try_pattern_answers_no_events_with_an_empty_frame_and_no_request(sent):
     assert sent == []
 
 
-# -- issue 10 follow-up, finding 9: the quota counts characters, not escape sequences ---------
+# -- the quota counts characters, not escape sequences ------------------------------------------
 #
 # "Maximum number of characters in an event pattern: 2,048"
 # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html): "é" is one character,

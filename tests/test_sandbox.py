@@ -554,7 +554,7 @@ def test_bad_input_endpoint_url(isolated, sent, url, words):
     assert sandbox._private_server is None, "no server started for a refused start()"
 
 
-# -- issue 10 follow-up, finding 10: names that dial what an IP literal may not ------------------
+# -- names that dial what an IP literal may not -----------------------------------------------
 #
 # Inside EC2, AWS's DNS answers "instance-data" and "instance-data.ec2.internal" with the instance
 # metadata service, and private DNS names (ip-10-0-0-1.ec2.internal, ip-10-0-0-1.<region>.
