@@ -26,8 +26,11 @@ REAL_LOOKING = {
 
 
 @pytest.fixture
-def isolated(monkeypatch):
-    """A process state with no target, no endpoint, and everything restored afterwards."""
+def isolated(mesh, monkeypatch):
+    """A process state with no target, no endpoint, and everything restored afterwards.
+
+    It wipes the session's embedded AWS first (``mesh``): moto servers in one process share their
+    state, so a private server started here sees what earlier tests left on the session's."""
     saved_env, saved_current = dict(os.environ), sandbox._current
     saved_private = sandbox._private_server
     sandbox._current, sandbox._private_server = None, None
