@@ -48,7 +48,7 @@ def session(boto3_session: boto3.Session | None = None) -> boto3.Session:
         return current.session()
     opted_in = (current.account_id, *current.other_accounts)
     if current.is_real_aws and _checked_accounts.get(boto3_session) not in opted_in:
-        account = sandbox._caller_account(boto3_session, None)
+        account = sandbox.caller_account(boto3_session, None)
         if account not in opted_in:
             raise TargetError(
                 f"the boto3_session passed in belongs to account {account}, but you opted in to "
@@ -84,6 +84,15 @@ def client(
                 service_name, endpoint_url=current.endpoint_url, config=config
             )
         return cached[key]
+
+
+def publishing_client(boto3_session: boto3.Session | None = None) -> Any:
+    """The EventBridge client ``mk.events.publish`` sends with, and ``mk.faults`` hooks.
+
+    One definition for both, so that fault injection always reaches the client publish uses.
+    It skips botocore's parameter validation: publish checks every entry itself.
+    """
+    return client("events", boto3_session, parameter_validation=False)
 
 
 def uncached_client(service_name: str, boto3_session: boto3.Session | None = None) -> Any:

@@ -172,11 +172,11 @@ def unreadable(document: Any) -> str | None:
 # -- patterns and variables ---------------------------------------------------------------------
 
 
-def _glob(pattern: str, value: str, *, case_sensitive: bool = True) -> bool:
+def glob_match(pattern: str, value: str, *, case_sensitive: bool = True) -> bool:
     return bool(_compiled(((False, pattern),), True, case_sensitive).fullmatch(value))
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
@@ -569,7 +569,7 @@ def _either(
             )
         return None, False
     key = element if element in statement else negated
-    values = _as_list(statement[key])
+    values = as_list(statement[key])
     if not values or not all(isinstance(value, str) and value for value in values):
         raise MalformedPolicyError(
             f"{where}: {key} must be a non-empty string or list of strings, not "
@@ -629,7 +629,7 @@ def _parse_principals(
             raise MalformedPolicyError(
                 f"{where}: {element} type {shown(kind)} is not one of {', '.join(_PRINCIPAL_TYPES)}"
             )
-        listed = _as_list(names)
+        listed = as_list(names)
         if not listed or not all(isinstance(name, str) and name for name in listed):
             raise MalformedPolicyError(
                 f"{where}: {element} {kind} must be a non-empty string or list of strings"
@@ -674,7 +674,7 @@ def _parse_conditions(conditions: Any, where: str) -> tuple[tuple[str, str, tupl
                 '{"StringEquals": {"events:source": "sales.domain"}}'
             )
         for key, values in keys.items():
-            listed = _as_list(values)
+            listed = as_list(values)
             if (
                 not isinstance(key, str)
                 or not key
@@ -893,7 +893,7 @@ def _principal_match(statement: Statement, caller: Caller) -> str | None:
 
 
 def _action_matches(statement: Statement, action: str) -> bool:
-    hit = any(_glob(a, action, case_sensitive=False) for a in statement.actions)
+    hit = any(glob_match(a, action, case_sensitive=False) for a in statement.actions)
     return hit != statement.not_action
 
 
@@ -934,7 +934,7 @@ def _condition_holds(
     if negated and None in matchers:
         return False  # an unresolved variable matches nothing, negated operators included
     usable = [m for m in matchers if m is not None]
-    actual = [_request_value(family, v, key, operator, statement) for v in _as_list(value)]
+    actual = [_request_value(family, v, key, operator, statement) for v in as_list(value)]
 
     def hit(v: Any) -> bool:
         return any(m(v) for m in usable)

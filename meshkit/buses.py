@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -17,6 +16,15 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from . import _aws
+from ._shared import (
+    ADOPTED_TAG,
+    DOMAIN_TAG,
+    OWNER_TAG,
+    WORKBOOK_TAG,
+    domain_tags,
+    error_code,
+    eventbridge_tags,
+)
 from .exceptions import NotMeshkitResourceError, ValidationError
 
 __all__ = [
@@ -36,10 +44,6 @@ __all__ = [
 
 _logger = logging.getLogger(__name__)
 
-WORKBOOK_TAG = "meshkit:workbook"  # value "true": meshkit created (or adopted) it
-DOMAIN_TAG = "meshkit:domain"
-OWNER_TAG = "meshkit:owner"
-ADOPTED_TAG = "meshkit:adopted"  # value "true": it existed before meshkit; never deleted unforced
 # The target ids meshkit gives the targets of the rules it puts on buses: a subscription's queue
 # (mk.subscriptions.subscribe) and a forward's receiving bus (mk.subscriptions.forward). Any other
 # target on a meshkit rule was added by someone else, and is theirs.
@@ -60,7 +64,6 @@ _BUS_ARN = re.compile(r"arn:aws[a-z-]*:events:[a-z0-9-]*:[0-9]*:event-bus/(?P<na
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")  # CustomerSupport -> Customer, Support
 _BUS_COLUMNS = ["domain", "bus", "owner", "adopted", "arn"]
 _MESHKIT_TARGET_IDS = (QUEUE_TARGET_ID, FORWARD_TARGET_ID)
-_forget_on_delete: list[Callable[[], None]] = []  # caches of later modules that knew the bus
 
 
 class BusInUseError(NotMeshkitResourceError):
@@ -258,17 +261,17 @@ def create_domain_bus(
     _check_text("owner", owner, _TAG_VALUE_MAX, "'sales-team'")
     _check_text("description", description, _DESCRIPTION_MAX, "'Sales domain event bus'")
     description = description or f"{_title(domain)} domain event bus"
-    tags = _domain_tags(key, owner or f"{key}-team")
+    tags = domain_tags(key, owner or f"{key}-team")
     events = _aws.client("events", boto3_session)
     try:
         arn = events.create_event_bus(Name=name, Description=description, Tags=tags)["EventBusArn"]
         _logger.info("created %s", arn)
         return str(arn)
     except ClientError as err:
-        if err.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+        if error_code(err) != "ResourceAlreadyExistsException":
             raise
     arn = str(events.describe_event_bus(Name=name)["Arn"])
-    existing = _tags(events, arn) or {}
+    existing = eventbridge_tags(events, arn) or {}
     if existing.get(WORKBOOK_TAG) != "true" and not adopt:
         raise NotMeshkitResourceError(
             f"event bus {name} already exists but meshkit did not create it (it has no "
@@ -280,7 +283,7 @@ def create_domain_bus(
             f"event bus {name} belongs to domain {existing[DOMAIN_TAG]!r}, not {key!r}: "
             "choose another name"
         )
-    tags = _domain_tags(key, owner or existing.get(OWNER_TAG) or f"{key}-team")
+    tags = domain_tags(key, owner or existing.get(OWNER_TAG) or f"{key}-team")
     if existing.get(WORKBOOK_TAG) != "true":  # adopting: remember it was not ours to begin with
         tags.append({"Key": ADOPTED_TAG, "Value": "true"})
     if any(existing.get(tag["Key"]) != tag["Value"] for tag in tags):
@@ -309,7 +312,7 @@ def list_domain_buses(*, boto3_session: boto3.Session | None = None) -> pd.DataF
     events = _aws.client("events", boto3_session)
     rows = []
     for bus in _all_buses(events):
-        tags = _tags(events, bus["Arn"])
+        tags = eventbridge_tags(events, bus["Arn"])
         if tags is not None and tags.get(WORKBOOK_TAG) == "true":
             rows.append(
                 {
@@ -389,7 +392,7 @@ def delete_domain_bus(
         if _not_found(err):
             return False
         raise
-    tags = _tags(events, arn) or {}
+    tags = eventbridge_tags(events, arn) or {}
     if tags.get(WORKBOOK_TAG) != "true":
         raise NotMeshkitResourceError(
             f"event bus {name} was not created by meshkit (no {WORKBOOK_TAG} tag), so meshkit "
@@ -426,8 +429,6 @@ def delete_domain_bus(
         else:
             _logger.info("deleted rule %r of the %s domain on %s", rule["rule"], key, name)
     events.delete_event_bus(Name=name)  # idempotent: a bus deleted meanwhile is not an error
-    for forget in _forget_on_delete:
-        forget()
     _logger.info("deleted %s", arn)
     return True
 
@@ -437,7 +438,7 @@ def _sort_rules(events: Any, bus: str, key: str) -> tuple[list[dict], list[dict]
     own, foreign = [], []
     for page in events.get_paginator("list_rules").paginate(EventBusName=bus):
         for rule in page["Rules"]:
-            tags = _tags(events, rule["Arn"])
+            tags = eventbridge_tags(events, rule["Arn"])
             targets = [
                 target["Id"]
                 for targets_page in events.get_paginator("list_targets_by_rule").paginate(
@@ -510,23 +511,7 @@ def _title(domain: str) -> str:
 
 
 def _not_found(err: ClientError) -> bool:
-    return err.response["Error"]["Code"] == "ResourceNotFoundException"
-
-
-def _tag_map(key: str, owner: str | None = None) -> dict[str, str]:
-    """The tags of everything meshkit makes for a domain (owner: ``<domain>-team`` by default)."""
-    return {WORKBOOK_TAG: "true", DOMAIN_TAG: key, OWNER_TAG: owner or f"{key}-team"}
-
-
-def _domain_tags(key: str, owner: str | None = None) -> list[dict[str, str]]:
-    """``_tag_map`` in the ``[{"Key": ..., "Value": ...}]`` form most AWS APIs take."""
-    return [{"Key": tag, "Value": value} for tag, value in _tag_map(key, owner).items()]
-
-
-def _tags(events, arn: str) -> dict[str, str]:
-    return {
-        tag["Key"]: tag["Value"] for tag in events.list_tags_for_resource(ResourceARN=arn)["Tags"]
-    }
+    return error_code(err) == "ResourceNotFoundException"
 
 
 def _all_buses(events) -> list[dict]:

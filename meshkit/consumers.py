@@ -41,7 +41,8 @@ from ._lambda import (
     reported_failures,
     timed_out,
 )
-from .buses import ADOPTED_TAG, WORKBOOK_TAG, _domain_tags, domain_key
+from ._shared import ADOPTED_TAG, WORKBOOK_TAG, domain_tags, error_code
+from .buses import domain_key
 from .exceptions import MeshkitError, NotMeshkitResourceError, ValidationError
 from .subscriptions import queue_depths, queue_url_of
 
@@ -241,7 +242,7 @@ def create_idempotency_table(
     if not isinstance(adopt, bool):
         raise ValidationError(f"adopt must be True or False, not {adopt!r}")
     dynamodb = _aws.client("dynamodb", boto3_session)
-    tags = _domain_tags(key) if key else [{"Key": WORKBOOK_TAG, "Value": "true"}]
+    tags = domain_tags(key) if key else [{"Key": WORKBOOK_TAG, "Value": "true"}]
     try:
         arn = dynamodb.create_table(
             TableName=name,
@@ -259,7 +260,7 @@ def create_idempotency_table(
         created = True
         _logger.info("created the idempotency table %s", arn)
     except ClientError as err:
-        if err.response["Error"]["Code"] != "ResourceInUseException":
+        if error_code(err) != "ResourceInUseException":
             raise
         arn, created = _adopt_idempotency_table(dynamodb, name, tags, adopt=adopt), False
     dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})

@@ -33,6 +33,7 @@ import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import _aws, contracts
+from ._shared import UnknownBusError, check_bus_exists, error_code
 from .exceptions import MeshkitError, ValidationError
 
 __all__ = [
@@ -94,10 +95,6 @@ _session_accounts: weakref.WeakKeyDictionary[boto3.Session, str] = weakref.WeakK
 
 class EventSizeError(ValidationError):
     """An event is larger than the entry-size limit; nothing of its batch was sent."""
-
-
-class UnknownBusError(ValidationError):
-    """The bus does not exist. AWS would accept the events and silently drop them."""
 
 
 class DetailError(ValidationError):
@@ -994,7 +991,7 @@ def publish(
             "mk.iam.assume_role(...)), or None for the target's session"
         )
     # meshkit checks every entry itself (fields, JSON, size), so botocore need not check them again
-    client = _aws.client("events", boto3_session, parameter_validation=False)
+    client = _aws.publishing_client(boto3_session)
     if arn is not None:
         _check_bus_place(arn, client, boto3_session)
     listed = isinstance(events, Sequence)
@@ -1003,7 +1000,7 @@ def publish(
             [_prepare(i, event, bus, registry, max_bytes) for i, event in enumerate(source)]
         )
     if check_bus:
-        _check_bus(client, bus)
+        check_bus_exists(client, bus)
     checked_at = _clock()
     result = PublishResult()
     in_hand: list[_Pending] = []  # read, not settled yet: the batch being sent, and the next
@@ -1031,7 +1028,7 @@ def publish(
     try:
         for number, batch in enumerate(_group(read(), MAX_ENTRIES_PER_CALL, max_bytes), start=1):
             if check_bus and _clock() - checked_at >= _BUS_RECHECK_S:  # a long call: again
-                _check_bus(client, bus)
+                check_bus_exists(client, bus)
                 checked_at = _clock()
             _send_with_retries(client, batch, result, max_attempts, record, number)
             del in_hand[: len(batch)]  # each one is delivered or failed now
@@ -1421,7 +1418,7 @@ def _put_events(client: Any, pending: list[_Pending], result: PublishResult) -> 
         return client.put_events(Entries=[item.entry for item in pending])
     except (ClientError, BotoCoreError) as err:
         if isinstance(err, ClientError):
-            code, message = err.response["Error"]["Code"], err.response["Error"].get("Message", "")
+            code, message = error_code(err), err.response["Error"].get("Message", "")
         else:  # no answer (timeout, connection lost): the request may or may not have landed
             code, message = "RequestFailed", f"{err} (the events may have been delivered)"
         for item in pending:
@@ -1433,29 +1430,6 @@ def _put_events(client: Any, pending: list[_Pending], result: PublishResult) -> 
             "error.result.failed, the events read but not sent in error.result.unsent (all the "
             "rest of a list), and a generator's unread events are still in it",
             result,
-        ) from err
-
-
-def _check_bus(client: Any, bus: str) -> None:
-    """Refuse, before sending, a bus that does not exist (AWS would drop the events silently).
-
-    Asked every time, never cached: a bus can be deleted at any moment by anyone, and meshkit
-    cannot know when (``publish`` calls this once per call, and again during a long one).
-    """
-    try:
-        client.describe_event_bus(Name=bus)
-    except ClientError as err:
-        code = err.response["Error"]["Code"]
-        if code in ("AccessDeniedException", "AccessDenied"):
-            raise MeshkitError(
-                f"cannot check that event bus {bus!r} exists: events:DescribeEventBus is denied. "
-                "Allow it, or publish with check_bus=False (then a missing bus drops events)"
-            ) from err
-        if code != "ResourceNotFoundException":
-            raise
-        raise UnknownBusError(
-            f"event bus {bus!r} does not exist in {client.meta.region_name}: create it with "
-            "mk.buses.create_domain_bus(...) first (AWS would accept these events and drop them)"
         ) from err
 
 

@@ -73,7 +73,7 @@ def failing_put_events(
         raise ValidationError(
             "codes is empty: give at least one error code, e.g. 'ThrottlingException'"
         )
-    hooked = _aws.client("events", boto3_session, parameter_validation=False)  # publish()'s client
+    hooked = _aws.publishing_client(boto3_session)
     real = _aws.uncached_client("events", boto3_session)  # unhooked: its calls go through
     chance = random.Random(seed)
     faults = InjectedFaults()

@@ -35,10 +35,11 @@ from ._evaluator import (
     MalformedPolicyError,
     UnknownResourceAccountError,
     UnsupportedConditionError,
-    _as_list,
+    as_list,
     shown,
 )
-from .buses import DOMAIN_TAG, WORKBOOK_TAG, _domain_tags, bus_name, domain_key, validate_bus_name
+from ._shared import DOMAIN_TAG, WORKBOOK_TAG, check_owner, domain_tags, error_code
+from .buses import bus_name, domain_key, validate_bus_name
 from .exceptions import MeshkitError, NotMeshkitResourceError, TargetError, ValidationError
 from .subscriptions import queue_policy  # a queue's resource policy; re-exported for governance
 
@@ -269,7 +270,7 @@ def _domain_queue_arns(
                     continue
                 attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
             except ClientError as err:
-                if "NonExistentQueue" in err.response["Error"]["Code"]:
+                if "NonExistentQueue" in error_code(err):
                     continue  # deleted while we listed
                 raise
             arn = attributes["Attributes"]["QueueArn"]
@@ -438,33 +439,18 @@ def create_domain_role(
             RoleName=name,
             AssumeRolePolicyDocument=json.dumps(trust),
             Description=f"{key} domain: {purpose}",
-            Tags=_domain_tags(key),
+            Tags=domain_tags(key),
         )["Role"]["Arn"]
     except ClientError as err:
-        if err.response["Error"]["Code"] != "EntityAlreadyExists":
+        if error_code(err) != "EntityAlreadyExists":
             raise
         arn = iam.get_role(RoleName=name)["Role"]["Arn"]
         tags = {tag["Key"]: tag["Value"] for tag in iam.list_role_tags(RoleName=name)["Tags"]}
-        _check_ours(f"role {name}", tags, key, "call it another purpose")
+        check_owner(tags, what=f"role {name}", domain=key, fix="call it another purpose")
         iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
         _logger.info("updated the trust policy of %s", arn)
     iam.put_role_policy(RoleName=name, PolicyName=purpose, PolicyDocument=json.dumps(policy))
     return str(arn)
-
-
-def _check_ours(what: str, tags: Mapping[str, str], key: str, other_name: str) -> None:
-    """Refuse a resource meshkit did not make for domain ``key`` (its tags say who did)."""
-    if tags.get(WORKBOOK_TAG) != "true":
-        raise NotMeshkitResourceError(
-            f"{what} exists but meshkit did not create it (no {WORKBOOK_TAG}=true tag), so "
-            f"meshkit will not change it: {other_name}, or tag it yourself ({WORKBOOK_TAG}=true, "
-            f"{DOMAIN_TAG}={key}) to let meshkit manage it"
-        )
-    if tags.get(DOMAIN_TAG) != key:
-        raise NotMeshkitResourceError(
-            f"{what} belongs to domain {shown(tags.get(DOMAIN_TAG))}, not {shown(key)}: "
-            f"{other_name}"
-        )
 
 
 def assume_role(
@@ -1520,7 +1506,7 @@ def _short(detail: Any, limit: int = 120) -> str:
 
 
 def _actions(statement: Mapping[str, Any]) -> list[str]:
-    return [a for a in _as_list(statement.get("Action", [])) if isinstance(a, str)]
+    return [a for a in as_list(statement.get("Action", [])) if isinstance(a, str)]
 
 
 def _producer_findings(statements: list[Mapping[str, Any]]) -> list[dict[str, str]]:
@@ -1542,7 +1528,7 @@ def _producer_findings(statements: list[Mapping[str, Any]]) -> list[dict[str, st
                     "(events:PutEvents, events:DescribeEventBus)",
                 }
             )
-        wild_resources = [r for r in _as_list(statement.get("Resource", [])) if "*" in r]
+        wild_resources = [r for r in as_list(statement.get("Resource", [])) if "*" in r]
         if wild_resources or "NotResource" in statement:
             findings.append(
                 {
@@ -1564,7 +1550,7 @@ def _resource_findings(statements: list[Mapping[str, Any]]) -> list[dict[str, st
         keys = {key.lower() for keys in conditions.values() for key in keys}
         limited = _limits_callers(conditions)
         principal = statement.get("Principal", {})
-        services = _as_list(principal.get("Service", [])) if isinstance(principal, dict) else []
+        services = as_list(principal.get("Service", [])) if isinstance(principal, dict) else []
         actions = _actions(statement)
         granted = ", ".join(actions) or "every action but NotAction's"
         public = _public_principal(principal)
@@ -1633,7 +1619,7 @@ def _public_principal(principal: Any) -> str | None:
     """How a Principal names everyone, or None."""
     if principal == "*":
         return 'Principal "*"'
-    if isinstance(principal, Mapping) and "*" in _as_list(principal.get("AWS", [])):
+    if isinstance(principal, Mapping) and "*" in as_list(principal.get("AWS", [])):
         return 'Principal {"AWS": "*"}'
     return None
 
@@ -1660,13 +1646,13 @@ def _limits_callers(conditions: Mapping[str, Mapping[str, Any]]) -> bool:
 
 def _only_service(statement: Mapping[str, Any], service: str) -> bool:
     """Whether every resource of the statement is one of ``service``'s ARNs."""
-    resources = _as_list(statement.get("Resource", []))
+    resources = as_list(statement.get("Resource", []))
     return bool(resources) and all(r.startswith("arn:") and r.split(":")[2:3] == [service]
                                    for r in resources)  # fmt: skip
 
 
 def _glob_covers(pattern: str, action: str) -> bool:
-    return _evaluator._glob(pattern, action, case_sensitive=False)
+    return _evaluator.glob_match(pattern, action, case_sensitive=False)
 
 
 # -- enforcement (embedded AWS) -----------------------------------------------------------------
@@ -1761,7 +1747,7 @@ def _user_session(
     try:
         iam.create_user(UserName=name, Tags=[{"Key": WORKBOOK_TAG, "Value": "true"}])
     except ClientError as err:
-        if err.response["Error"]["Code"] != "EntityAlreadyExists":
+        if error_code(err) != "EntityAlreadyExists":
             raise
         tags = {tag["Key"]: tag["Value"] for tag in iam.list_user_tags(UserName=name)["Tags"]}
         if tags.get(WORKBOOK_TAG) != "true":

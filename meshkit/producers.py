@@ -37,7 +37,8 @@ from botocore.exceptions import ClientError
 
 from . import _aws, contracts, events
 from ._lambda import LocalContext, ensure_target, reported_failures
-from .buses import DOMAIN_TAG, WORKBOOK_TAG, _domain_tags, bus_name
+from ._shared import DOMAIN_TAG, WORKBOOK_TAG, domain_tags, error_code
+from .buses import bus_name
 from .exceptions import NotMeshkitResourceError, ValidationError
 
 __all__ = [
@@ -80,10 +81,10 @@ def create_sales_table(
             AttributeDefinitions=[{"AttributeName": "sale_id", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-            Tags=_domain_tags("sales"),
+            Tags=domain_tags("sales"),
         )["TableDescription"]
     except ClientError as err:
-        if err.response["Error"]["Code"] != "ResourceInUseException":
+        if error_code(err) != "ResourceInUseException":
             raise
         table = dynamodb.describe_table(TableName=name)["Table"]
     stream = table.get("StreamSpecification", {})
@@ -125,7 +126,7 @@ def delete_sales_table(
     try:
         arn = dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
     except ClientError as err:
-        if err.response["Error"]["Code"] != "ResourceNotFoundException":
+        if error_code(err) != "ResourceNotFoundException":
             raise
         return False
     tags = {

@@ -31,7 +31,7 @@ import re
 import socket
 import sys
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -55,6 +55,7 @@ __all__ = [
     "EmbeddedServer",
     "NotMeshkitServerError",
     "Target",
+    "caller_account",
     "check_endpoint",
     "current",
     "embedded_environment",
@@ -250,7 +251,6 @@ class EmbeddedServer:
 _current: Target | None = None
 _private_server: EmbeddedServer | None = None
 _started_here: set[str] = set()  # URLs of the EmbeddedServers running in this process
-_forget_on_reset: list[Callable[[], None]] = []  # later modules register their caches here
 
 
 def current() -> Target | None:
@@ -367,8 +367,6 @@ def reset(*, seed: int | None = None, endpoint_url: str | None = None) -> None:
     else:
         url = check_endpoint(endpoint_url, name="endpoint_url", embedded=True)
     _reset_moto(url, seed)
-    for forget in _forget_on_reset:  # caches of what existed before the wipe
-        forget()
 
 
 def _current_embedded_url() -> str:
@@ -489,7 +487,7 @@ def _start_offline(choice: str, region: str | None) -> Target:
     _apply_environment(embedded_environment(endpoint, region=region))
     session = _fake_session(region)
     try:
-        account = _caller_account(session, endpoint)
+        account = caller_account(session, endpoint)
     except (BotoCoreError, ClientError) as err:
         raise TargetError(
             f"nothing AWS-compatible answered STS GetCallerIdentity at {endpoint} ({err}): start "
@@ -524,7 +522,7 @@ def _start_real_aws(region: str | None) -> Target:
         raise TargetError("MESHKIT_TARGET=aws needs a region: set AWS_REGION (e.g. us-west-2)")
     session = boto3.Session(region_name=region)
     try:
-        actual = _caller_account(session, None)
+        actual = caller_account(session, None)
     except (BotoCoreError, ClientError) as err:
         raise TargetError(
             f"could not ask AWS STS which account your credentials belong to ({err}): log in "
@@ -542,7 +540,16 @@ def _start_real_aws(region: str | None) -> Target:
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _caller_account(session: boto3.Session, endpoint_url: str | None) -> str:
+def caller_account(session: boto3.Session, endpoint_url: str | None = None) -> str:
+    """The account a session's credentials belong to (STS GetCallerIdentity at ``endpoint_url``).
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> target = mk.sandbox.start(quiet=True)
+    >>> mk.sandbox.caller_account(target.session(), target.endpoint_url)
+    '123456789012'
+    """
     config = _PROBE_CONFIG if endpoint_url else _PROBE_CONFIG.merge(REAL_AWS_CONFIG)
     sts = session.client("sts", endpoint_url=endpoint_url, config=config)
     return str(sts.get_caller_identity()["Account"])

@@ -34,17 +34,17 @@ import boto3
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from . import _aws, events, patterns
-from .buses import (
+from . import _aws, patterns
+from ._shared import (
     DOMAIN_TAG,
-    FORWARD_TARGET_ID,
-    QUEUE_TARGET_ID,
     WORKBOOK_TAG,
-    _tag_map,
-    _tags,
-    domain_key,
-    validate_bus_name,
+    check_bus_exists,
+    check_owner,
+    error_code,
+    eventbridge_tags,
+    tag_map,
 )
+from .buses import FORWARD_TARGET_ID, QUEUE_TARGET_ID, domain_key, validate_bus_name
 from .exceptions import MeshkitError, NotMeshkitResourceError, ValidationError
 
 __all__ = [
@@ -57,6 +57,8 @@ __all__ = [
     "subscribe",
     "unsubscribe",
 ]
+
+_ANOTHER_NAME = "choose another subscription name with name=..."
 
 _logger = logging.getLogger(__name__)
 
@@ -205,19 +207,19 @@ def subscribe(
 
     eventbridge = _aws.client("events", boto3_session)
     sqs = _aws.client("sqs", boto3_session)
-    events._check_bus(eventbridge, bus)
+    check_bus_exists(eventbridge, bus)
     # Check all that exists before creating anything: a refusal leaves everything as it was.
     dlq_url = _checked_queue(sqs, name + _DLQ_SUFFIX, consumer, bus, name)
     queue_url = _checked_queue(sqs, name, consumer, bus, name)
     existing_rule, targets = _checked_rule(eventbridge, name, bus, consumer, QUEUE_TARGET_ID)
     _warn_of_their_targets(name, bus, targets, QUEUE_TARGET_ID)
-    tags = {**_tag_map(consumer), SUBSCRIPTION_TAG: name, BUS_TAG: bus}
+    tags = {**tag_map(consumer), SUBSCRIPTION_TAG: name, BUS_TAG: bus}
 
     dlq_url, dlq_arn = _own_queue(sqs, name + _DLQ_SUFFIX, dlq_url, tags)
     queue_url, queue_arn = _own_queue(sqs, name, queue_url, tags)
     description = f"{consumer} consumes from {bus}"
     rule_arn = _put_rule(
-        eventbridge, name, bus, pattern, _tag_map(consumer), existing_rule, description=description
+        eventbridge, name, bus, pattern, tag_map(consumer), existing_rule, description=description
     )
     sqs.set_queue_attributes(
         QueueUrl=dlq_url,
@@ -346,14 +348,14 @@ def forward(
         )
     owner = domain_key(domain) if domain is not None else None
     eventbridge = _aws.client("events", boto3_session)
-    events._check_bus(eventbridge, from_bus)
+    check_bus_exists(eventbridge, from_bus)
     if owner is None:
         owner = _bus_owner(eventbridge, from_bus)
     existing, targets = _checked_rule(eventbridge, name, from_bus, owner, FORWARD_TARGET_ID)
     _warn_of_their_targets(name, from_bus, targets, FORWARD_TARGET_ID)
     description = f"forwards to {to_bus_arn}"
     arn = _put_rule(
-        eventbridge, name, from_bus, pattern, _tag_map(owner), existing, description=description
+        eventbridge, name, from_bus, pattern, tag_map(owner), existing, description=description
     )
     target: dict[str, Any] = {"Id": FORWARD_TARGET_ID, "Arn": to_bus_arn}
     if role_arn:
@@ -643,7 +645,7 @@ def list_subscriptions(*, boto3_session: boto3.Session | None = None) -> pd.Data
     rows = []
     for bus in list_domain_buses(boto3_session=boto3_session)["bus"]:
         for rule in _rules(eventbridge, bus):
-            tags = _tags(eventbridge, rule["Arn"])
+            tags = eventbridge_tags(eventbridge, rule["Arn"])
             if tags.get(WORKBOOK_TAG) != "true":
                 continue
             try:  # a subscription's queues, not queues that merely share the rule's name
@@ -739,7 +741,7 @@ def _bus_domain(bus: str) -> str:
 
 def _bus_owner(eventbridge: Any, bus: str) -> str:
     """The domain a meshkit bus is tagged for; a bus meshkit did not create has none."""
-    tags = _tags(eventbridge, eventbridge.describe_event_bus(Name=bus)["Arn"])
+    tags = eventbridge_tags(eventbridge, eventbridge.describe_event_bus(Name=bus)["Arn"])
     if tags.get(WORKBOOK_TAG) != "true" or not tags.get(DOMAIN_TAG):
         raise NotMeshkitResourceError(
             f"event bus {bus} was not created by meshkit (no {WORKBOOK_TAG} tag), so meshkit "
@@ -763,7 +765,7 @@ def _checked_queue(sqs: Any, queue_name: str, consumer: str, bus: str, name: str
     if url is None:
         return None
     tags = _queue_tags(sqs, url)
-    _check_owner(tags, f"queue {queue_name}", consumer)
+    check_owner(tags, what=f"queue {queue_name}", domain=consumer, fix=_ANOTHER_NAME)
     served = (tags.get(SUBSCRIPTION_TAG), tags.get(BUS_TAG))
     if served[0] is not None and served != (name, bus):
         raise NotMeshkitResourceError(
@@ -781,7 +783,7 @@ def _own_queue(sqs: Any, name: str, url: str | None, tags: dict[str, str]) -> tu
         try:
             url = sqs.create_queue(QueueName=name, tags=tags)["QueueUrl"]
         except ClientError as err:
-            if "QueueDeletedRecently" not in err.response["Error"]["Code"]:
+            if "QueueDeletedRecently" not in error_code(err):
                 raise
             raise MeshkitError(
                 f"queue {name} was deleted less than 60 seconds ago, and SQS does not allow a "
@@ -804,7 +806,7 @@ def _checked_rule(
     if arn is None:
         return None, []
     what = f"rule {name} on {bus}"
-    _check_owner(_tags(eventbridge, arn), what, owner)
+    check_owner(eventbridge_tags(eventbridge, arn), what=what, domain=owner, fix=_ANOTHER_NAME)
     targets = _targets(eventbridge, name, bus)
     other_kind = FORWARD_TARGET_ID if kind == QUEUE_TARGET_ID else QUEUE_TARGET_ID
     if any(target["Id"] == other_kind for target in targets):
@@ -871,19 +873,6 @@ def _check_not_serving_another_rule(sqs: Any, url: str, rule_suffix: str) -> Non
             )
 
 
-def _check_owner(tags: dict[str, str], what: str, consumer: str) -> None:
-    if tags.get(WORKBOOK_TAG) != "true":
-        raise NotMeshkitResourceError(
-            f"{what} exists but meshkit did not create it (no {WORKBOOK_TAG} tag): choose another "
-            "subscription name with name=..."
-        )
-    if tags.get(DOMAIN_TAG) != consumer:
-        raise NotMeshkitResourceError(
-            f"{what} belongs to domain {tags.get(DOMAIN_TAG)!r}, not {consumer!r}: choose another "
-            "subscription name with name=..."
-        )
-
-
 def queue_url_of(queue: str, *, boto3_session: boto3.Session | None = None) -> str | None:
     """The URL of a queue named by its name or its ARN, or None when there is no such queue.
 
@@ -914,7 +903,7 @@ def _queue_url(sqs: Any, queue: str) -> str | None:
     try:
         return str(sqs.get_queue_url(**named)["QueueUrl"])
     except ClientError as err:
-        if err.response["Error"]["Code"] in (
+        if error_code(err) in (
             "AWS.SimpleQueueService.NonExistentQueue",
             "QueueDoesNotExist",
         ):
@@ -930,7 +919,7 @@ def _rule_arn(eventbridge: Any, name: str, bus: str) -> str | None:
     try:
         return str(eventbridge.describe_rule(Name=name, EventBusName=bus)["Arn"])
     except ClientError as err:
-        if err.response["Error"]["Code"] == "ResourceNotFoundException":
+        if error_code(err) == "ResourceNotFoundException":
             return None
         raise
 

@@ -266,7 +266,7 @@ def test_real_aws_needs_a_region(isolated, sent):
 
 def test_real_aws_for_another_account_is_refused(isolated):
     opt_in(isolated, "111122223333")
-    isolated.setattr(sandbox, "_caller_account", lambda session, endpoint: "999988887777")
+    isolated.setattr(sandbox, "caller_account", lambda session, endpoint: "999988887777")
 
     with pytest.raises(TargetError, match=r"111122223333.*belong to account 999988887777"):
         mk.sandbox.start(quiet=True)
@@ -278,7 +278,7 @@ def test_real_aws_with_both_opt_ins_and_the_right_account(isolated, capsys):
     asked = []
     isolated.setattr(
         sandbox,
-        "_caller_account",
+        "caller_account",
         lambda session, endpoint: asked.append(endpoint) or "111122223333",
     )
 
@@ -294,7 +294,7 @@ def test_real_aws_with_both_opt_ins_and_the_right_account(isolated, capsys):
 def test_the_account_check_asks_sts(mesh):
     session = mesh.session()
 
-    assert sandbox._caller_account(session, mesh.endpoint_url) == "123456789012"
+    assert sandbox.caller_account(session, mesh.endpoint_url) == "123456789012"
 
 
 def test_embedded_environment_drops_everything_that_could_reach_aws():
@@ -320,7 +320,7 @@ def test_on_real_aws_a_session_for_another_account_is_refused(isolated):
     isolated.setattr(
         sandbox, "_current", mk.sandbox.Target("aws", None, "111122223333", "eu-west-1")
     )
-    isolated.setattr(sandbox, "_caller_account", lambda session, endpoint: "999988887777")
+    isolated.setattr(sandbox, "caller_account", lambda session, endpoint: "999988887777")
 
     with pytest.raises(TargetError, match=r"belongs to account 999988887777.*111122223333"):
         mk.buses.list_domain_buses(boto3_session=boto3.Session(region_name="eu-west-1"))
@@ -329,7 +329,7 @@ def test_on_real_aws_a_session_for_another_account_is_refused(isolated):
 def test_on_real_aws_sessions_of_further_opted_in_accounts_are_accepted(isolated):
     opt_in(isolated, "111122223333, 444455556666")
     answers = iter(["111122223333", "444455556666", "999988887777"])
-    isolated.setattr(sandbox, "_caller_account", lambda session, endpoint: next(answers))
+    isolated.setattr(sandbox, "caller_account", lambda session, endpoint: next(answers))
 
     target = mk.sandbox.start(quiet=True)
     other = boto3.Session(region_name="eu-west-1")
@@ -361,7 +361,7 @@ def test_the_real_account_check_ignores_endpoint_overrides(isolated, sent):
         with pytest.raises(
             AssertionError, match=r"left the machine: https://sts\.us-west-2\.amazonaws"
         ):
-            sandbox._caller_account(session, None)
+            sandbox.caller_account(session, None)
 
 
 def test_proxies_never_see_embedded_traffic(isolated):
@@ -655,7 +655,7 @@ def test_on_lambda_an_explicit_endpoint_is_honoured(isolated):
 def test_on_lambda_the_opt_in_reaches_aws(isolated):
     isolated.setenv("AWS_LAMBDA_FUNCTION_NAME", "orders-consumer")
     opt_in(isolated, "111122223333")
-    isolated.setattr(sandbox, "_caller_account", lambda session, endpoint: "111122223333")
+    isolated.setattr(sandbox, "caller_account", lambda session, endpoint: "111122223333")
 
     assert mk.sandbox.start(quiet=True).mode == "aws"
 
