@@ -933,8 +933,8 @@ def publish(
         minute of a long one, never remembered across calls (a bus deleted meanwhile, by anyone,
         would drop the events). Turn it off only when your role may not describe the bus.
     progress : bool or callable, default False
-        True shows a progress bar (needs tqdm); a callable is called with the running result after
-        each request.
+        True shows a progress bar (rich, part of ``meshkit[lab]``); a callable is called with
+        the running result after each request.
     boto3_session : boto3.Session, optional
         Session to use; default: the one for ``mk.sandbox.start()``'s target.
 
@@ -1299,15 +1299,17 @@ def _check_registry(registry: Any) -> contracts.ContractRegistry:
 
 
 def _check_progress(progress: Any) -> Any:
-    """tqdm's class for progress=True, else None; refuses what is neither a bool nor callable."""
+    """rich's Progress class for progress=True, else None; refuses what is neither a bool nor
+    callable. (rich draws the CLI's bars too: one progress library across meshkit.)"""
     if progress is True:
         try:
-            from tqdm.auto import tqdm
+            from rich.progress import Progress
         except ImportError as err:
             raise MeshkitError(
-                "progress=True needs tqdm: pip install tqdm (or pass a callable)"
+                "progress=True needs rich: pip install rich (it comes with meshkit[lab]), or "
+                "pass a callable"
             ) from err
-        return tqdm
+        return Progress
     if progress is False or callable(progress):
         return None
     raise ValidationError(
@@ -1434,7 +1436,7 @@ def _put_events(client: Any, pending: list[_Pending], result: PublishResult) -> 
 
 
 def _progress_reporter(
-    progress: bool | Callable[[PublishResult], None], bar_class: Any
+    progress: bool | Callable[[PublishResult], None], progress_class: Any
 ) -> Callable[[PublishResult | None], None]:
     """A function called with the result after each request, and with None at the end."""
     if callable(progress):
@@ -1442,13 +1444,32 @@ def _progress_reporter(
         return lambda result: None if result is None else callback(result)
     if not progress:
         return lambda result: None
-    bar = bar_class(unit="event", desc="publishing")
+    from rich.console import Console
+    from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console()
+    if console.is_jupyter:
+        try:  # rich animates a bar in Jupyter through ipywidgets; without it, print the last line
+            import ipywidgets  # noqa: F401
+        except ImportError:
+            console = Console(force_jupyter=False, force_terminal=False)
+    bar = progress_class(
+        SpinnerColumn(),
+        TextColumn(
+            "publishing: {task.completed} events, {task.fields[failed]} failed, "
+            "{task.fields[calls]} PutEvents calls"
+        ),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    task = bar.add_task("publishing", total=None, failed=0, calls=0)
+    bar.start()
 
     def report(result: PublishResult | None) -> None:
         if result is None:
-            bar.close()
+            bar.stop()
         else:
-            bar.update(result.sent + len(result.failed) - bar.n)
-            bar.set_postfix(failed=len(result.failed), calls=result.api_calls)
+            done = result.sent + len(result.failed)
+            bar.update(task, completed=done, failed=len(result.failed), calls=result.api_calls)
 
     return report

@@ -1190,3 +1190,12 @@ def test_moto_fails_a_malformed_detail_entry_as_aws_does(mesh):
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert response["FailedEntryCount"] == 1
     assert response["Entries"][1]["ErrorCode"] == "MalformedDetail"
+
+
+def test_progress_true_draws_a_bar_that_ends_on_the_totals(bus, sales_tap, capsys):
+    """One progress library across meshkit: rich draws publish's bar as it draws the CLI's."""
+    result = mk.events.publish(BUS, [sale(i) for i in range(25)], progress=True)
+
+    shown = capsys.readouterr().out
+    assert result.sent == 25
+    assert "publishing: 25 events, 0 failed, 3 PutEvents calls" in shown
