@@ -261,6 +261,16 @@ def current() -> Target | None:
 def start(*, region: str | None = None, quiet: bool = False) -> Target:
     """Decide where AWS is for this process, export it, and print one line saying so.
 
+    What it changes in the process, per target:
+
+    - **embedded** and **endpoint**: ``os.environ`` gets the endpoint (``AWS_ENDPOINT_URL``), fake
+      credentials and the region, and every other ``AWS_*`` / ``BOTO_*`` variable is removed, so
+      that a plain ``boto3.client(...)``, a subprocess and an ``!aws`` cell reach the same mesh and
+      nothing real; ``boto3.DEFAULT_SESSION`` is dropped (it may hold real credentials).
+    - **aws**: nothing. meshkit uses a session of its own; your environment, profile and
+      ``boto3.DEFAULT_SESSION`` stay as they were (a plain ``boto3.client`` uses your configured
+      Region, which may differ from ``region=``).
+
     Parameters
     ----------
     region : str, optional
@@ -310,7 +320,8 @@ def start(*, region: str | None = None, quiet: bool = False) -> Target:
         boto3.DEFAULT_SESSION = default_session
         raise
     _current = target
-    boto3.DEFAULT_SESSION = None  # a cached default session may hold credentials from before
+    if not target.is_real_aws:  # offline, a cached default session may hold real credentials
+        boto3.DEFAULT_SESSION = None
     _logger.info("%s", target.describe())
     if not quiet:
         print(target.describe())  # the one line start() promises; the rest of meshkit logs
@@ -533,7 +544,6 @@ def _start_real_aws(region: str | None) -> Target:
             f"MESHKIT_AWS_ACCOUNT={wanted}, but your credentials belong to account {actual}: "
             "switch credentials (AWS_PROFILE) or correct MESHKIT_AWS_ACCOUNT"
         )
-    os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = region
     return Target("aws", None, actual, region, session, other_accounts=tuple(others))
 
 

@@ -273,6 +273,22 @@ def test_real_aws_for_another_account_is_refused(isolated):
     assert mk.sandbox.current() is None
 
 
+def test_on_real_aws_start_changes_nothing_in_the_process(isolated):
+    """In someone's application or Lambda function, start() must not rewrite the environment or
+    drop the default session: that is done only for the embedded and endpoint targets."""
+    opt_in(isolated, "111122223333")
+    isolated.setattr(sandbox, "caller_account", lambda session, endpoint: "111122223333")
+    default_session = boto3.Session(region_name="eu-west-1")
+    boto3.DEFAULT_SESSION = default_session
+    before = dict(os.environ)
+
+    target = mk.sandbox.start(quiet=True, region="eu-central-1")
+
+    assert target.region == "eu-central-1"
+    assert dict(os.environ) == before
+    assert boto3.DEFAULT_SESSION is default_session
+
+
 def test_real_aws_with_both_opt_ins_and_the_right_account(isolated, capsys):
     opt_in(isolated, "111122223333")
     asked = []
