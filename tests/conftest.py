@@ -28,6 +28,19 @@ class Sent(NamedTuple):
 
 
 @pytest.fixture
+def subscription(mesh):
+    """Marketing's subscription to all Sales events; failed messages come back after a second."""
+    mk.buses.create_domain_bus("sales")
+    return mk.subscriptions.subscribe(
+        "marketing",
+        bus="SalesEventBus",
+        pattern={"source": ["sales.domain"]},
+        visibility_timeout_s=1,
+        max_receive_count=3,
+    )
+
+
+@pytest.fixture
 def sent(monkeypatch) -> list[Sent]:
     """Record every HTTP request botocore sends; refuse any that would leave this machine."""
     requests: list[Sent] = []

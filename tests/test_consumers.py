@@ -31,19 +31,6 @@ TABLE = "marketing-idempotency"
 
 
 @pytest.fixture
-def subscription(mesh):
-    """Marketing's subscription to all Sales events; failed messages come back after a second."""
-    mk.buses.create_domain_bus("sales")
-    return mk.subscriptions.subscribe(
-        "marketing",
-        bus="SalesEventBus",
-        pattern={"source": ["sales.domain"]},
-        visibility_timeout_s=1,
-        max_receive_count=3,
-    )
-
-
-@pytest.fixture
 def sqs(mesh):
     return mesh.session().client("sqs", endpoint_url=mesh.endpoint_url)
 

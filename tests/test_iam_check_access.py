@@ -28,6 +28,7 @@ import json
 from datetime import datetime, timezone
 
 import pytest
+from iam_policies import ACCOUNT, OTHER, QUEUE, RULE, SALES_BUS, allow, deny, policy, when
 
 import meshkit as mk
 from meshkit.exceptions import MeshkitError, ValidationError
@@ -38,11 +39,7 @@ from meshkit.iam import (
     check_access,
 )
 
-ACCOUNT, OTHER = "123456789012", "222222222222"
-SALES_BUS = f"arn:aws:events:us-west-2:{ACCOUNT}:event-bus/SalesEventBus"
 MARKETING_BUS = f"arn:aws:events:us-west-2:{ACCOUNT}:event-bus/MarketingEventBus"
-QUEUE = f"arn:aws:sqs:us-west-2:{ACCOUNT}:marketing-sales"
-RULE = f"arn:aws:events:us-west-2:{ACCOUNT}:rule/SalesEventBus/marketing-sales"
 BUCKET = "arn:aws:s3:::sales-data-products"
 OBJECT = BUCKET + "/2026/sales.parquet"
 
@@ -50,22 +47,6 @@ PRODUCER = f"arn:aws:iam::{OTHER}:user/sales-producer"  # in another account
 SAME_ACCOUNT_PRODUCER = f"arn:aws:iam::{ACCOUNT}:role/sales-producer"
 SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/sales-producer/lambda-1"
 OTHER_SESSION = f"arn:aws:sts::{OTHER}:assumed-role/sales-producer/lambda-1"
-
-
-def policy(*statements: dict) -> dict:
-    return {"Version": "2012-10-17", "Statement": list(statements)}
-
-
-def allow(action="events:PutEvents", resource=SALES_BUS, **extra) -> dict:
-    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
-
-
-def deny(action="events:PutEvents", resource=SALES_BUS, **extra) -> dict:
-    return {"Effect": "Deny", "Action": action, "Resource": resource, **extra}
-
-
-def when(operator: str, key: str, value) -> dict:
-    return {"Condition": {operator: {key: value}}}
 
 
 def admits(principal, action="events:PutEvents", resource=SALES_BUS, effect="Allow", **extra):

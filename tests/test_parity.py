@@ -193,19 +193,6 @@ def _rule_to(events, bus: str, name: str, arn: str, pattern: dict | None = None)
     events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": name, "Arn": arn}])
 
 
-@pytest.fixture
-def subscription(mesh):
-    """Marketing's subscription to all Sales events; failed messages come back after a second."""
-    mk.buses.create_domain_bus("sales")
-    return mk.subscriptions.subscribe(
-        "marketing",
-        bus="SalesEventBus",
-        pattern={"source": ["sales.domain"]},
-        visibility_timeout_s=1,
-        max_receive_count=3,
-    )
-
-
 # -- 01 and 02: buses and publishing -----------------------------------------------------------
 
 
