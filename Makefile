@@ -61,6 +61,7 @@ run: install
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Each test file on one worker, in order (a notebook's cells, a chain of runs on one server).
 test: lint

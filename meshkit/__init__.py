@@ -26,6 +26,7 @@ from . import (
     iam,
     patterns,
     producers,
+    sales,
     sandbox,
     subscriptions,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "iam",
     "patterns",
     "producers",
+    "sales",
     "sandbox",
     "subscriptions",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Any
+from typing import Any, TypeAlias
 
 import boto3
 from botocore.config import Config
@@ -22,7 +22,11 @@ _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 # Per session (held weakly, so a session's clients go when it goes): the account a caller's
 # session was checked against on real AWS, and clients, which are costly to create (tens of ms).
 _checked_accounts: weakref.WeakKeyDictionary[boto3.Session, str] = weakref.WeakKeyDictionary()
-_clients: weakref.WeakKeyDictionary[boto3.Session, dict[tuple, Any]] = weakref.WeakKeyDictionary()
+# A cached client's key: (service name, endpoint URL, real AWS?, parameter validation?).
+_ClientKey: TypeAlias = tuple[str, str | None, bool, bool]
+_clients: weakref.WeakKeyDictionary[boto3.Session, dict[_ClientKey, Any]] = (
+    weakref.WeakKeyDictionary()
+)
 _lock = threading.Lock()  # boto3 sessions are not thread-safe when creating clients
 
 

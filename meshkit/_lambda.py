@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import sandbox
-from .exceptions import MeshkitError
+from .exceptions import MeshkitError, TargetError
 
 # Lambda's limit on a synchronous invocation's response (the mapping invokes synchronously).
 RESPONSE_MAX_BYTES = 6 * 1024 * 1024
@@ -228,7 +228,7 @@ def ensure_target() -> None:
         try:
             sandbox.start(quiet=True)
         except MeshkitError as err:
-            raise MeshkitError(
+            raise TargetError(
                 f"the handler could not choose where AWS is ({err}); in a Lambda function set "
                 "MESHKIT_TARGET=aws and MESHKIT_AWS_ACCOUNT in its environment"
             ) from err

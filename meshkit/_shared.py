@@ -1,4 +1,5 @@
-"""What meshkit's modules share: ownership tags, AWS error codes, the check that a bus exists.
+"""What meshkit's modules share: ownership tags, AWS error codes, naming a bus, the check that a
+bus exists.
 
 One home, imported by these public names, so that no module reaches into another's private
 helpers (a test walks the package to keep it so).
@@ -6,12 +7,16 @@ helpers (a test walks the package to keep it so).
 
 from __future__ import annotations
 
+import re
+import weakref
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
+import boto3
 from botocore.exceptions import ClientError
 
-from .exceptions import MeshkitError, NotMeshkitResourceError, ValidationError
+from . import _aws
+from .exceptions import MeshkitError, NotFoundError, NotMeshkitResourceError, ValidationError
 
 WORKBOOK_TAG = "meshkit:workbook"  # value "true": meshkit created (or adopted) it
 DOMAIN_TAG = "meshkit:domain"
@@ -19,8 +24,119 @@ OWNER_TAG = "meshkit:owner"
 ADOPTED_TAG = "meshkit:adopted"  # value "true": it existed before meshkit; never deleted unforced
 
 
-class UnknownBusError(ValidationError):
-    """The bus does not exist. AWS would accept the events and silently drop them."""
+# EventBridge's EventBusName (NonPartnerEventBusNameOrArn in the API model): a name or a bus ARN.
+BUS_NAME = re.compile(r"[.\-_A-Za-z0-9]{1,256}")
+BUS_ARN = re.compile(
+    r"arn:(?P<partition>aws[\w-]*):events:(?P<region>[a-z]+-[a-z]+-[\w-]+):"
+    r"(?P<account>[0-9]{12}):event-bus/(?P<name>.*)"
+)
+BUS_ARN_EXAMPLE = "arn:aws:events:us-west-2:123456789012:event-bus/SalesEventBus"
+_session_accounts: weakref.WeakKeyDictionary[boto3.Session, str] = weakref.WeakKeyDictionary()
+
+
+class UnknownBusError(NotFoundError):
+    """The bus does not exist (EventBridge's DescribeEventBus said so). AWS would accept events
+    sent to it and silently drop them."""
+
+
+class BusCheckDeniedError(MeshkitError, PermissionError):
+    """meshkit cannot check that a bus exists: ``events:DescribeEventBus`` is denied."""
+
+
+class ForeignBusError(ValidationError):
+    """The bus ARN is in another account or region than the session, and the target is moto.
+
+    moto ignores an ARN's account and region and acts on the local bus of that name; meshkit
+    refuses instead, before sending anything. On real AWS the ARN goes to AWS, which applies the
+    bus's resource policy.
+    """
+
+
+class BusRef(NamedTuple):
+    """A bus as a caller named it: its name, and the parts of its ARN when given one."""
+
+    name: str
+    arn: str | None = None
+    account: str | None = None
+    region: str | None = None
+    partition: str | None = None
+
+
+def parse_bus(bus: Any, *, field: str = "bus") -> BusRef:
+    """Refuse what EventBridge would refuse as an EventBusName (a name or a bus ARN).
+
+    Examples
+    --------
+    >>> parse_bus("SalesEventBus")
+    BusRef(name='SalesEventBus', arn=None, account=None, region=None, partition=None)
+    >>> parse_bus("arn:aws:events:us-west-2:123456789012:event-bus/SalesEventBus").account
+    '123456789012'
+    """
+    how = (
+        f"give the bus name as a string, e.g. 'SalesEventBus' (mk.buses.bus_name('sales')), or "
+        f"its ARN, e.g. '{BUS_ARN_EXAMPLE}'"
+    )
+    if not isinstance(bus, str):
+        raise ValidationError(f"{field} must be a string, not {type(bus).__name__}: {how}")
+    if not bus.strip():
+        raise ValidationError(
+            f"{field} is empty; a bus name has 1 to 256 letters, digits, '.', '-' or '_': {how}"
+        )
+    if bus.startswith("arn:"):
+        match = BUS_ARN.fullmatch(bus)
+        if match is None or not BUS_NAME.fullmatch(match["name"]):
+            raise ValidationError(
+                f"{field} ARN {bus!r:.120} is malformed: an event bus ARN reads "
+                "arn:<partition>:events:<region>:<12-digit account>:event-bus/<name>, "
+                f"e.g. '{BUS_ARN_EXAMPLE}'"
+            )
+        return BusRef(match["name"], bus, match["account"], match["region"], match["partition"])
+    if not BUS_NAME.fullmatch(bus):
+        raise ValidationError(
+            f"{field} name {bus!r:.80} is not one EventBridge takes: 1 to 256 letters, digits, "
+            "'.', '-' or '_' (no spaces; no '/', partner buses are not domain buses); "
+            "e.g. 'SalesEventBus'"
+        )
+    return BusRef(bus)
+
+
+def session_account(boto3_session: boto3.Session | None) -> str:
+    """The account a session acts in: the target's, or asked of STS once per session."""
+    if boto3_session is None:
+        return _aws.target().account_id
+    account = _session_accounts.get(boto3_session)
+    if account is None:
+        account = str(_aws.client("sts", boto3_session).get_caller_identity()["Account"])
+        _session_accounts[boto3_session] = account
+    return account
+
+
+def bus_for_calls(
+    bus: BusRef, client: Any, boto3_session: boto3.Session | None, *, field: str = "bus"
+) -> str:
+    """What to pass EventBridge as EventBusName: the name for a bus of the session's own account
+    and region, the ARN for another's (real AWS only; moto would use the local bus of that name,
+    so offline that raises ``ForeignBusError``)."""
+    if bus.arn is None:
+        return bus.name
+    account = session_account(boto3_session)
+    region, partition = client.meta.region_name, client.meta.partition
+    if (bus.account, bus.region, bus.partition) == (account, region, partition):
+        return bus.name
+    if _aws.target().mode == "aws":
+        return bus.arn
+    where = f"account {bus.account}, region {bus.region}"
+    here = f"account {account} in {region}"
+    if bus.partition != partition:
+        where, here = f"{where}, partition {bus.partition}", f"{here}, partition {partition}"
+    raise ForeignBusError(
+        f"{field} {bus.arn!r} is in {where}, but this session is {here}. On real AWS meshkit "
+        "passes the ARN on and AWS applies the bus's policy; moto ignores an ARN's account and "
+        "region and would act on the local bus of that name, so meshkit refuses offline. Use "
+        "the bus of your own account (its name), pass boto3_session= a session for that "
+        "account and region (e.g. mk.iam.assume_role(<a role in it>)), or reach that bus by "
+        "forwarding to it: mk.subscriptions.forward(your_bus, bus_arn, pattern=..., name=...)"
+    )
 
 
 def tag_map(domain: str, owner: str | None = None) -> dict[str, str]:
@@ -56,7 +172,7 @@ def check_bus_exists(events: Any, bus: str) -> None:
     except ClientError as err:
         code = error_code(err)
         if code in ("AccessDeniedException", "AccessDenied"):
-            raise MeshkitError(
+            raise BusCheckDeniedError(
                 f"cannot check that event bus {bus!r} exists: events:DescribeEventBus is denied. "
                 "Allow it, or publish with check_bus=False (then a missing bus drops events)"
             ) from err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
@@ -79,14 +80,20 @@ class BusInUseError(NotMeshkitResourceError):
     Examples
     --------
     >>> import meshkit as mk
+    >>> arn = mk.buses.create_domain_bus("doctest")
+    >>> sub = mk.subscriptions.subscribe("audit", bus="DoctestEventBus", pattern={"source": ["x"]})
     >>> try:
-    ...     mk.buses.delete_domain_bus("sales")
+    ...     mk.buses.delete_domain_bus("doctest")
     ... except mk.buses.BusInUseError as error:
-    ...     print(error.rules[0]["rule"], error.rules[0]["domain"])  # doctest: +SKIP
-    marketing-sales marketing
+    ...     print(error.rules[0]["rule"], error.rules[0]["domain"])
+    audit-doctest audit
+    >>> mk.subscriptions.unsubscribe("audit", bus="DoctestEventBus")
+    True
+    >>> mk.buses.delete_domain_bus("doctest")
+    True
     """
 
-    def __init__(self, message: str, rules: list[dict]) -> None:
+    def __init__(self, message: str, rules: list[dict[str, Any]]) -> None:
         super().__init__(message)
         self.rules = rules
 
@@ -252,8 +259,10 @@ def create_domain_bus(
     Examples
     --------
     >>> import meshkit as mk
-    >>> mk.buses.create_domain_bus("sales")  # doctest: +SKIP
-    'arn:aws:events:us-west-2:123456789012:event-bus/SalesEventBus'
+    >>> mk.buses.create_domain_bus("doctest")
+    'arn:aws:events:us-west-2:123456789012:event-bus/DoctestEventBus'
+    >>> mk.buses.delete_domain_bus("doctest")
+    True
     """
     key = domain_key(domain)
     name = validate_bus_name(name) if name is not None else bus_name(domain)
@@ -305,12 +314,16 @@ def list_domain_buses(*, boto3_session: boto3.Session | None = None) -> pd.DataF
     Examples
     --------
     >>> import meshkit as mk
-    >>> mk.buses.list_domain_buses()  # doctest: +SKIP
-      domain            bus       owner  adopted                                    arn
-    0  sales  SalesEventBus  sales-team    False  arn:aws:events:us-west-2:123456789012:...
+    >>> arn = mk.buses.create_domain_bus("doctest")
+    >>> buses = mk.buses.list_domain_buses()
+    >>> print(buses[buses["domain"] == "doctest"].drop(columns="arn").to_string(index=False))
+     domain             bus        owner  adopted
+    doctest DoctestEventBus doctest-team    False
+    >>> mk.buses.delete_domain_bus("doctest")
+    True
     """
     events = _aws.client("events", boto3_session)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for bus in _all_buses(events):
         tags = eventbridge_tags(events, bus["Arn"])
         if tags is not None and tags.get(WORKBOOK_TAG) == "true":
@@ -323,8 +336,11 @@ def list_domain_buses(*, boto3_session: boto3.Session | None = None) -> pd.DataF
                     "arn": bus["Arn"],
                 }
             )
-    frame = pd.DataFrame(rows, columns=_BUS_COLUMNS)
-    return frame.sort_values(["domain", "bus"], ignore_index=True)
+    # Annotated: pandas-stubs types sort_values' result (Self) as Any for Python 3.10.
+    frame: pd.DataFrame = pd.DataFrame(rows, columns=_BUS_COLUMNS).sort_values(
+        ["domain", "bus"], ignore_index=True
+    )
+    return frame
 
 
 def delete_domain_bus(
@@ -374,13 +390,13 @@ def delete_domain_bus(
     Examples
     --------
     >>> import meshkit as mk
-    >>> mk.buses.delete_domain_bus("marketing")  # doctest: +SKIP
+    >>> arn = mk.buses.create_domain_bus("doctest")
+    >>> mk.buses.delete_domain_bus("doctest")
     True
-    >>> try:
-    ...     mk.buses.delete_domain_bus("sales")
-    ... except mk.buses.BusInUseError as error:
-    ...     print([rule["rule"] for rule in error.rules])  # doctest: +SKIP
-    ['marketing-sales']
+    >>> mk.buses.delete_domain_bus("doctest")  # none left
+    False
+
+    A bus that carries other domains' subscriptions raises ``BusInUseError`` (see its example).
     """
     key = domain_key(domain)
     name = validate_bus_name(name) if name is not None else bus_name(domain)
@@ -433,9 +449,12 @@ def delete_domain_bus(
     return True
 
 
-def _sort_rules(events: Any, bus: str, key: str) -> tuple[list[dict], list[dict]]:
+def _sort_rules(
+    events: Any, bus: str, key: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The bus's rules: (the domain's own meshkit rules, everyone else's), each with its targets."""
-    own, foreign = [], []
+    own: list[dict[str, Any]] = []
+    foreign: list[dict[str, Any]] = []
     for page in events.get_paginator("list_rules").paginate(EventBusName=bus):
         for rule in page["Rules"]:
             tags = eventbridge_tags(events, rule["Arn"])
@@ -447,7 +466,7 @@ def _sort_rules(events: Any, bus: str, key: str) -> tuple[list[dict], list[dict]
                 for target in targets_page["Targets"]
             ]
             meshkit = tags.get(WORKBOOK_TAG) == "true"
-            entry = {
+            entry: dict[str, Any] = {
                 "rule": rule["Name"],
                 "domain": tags.get(DOMAIN_TAG, "") if meshkit else "",
                 "owner": tags.get(OWNER_TAG, "") if meshkit else "",
@@ -475,7 +494,7 @@ def _sort_rules(events: Any, bus: str, key: str) -> tuple[list[dict], list[dict]
     return own, foreign
 
 
-def _delete_rule(events: Any, bus: str, rule: dict) -> None:
+def _delete_rule(events: Any, bus: str, rule: Mapping[str, Any]) -> None:
     """Remove a rule's targets (at most five, EventBridge's quota), then the rule."""
     managed = {"Force": True} if rule["managed_by"] else {}  # a rule another service manages
     if rule["targets"]:
@@ -514,9 +533,10 @@ def _not_found(err: ClientError) -> bool:
     return error_code(err) == "ResourceNotFoundException"
 
 
-def _all_buses(events) -> list[dict]:
+def _all_buses(events: Any) -> list[dict[str, Any]]:
     """Every bus in the account and region (ListEventBuses has no boto3 paginator)."""
-    buses, kwargs = [], {}
+    buses: list[dict[str, Any]] = []
+    kwargs: dict[str, str] = {}
     while True:
         page = events.list_event_buses(**kwargs)
         buses.extend(page["EventBuses"])

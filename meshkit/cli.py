@@ -20,6 +20,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 from .exceptions import MeshkitError, TargetError
 from .sandbox import (
@@ -32,6 +33,9 @@ from .sandbox import (
     reset,
     started_by_meshkit,
 )
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 _STOP_GRACE_S = 20
 _CHECK_TIMEOUT_S = 180
@@ -128,7 +132,12 @@ def _tcp_port(*, free_allowed: bool) -> Callable[[str], int]:
 def _lab(args: argparse.Namespace) -> int:
     notebook_dir = Path(args.notebook_dir)
     if not notebook_dir.is_dir():
-        raise MeshkitError(f"--notebook-dir {notebook_dir} is not a folder")
+        from .workbook import NotebooksNotFoundError  # imports nbformat: only when it is needed
+
+        raise NotebooksNotFoundError(
+            f"--notebook-dir {notebook_dir} is not a folder: run from the workbook's top folder, "
+            "or name the folder that holds the notebooks"
+        )
     jupyter_args = [arg for arg in args.jupyter_args if arg != "--"]
     if args.check:
         token = secrets.token_hex(16)
@@ -168,7 +177,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _check_lab(jupyter: subprocess.Popen, base: str, token: str, aws_url: str) -> int:
+def _check_lab(jupyter: subprocess.Popen[bytes], base: str, token: str, aws_url: str) -> int:
     """Wait for JupyterLab, run a cell in a new kernel that asks the embedded AWS who it is."""
     headers = {"Authorization": f"token {token}"}
     deadline = time.monotonic() + _CHECK_TIMEOUT_S
@@ -196,7 +205,7 @@ def _check_lab(jupyter: subprocess.Popen, base: str, token: str, aws_url: str) -
     return 1
 
 
-async def _run_in_kernel(ws_url: str, headers: dict, code: str, timeout: float) -> str:
+async def _run_in_kernel(ws_url: str, headers: dict[str, str], code: str, timeout: float) -> str:
     """Execute ``code`` over JupyterLab's kernel websocket; return what it printed."""
     from tornado.httpclient import HTTPRequest
     from tornado.websocket import websocket_connect
@@ -252,14 +261,21 @@ def _lab_banner(url: str) -> str:
     )
 
 
-def _own_process_group() -> dict:
+class _ProcessGroup(TypedDict, total=False):
+    """The Popen arguments of ``_own_process_group`` (one or the other, by OS)."""
+
+    creationflags: int
+    start_new_session: bool
+
+
+def _own_process_group() -> _ProcessGroup:
     """Popen arguments that start a child in a process group of its own, on any OS."""
     if _WINDOWS:
         return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)}
     return {"start_new_session": True}
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen[bytes]) -> None:
     """Ask the child's process group to stop (JupyterLab shuts its kernels down), then kill it."""
     if process.poll() is not None:
         return
@@ -280,7 +296,7 @@ def _stop(process: subprocess.Popen) -> None:
             continue
 
 
-def _signal_group(process: subprocess.Popen, *, force: bool) -> None:
+def _signal_group(process: subprocess.Popen[bytes], *, force: bool) -> None:
     """SIGTERM (or SIGKILL) the process group; on Windows, CTRL_BREAK (or kill the tree)."""
     if not _WINDOWS:
         os.killpg(process.pid, signal.SIGKILL if force else signal.SIGTERM)
@@ -288,8 +304,8 @@ def _signal_group(process: subprocess.Popen, *, force: bool) -> None:
         subprocess.run(
             ["taskkill", "/T", "/F", "/PID", str(process.pid)], capture_output=True, check=False
         )
-    else:
-        process.send_signal(signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
+    elif sys.platform == "win32":  # true here; spelled so that type checkers know the signal
+        process.send_signal(signal.CTRL_BREAK_EVENT)
 
 
 def _reset(args: argparse.Namespace) -> int:
@@ -327,14 +343,14 @@ def _run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from .workbook import NotebookRun, find_notebooks, run_notebooks
+    from .workbook import NotebookRun, NotebooksNotFoundError, find_notebooks, run_notebooks
 
     paths = args.notebooks or find_notebooks()
     if not paths:
-        raise MeshkitError("no notebooks to run")
+        raise NotebooksNotFoundError("no notebooks to run")
     missing = [str(path) for path in paths if not Path(path).is_file()]
     if missing:
-        raise MeshkitError(f"no such notebook: {', '.join(missing)}")
+        raise NotebooksNotFoundError(f"no such notebook: {', '.join(missing)}")
     console = Console()
     mode = "wiped and seeded before each notebook" if args.write else "shared by all, in order"
     console.print(f"Running {len(paths)} notebook(s) on a fresh embedded AWS ({mode}).")
@@ -365,8 +381,10 @@ def _run(args: argparse.Namespace) -> int:
             on_notebook=on_notebook,
         )
     table = Table(title="meshkit run")
-    for column, justify in [("notebook", "left"), ("cells", "right"), ("seconds", "right"),
-                            ("status", "left")]:  # fmt: skip
+    columns: list[tuple[str, JustifyMethod]] = [
+        ("notebook", "left"), ("cells", "right"), ("seconds", "right"), ("status", "left")
+    ]  # fmt: skip
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for run in runs:
         status = "passed" if run.status == "passed" else f"[red]FAILED[/] {run.error}"

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pandas as pd
@@ -43,15 +43,25 @@ from ._lambda import (
 )
 from ._shared import ADOPTED_TAG, WORKBOOK_TAG, domain_tags, error_code
 from .buses import domain_key
-from .exceptions import MeshkitError, NotMeshkitResourceError, ValidationError
+from .exceptions import (
+    ConflictError,
+    MeshkitError,
+    NotFoundError,
+    NotMeshkitResourceError,
+    ValidationError,
+)
 from .subscriptions import queue_depths, queue_url_of
+
+if TYPE_CHECKING:  # an annotation only; idempotent_batch_handler imports Powertools itself
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 __all__ = [
     "EventSourceMappingError",
     "IdempotencyTableError",
     "QueueNotFoundError",
+    "RedriveTargetError",
+    "RunError",
     "RunInterrupted",
-    "RunInterruptedError",
     "RunSummary",
     "create_idempotency_table",
     "idempotent_batch_handler",
@@ -109,16 +119,16 @@ _RECORD_ATTRIBUTES = (
 # -- errors -------------------------------------------------------------------------------------
 
 
-class QueueNotFoundError(MeshkitError):
+class QueueNotFoundError(NotFoundError):
     """The queue ``run`` was given does not exist (in this account and region)."""
 
 
-class EventSourceMappingError(MeshkitError):
+class EventSourceMappingError(ConflictError):
     """The queue and the function's settings are ones Lambda's ``CreateEventSourceMapping``
     refuses (the queue's visibility timeout below the function's timeout)."""
 
 
-class RunInterruptedError(MeshkitError):
+class RunError(MeshkitError):
     """An SQS call failed mid-run (a lost connection, a refused call).
 
     ``summary`` is the ``RunSummary`` so far (``stopped == "interrupted"``). Nothing is lost:
@@ -147,9 +157,14 @@ class RunInterrupted(KeyboardInterrupt):
         self.summary = summary
 
 
-class IdempotencyTableError(MeshkitError):
+class IdempotencyTableError(ConflictError):
     """A table of that name exists with a key schema or time to live that Powertools'
     idempotency records cannot use."""
+
+
+class RedriveTargetError(MeshkitError):
+    """``redrive`` cannot tell which queue the messages go back to: not one queue uses the DLQ as
+    its dead-letter queue. Pass ``to=``."""
 
 
 # -- handlers -----------------------------------------------------------------------------------
@@ -161,6 +176,14 @@ def sale_from_record(record: Mapping[str, Any]) -> dict[str, Any]:
     The body EventBridge puts on the queue is the whole event (``id``, ``source``,
     ``detail-type``, ``detail``, ...), not the detail alone, and meshkit's detail is the
     envelope ``{"metadata": ..., "data": ...}``.
+
+    Examples
+    --------
+    >>> import json
+    >>> import meshkit as mk
+    >>> body = {"detail": {"metadata": {"idempotency_key": "k-1"}, "data": {"sale_id": "S-1"}}}
+    >>> mk.consumers.sale_from_record({"body": json.dumps(body)})
+    {'sale_id': 'S-1'}
     """
     event = json.loads(record["body"])
     detail = event["detail"]
@@ -177,9 +200,13 @@ def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
 
     Examples
     --------
+    >>> import json
     >>> import meshkit as mk
-    >>> mk.consumers.run(mk.consumers.lambda_handler, queue_url)  # doctest: +SKIP
-    RunSummary(processed=3, failed=0, dead_lettered=0, batches=1, stopped='drained')
+    >>> body = {"detail": {"metadata": {}, "data": {"sale_id": "S-1", "amount": 12.5}}}
+    >>> mk.consumers.lambda_handler({"Records": [{"body": json.dumps(body)}]}, None)
+    {'statusCode': 200, 'body': '"Event processed successfully"'}
+
+    ``mk.consumers.run(mk.consumers.lambda_handler, sub.queue_url)`` feeds it a queue's messages.
     """
     for record in event["Records"]:
         sale = sale_from_record(record)
@@ -229,9 +256,10 @@ def create_idempotency_table(
     Examples
     --------
     >>> import meshkit as mk
-    >>> mk.consumers.create_idempotency_table(
-    ...     "marketing-idempotency", domain="marketing")  # doctest: +SKIP
-    'arn:aws:dynamodb:us-west-2:123456789012:table/marketing-idempotency'
+    >>> mk.consumers.create_idempotency_table("doctest-idempotency", domain="doctest")
+    'arn:aws:dynamodb:us-west-2:123456789012:table/doctest-idempotency'
+    >>> dynamodb = mk.sandbox.current().session().client("dynamodb")
+    >>> _ = dynamodb.delete_table(TableName="doctest-idempotency")
     """
     if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
         raise ValidationError(
@@ -372,7 +400,10 @@ def idempotent_batch_handler(
     >>> def award_points(event):
     ...     return {"points": int(event["detail"]["data"]["amount"])}
     >>> handler = mk.consumers.idempotent_batch_handler(
-    ...     award_points, table_name="marketing-idempotency")  # doctest: +SKIP
+    ...     award_points, table_name="doctest-idempotency"
+    ... )
+    >>> handler.__name__
+    'award_points_handler'
     """
     from aws_lambda_powertools.utilities.batch import (
         BatchProcessor,
@@ -439,7 +470,7 @@ def idempotent_batch_handler(
     def record_handler(record: Any) -> Any:
         return once(event=json.loads(record.body))
 
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
         config.register_lambda_context(context)
         return process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context
@@ -470,7 +501,7 @@ class RunSummary:
         Handler invocations.
     stopped : str
         ``"drained"``, ``"time budget"``, ``"max_messages"``, ``"max_batches"``, or
-        ``"interrupted"`` (on the ``RunInterruptedError``'s summary).
+        ``"interrupted"`` (on the ``RunError``'s summary).
     unfinished : int
         Messages handed to the handler whose outcome the run could not complete: the time budget
         ended during the call, or deleting them failed. They were not deleted, so they come
@@ -486,6 +517,16 @@ class RunSummary:
         With ``run(..., record_timeline=True)``: the queue's and the DLQ's depths, sampled at the
         start, after each receive of a batch, after each batch was handled, every 0.1 s in
         between, and at the end. See ``timeline_frame``.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.consumers.RunSummary(processed=2, failed=1, batches=2, stopped="drained")
+    RunSummary(processed=2, failed=1, dead_lettered=0, batches=2, stopped='drained')
+    >>> mk.consumers.RunSummary(processed=1, batches=2, unfinished=3, stopped="time budget")
+    ... # doctest: +NORMALIZE_WHITESPACE
+    RunSummary(processed=1, failed=0, dead_lettered=0, batches=2, unfinished=3,
+               stopped='time budget')
     """
 
     processed: int = 0
@@ -507,7 +548,17 @@ class RunSummary:
         )
 
     def failures_frame(self) -> pd.DataFrame:
-        """``failures`` as a DataFrame: message_id, receive_count, dead_lettered, error."""
+        """``failures`` as a DataFrame: message_id, receive_count, dead_lettered, error.
+
+        Examples
+        --------
+        >>> import meshkit as mk
+        >>> failure = {"message_id": "m-1", "receive_count": 3, "dead_lettered": True}
+        >>> summary = mk.consumers.RunSummary(failures=[{**failure, "error": "KeyError: 'amount'"}])
+        >>> summary.failures_frame()
+          message_id  receive_count  dead_lettered               error
+        0        m-1              3           True  KeyError: 'amount'
+        """
         columns = ["message_id", "receive_count", "dead_lettered", "error"]
         return pd.DataFrame(self.failures, columns=columns)
 
@@ -519,6 +570,32 @@ class RunSummary:
         successes were deleted; ``"sample"``: a sample in between; ``"end"``), ``batches``,
         ``waiting`` and ``in_flight`` (the queue), ``dead_letters`` (messages in the DLQ), and
         the run's ``processed`` and ``failed`` so far. Empty unless the run recorded a timeline.
+
+        Examples
+        --------
+        >>> import meshkit as mk
+        >>> arn = mk.buses.create_domain_bus("doctest")
+        >>> sub = mk.subscriptions.subscribe(
+        ...     "audit", bus="DoctestEventBus", pattern={"source": ["sales.domain"]}
+        ... )
+        >>> sale = {"sale_id": "S-1", "amount": 12.5, "timestamp": "2026-01-29T10:00:00"}
+        >>> event = mk.events.DomainEvent("sales.domain", "SaleRecorded", sale)
+        >>> result = mk.events.publish("DoctestEventBus", [event])
+        >>> summary = mk.consumers.run(
+        ...     mk.consumers.lambda_handler, sub.queue_url, record_timeline=True
+        ... )
+        >>> timeline = summary.timeline_frame()
+        >>> columns = ["moment", "waiting", "in_flight", "processed"]
+        >>> print(timeline.loc[timeline["moment"] != "sample", columns].to_string(index=False))
+          moment  waiting  in_flight  processed
+           start        1          0          0
+        received        0          1          0
+         handled        0          0          1
+             end        0          0          1
+        >>> mk.subscriptions.unsubscribe("audit", bus="DoctestEventBus")
+        True
+        >>> mk.buses.delete_domain_bus("doctest")
+        True
         """
         return pd.DataFrame(self.timeline, columns=_TIMELINE_COLUMNS)
 
@@ -616,7 +693,7 @@ def run(
         When no queue has that URL.
     EventSourceMappingError
         When the queue's visibility timeout is below the function's timeout (or 0).
-    RunInterruptedError
+    RunError
         When an SQS call fails mid-run (a lost connection); its ``summary`` says what was done.
     RunInterrupted
         On Ctrl-C (a KeyboardInterrupt, which it is), with ``summary`` likewise. Any other
@@ -626,10 +703,19 @@ def run(
     Examples
     --------
     >>> import meshkit as mk
-    >>> mk.consumers.run(mk.consumers.lambda_handler, sub.queue_url)  # doctest: +SKIP
-    RunSummary(processed=3, failed=0, dead_lettered=0, batches=1, stopped='drained')
-    >>> mk.consumers.run(handler, sub.queue_url, function_timeout_s=3)  # doctest: +SKIP
-    RunSummary(processed=2, failed=1, dead_lettered=0, batches=2, stopped='drained')
+    >>> arn = mk.buses.create_domain_bus("doctest")
+    >>> sub = mk.subscriptions.subscribe(
+    ...     "audit", bus="DoctestEventBus", pattern={"source": ["sales.domain"]}
+    ... )
+    >>> sale = {"sale_id": "S-1", "amount": 12.5, "timestamp": "2026-01-29T10:00:00"}
+    >>> event = mk.events.DomainEvent("sales.domain", "SaleRecorded", sale)
+    >>> result = mk.events.publish("DoctestEventBus", [event])
+    >>> mk.consumers.run(mk.consumers.lambda_handler, sub.queue_url)
+    RunSummary(processed=1, failed=0, dead_lettered=0, batches=1, stopped='drained')
+    >>> mk.subscriptions.unsubscribe("audit", bus="DoctestEventBus")
+    True
+    >>> mk.buses.delete_domain_bus("doctest")
+    True
     """
     _check_run_arguments(
         handler,
@@ -649,6 +735,7 @@ def run(
     summary = RunSummary()
     started = time.monotonic()
     timeline = None
+    mapping = None
     try:
         mapping = _Mapping.connect(
             handler,
@@ -676,7 +763,7 @@ def run(
             timeline=timeline,
         )
     except (BotoCoreError, ClientError) as err:
-        raise RunInterruptedError(
+        raise RunError(
             f"run stopped: an SQS call failed ({type(err).__name__}: {err}). "
             f"{_interrupted(summary, started)} Check that the endpoint answers "
             "(mk.sandbox.start()), then run again",
@@ -694,6 +781,8 @@ def run(
             err.summary = summary  # type: ignore[attr-defined]
         raise
     finally:
+        if mapping is not None:
+            mapping.release_held()
         if timeline is not None:
             timeline.stop()
     summary.elapsed_s = time.monotonic() - started
@@ -903,15 +992,36 @@ class _Timeline:
 
 
 def _gather(
-    sqs: Any, queue_url: str, batch_size: int, window_s: float, wait_s: int, deadline: float
+    sqs: Any,
+    queue_url: str,
+    held: list[dict[str, Any]],
+    *,
+    batch_size: int,
+    window_s: float,
+    wait_s: int,
+    deadline: float,
 ) -> list[dict[str, Any]]:
-    """Receive a batch as Lambda does: up to ``batch_size`` messages and 6 MB, gathered for at
-    most the batching window (without a window: what one receive returns), and not past the
-    run's ``deadline``."""
+    """Receive a batch as Lambda does: up to ``batch_size`` messages and 6 MB of bodies, gathered
+    for at most the batching window (without a window: what one receive returns), and not past
+    the run's ``deadline``. A message that would take the batch past 6 MB waits in ``held`` for
+    the next batch, which starts with it."""
     messages: dict[str, dict[str, Any]] = {}  # by id: one message once per batch
     payload = 0
+
+    def take_held() -> bool:
+        """Move held messages into the batch while they fit; True once the batch is full."""
+        nonlocal payload
+        while held and len(messages) < batch_size:
+            size = _body_size(held[0])
+            if messages and payload + size > _PAYLOAD_MAX:
+                return True
+            message = held.pop(0)
+            messages[message["MessageId"]] = message
+            payload += size
+        return len(messages) >= batch_size
+
     window_ends = min(time.monotonic() + window_s, deadline)
-    while len(messages) < batch_size and payload < _PAYLOAD_MAX:
+    while not take_held():
         left = window_ends - time.monotonic()
         if messages and left <= 0:
             break
@@ -923,12 +1033,17 @@ def _gather(
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
-        for message in received:
-            messages[message["MessageId"]] = message
-            payload += len(message["Body"].encode())
+        held.extend(m for m in received if m["MessageId"] not in messages)
         if window_s <= 0 or (not received and not messages):
+            take_held()
             break
     return list(messages.values())
+
+
+def _body_size(message: dict[str, Any]) -> int:
+    """A message body's size in bytes (an ASCII body, the usual JSON event, is not encoded)."""
+    body: str = message["Body"]
+    return len(body) if body.isascii() else len(body.encode())
 
 
 # Handler calls that timed out or outlived their run and may still be running, with their
@@ -946,9 +1061,10 @@ def _calls_still_running(queue_arn: str, add: Invocation | None = None) -> list[
         return [call for arn, call in _still_running if arn == queue_arn]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Mapping:
-    """One run's event source mapping: the queue, its settings, the handler."""
+    """One run's event source mapping: the queue, its settings, the handler, and what the run
+    knows of the queue between receives."""
 
     handler: Handler
     sqs: Any
@@ -956,9 +1072,15 @@ class _Mapping:
     queue_arn: str
     dlq_arn: str | None
     max_receives: int | None
+    visibility_s: int
     function_timeout_s: float
     report_batch_item_failures: bool
     boto3_session: boto3.Session | None
+    # Received, but held back from a batch by the 6 MB cap: the next batch starts with them.
+    held: list[dict[str, Any]] = field(default_factory=list)
+    # When messages this run left undeleted are visible again (time.monotonic()): until then
+    # the queue is known not to be drained, without asking SQS.
+    undeleted_back_at: float = 0.0
 
     @classmethod
     def connect(
@@ -1011,6 +1133,7 @@ class _Mapping:
             queue_arn=queue_arn,
             dlq_arn=redrive.get("deadLetterTargetArn"),
             max_receives=int(redrive["maxReceiveCount"]) if redrive else None,
+            visibility_s=visibility_s,
             function_timeout_s=timeout_s,
             report_batch_item_failures=report_batch_item_failures,
             boto3_session=boto3_session,
@@ -1029,6 +1152,7 @@ class _Mapping:
         timeline: _Timeline | None,
     ) -> None:
         """Receive and deliver batches until a stop condition; set ``summary.stopped``."""
+        pause_s = 0.0  # between short polls that found nothing: grows to 1 s, so no busy loop
         while True:
             if (
                 max_messages is not None
@@ -1044,16 +1168,29 @@ class _Mapping:
                 return
             wait = max(0, min(wait_time_s, math.ceil(deadline - time.monotonic())))
             messages = _gather(
-                self.sqs, self.queue_url, batch_size, batching_window_s, wait, deadline
+                self.sqs,
+                self.queue_url,
+                self.held,
+                batch_size=batch_size,
+                window_s=batching_window_s,
+                wait_s=wait,
+                deadline=deadline,
             )
             if not messages:
-                if max_messages is not None:
-                    continue  # more are expected: keep polling
-                depths = queue_depths(self.queue_url, boto3_session=self.boto3_session)
-                if depths == (0, 0, 0):
+                # Drained only when nothing is in flight or delayed either; with max_messages,
+                # more are expected, so it keeps polling. Asked only when the run does not know.
+                if (
+                    max_messages is None
+                    and time.monotonic() >= self.undeleted_back_at
+                    and not sum(queue_depths(self.queue_url, boto3_session=self.boto3_session))
+                ):
                     summary.stopped = "drained"
                     return
+                if wait == 0:  # a long poll has waited already
+                    pause_s = min(max(2 * pause_s, 0.05), 1.0)
+                    time.sleep(max(0.0, min(pause_s, deadline - time.monotonic())))
                 continue
+            pause_s = 0.0
             if timeline is not None:
                 timeline.sample("received")
             finished = self.deliver(messages, deadline, summary)
@@ -1128,16 +1265,34 @@ class _Mapping:
                 summary.dead_lettered += exhausted
                 settled += 1
             done = [r for r in records if r["messageId"] not in failed]
+            deleted = 0
             for start in range(0, len(done), _RECEIVE_MAX):
                 chunk = done[start : start + _RECEIVE_MAX]
-                deleted = _delete(self.sqs, self.queue_url, chunk)
-                summary.processed += deleted
-                summary.unfinished += len(chunk) - deleted
+                deleted_now = _delete(self.sqs, self.queue_url, chunk)
+                summary.processed += deleted_now
+                summary.unfinished += len(chunk) - deleted_now
                 settled += len(chunk)
+                deleted += deleted_now
         except BaseException:  # a lost connection, Ctrl-C: what was not deleted comes back
             summary.unfinished += len(records) - settled
             raise
+        if deleted < len(records):
+            self.undeleted_back_at = time.monotonic() + self.visibility_s
         return True
+
+    def release_held(self) -> None:
+        """Make messages held back by the 6 MB cap visible again now that the run ends (else
+        they would come back after their visibility timeout)."""
+        while self.held:
+            chunk, self.held[:] = self.held[:_RECEIVE_MAX], self.held[_RECEIVE_MAX:]
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for i, m in enumerate(chunk)
+            ]
+            try:
+                self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries)
+            except (BotoCoreError, ClientError) as err:  # they come back on their own
+                _logger.warning("could not release %d held message(s): %s", len(chunk), err)
 
     def _failures(self, call: Invocation, outcome: str, ids: list[str]) -> tuple[set[str], str]:
         """The messages of a finished call that failed, and why (as Lambda would say)."""
@@ -1267,9 +1422,27 @@ def peek(
     Examples
     --------
     >>> import meshkit as mk
-    >>> mk.consumers.peek(sub.dlq_url)[["detail_type", "idempotency_key"]]  # doctest: +SKIP
-        detail_type  idempotency_key
-    0  SaleRecorded           poison
+    >>> arn = mk.buses.create_domain_bus("doctest")
+    >>> sub = mk.subscriptions.subscribe(
+    ...     "audit", bus="DoctestEventBus", pattern={"source": ["sales.domain"]},
+    ...     max_receive_count=1, visibility_timeout_s=1,
+    ... )
+    >>> sale = {"sale_id": "S-1", "amount": 12.5, "timestamp": "2026-01-29T10:00:00"}
+    >>> event = mk.events.DomainEvent("sales.domain", "SaleRecorded", sale)
+    >>> result = mk.events.publish("DoctestEventBus", [event])
+    >>> def reject(event, context):
+    ...     raise ValueError("not today")
+    >>> mk.consumers.run(reject, sub.queue_url)
+    RunSummary(processed=0, failed=1, dead_lettered=1, batches=1, stopped='drained')
+    >>> mk.consumers.peek(sub.dlq_url)[["source", "detail_type"]]
+             source   detail_type
+    0  sales.domain  SaleRecorded
+    >>> mk.subscriptions.discard_messages("audit", bus="DoctestEventBus")
+    1
+    >>> mk.subscriptions.unsubscribe("audit", bus="DoctestEventBus")
+    True
+    >>> mk.buses.delete_domain_bus("doctest")
+    True
     """
     _check_queue_url("dlq_url", dlq_url, "sub.dlq_url")
     _check_whole("max_messages", max_messages, 1, None, "give 1 or more, e.g. 100")
@@ -1405,8 +1578,26 @@ def redrive(
     Examples
     --------
     >>> import meshkit as mk
-    >>> mk.consumers.redrive(sub.dlq_url, to=sub.queue_url)  # doctest: +SKIP
+    >>> arn = mk.buses.create_domain_bus("doctest")
+    >>> sub = mk.subscriptions.subscribe(
+    ...     "audit", bus="DoctestEventBus", pattern={"source": ["sales.domain"]},
+    ...     max_receive_count=1, visibility_timeout_s=1,
+    ... )
+    >>> sale = {"sale_id": "S-1", "amount": 12.5, "timestamp": "2026-01-29T10:00:00"}
+    >>> event = mk.events.DomainEvent("sales.domain", "SaleRecorded", sale)
+    >>> result = mk.events.publish("DoctestEventBus", [event])
+    >>> def reject(event, context):
+    ...     raise ValueError("not today")
+    >>> mk.consumers.run(reject, sub.queue_url)
+    RunSummary(processed=0, failed=1, dead_lettered=1, batches=1, stopped='drained')
+    >>> mk.consumers.redrive(sub.dlq_url)
     1
+    >>> mk.subscriptions.queue_depths(sub.queue_url)
+    QueueDepths(waiting=1, in_flight=0, delayed=0)
+    >>> mk.subscriptions.unsubscribe("audit", bus="DoctestEventBus", force=True)
+    True
+    >>> mk.buses.delete_domain_bus("doctest")
+    True
     """
     _check_queue_url("dlq_url", dlq_url, "sub.dlq_url")
     if to is not None:
@@ -1418,7 +1609,7 @@ def redrive(
         with _queue_must_exist("dlq_url", dlq_url):
             sources = sqs.list_dead_letter_source_queues(QueueUrl=dlq_url).get("queueUrls", [])
         if len(sources) != 1:
-            raise MeshkitError(
+            raise RedriveTargetError(
                 f"{len(sources)} queues use {dlq_url} as their dead-letter queue: pass to=<queue "
                 "url> to say where the messages go"
             )

@@ -14,14 +14,15 @@ jitter, and accounts for every event it read: delivered, failed (with the reason
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import math
 import random
 import re
+import sys
 import time
 import uuid
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,7 +34,14 @@ import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import _aws, contracts
-from ._shared import UnknownBusError, check_bus_exists, error_code
+from ._shared import (
+    ForeignBusError,
+    UnknownBusError,
+    bus_for_calls,
+    check_bus_exists,
+    error_code,
+    parse_bus,
+)
 from .exceptions import MeshkitError, ValidationError
 
 __all__ = [
@@ -46,6 +54,7 @@ __all__ = [
     "EventSizeError",
     "FailedEvent",
     "ForeignBusError",
+    "ProgressUnavailableError",
     "PublishError",
     "PublishInterrupted",
     "PublishResult",
@@ -82,15 +91,7 @@ _INT_BITS_CHECKED = 14_000  # ints under about 4,200 digits: Python writes them 
 # The bus is checked at the start of every publish() call (a bus deleted by anyone, any time,
 # must not be taken for existing: AWS would drop the events), and again during a long call.
 _BUS_RECHECK_S = 60.0
-# PutEvents' EventBusName (NonPartnerEventBusNameOrArn in the API model): a name or a bus ARN.
-_BUS_NAME = re.compile(r"[.\-_A-Za-z0-9]{1,256}")
-_BUS_ARN = re.compile(
-    r"arn:(?P<partition>aws[\w-]*):events:(?P<region>[a-z]+-[a-z]+-[\w-]+):"
-    r"(?P<account>[0-9]{12}):event-bus/(?P<name>.*)"
-)
-_ARN_EXAMPLE = "arn:aws:events:us-west-2:123456789012:event-bus/SalesEventBus"
 _VERSION = re.compile(r"[0-9]+\.[0-9]+")  # MAJOR.MINOR, as contracts are versioned
-_session_accounts: weakref.WeakKeyDictionary[boto3.Session, str] = weakref.WeakKeyDictionary()
 
 
 class EventSizeError(ValidationError):
@@ -106,14 +107,6 @@ class DetailError(ValidationError):
         self.field = field
 
 
-class ForeignBusError(ValidationError):
-    """The bus ARN is in another account or region than the session that would publish to it.
-
-    moto ignores the ARN's account and region and delivers to the local bus of that name; meshkit
-    refuses instead, before sending anything.
-    """
-
-
 class PublishError(MeshkitError):
     """Publishing stopped, or events failed with ``raise_on_failure``.
 
@@ -125,6 +118,13 @@ class PublishError(MeshkitError):
     def __init__(self, message: str, result: PublishResult) -> None:
         super().__init__(message)
         self.result = result
+
+
+class ProgressUnavailableError(MeshkitError, ImportError):
+    """``publish(progress=True)`` needs rich, which is not installed; nothing was sent.
+
+    An ``ImportError`` too, so that code catching the missing library still catches it.
+    """
 
 
 class PublishInterrupted(KeyboardInterrupt):
@@ -301,7 +301,8 @@ class DomainEvent:
                 f"time must be a datetime, not {type(self.time).__name__}: e.g. "
                 "datetime(2026, 1, 29, 10, tzinfo=timezone.utc)"
             )
-        if isinstance(self.resources, str) or not all(isinstance(r, str) for r in self.resources):
+        resources: Any = self.resources  # typed tuple[str, ...]; callers may pass anything
+        if isinstance(resources, str) or not all(isinstance(r, str) for r in resources):
             raise ValidationError(
                 "resources must be a tuple of ARN strings, e.g. ('arn:aws:s3:::receipts/S-1',)"
             )
@@ -614,12 +615,12 @@ def batch_plan(
     >>> mk.events.batch_plan(events, "SalesEventBus").groupby("request").size().tolist()
     [10, 2]
     """
-    _check_bus_name(bus)
+    parse_bus(bus)
     source = _check_events(events)
     _check_max_bytes(max_bytes)
     _check_flag("validate", validate)
-    registry = _check_registry(registry) if validate else None
-    prepared = (_prepare(i, event, bus, registry, max_bytes) for i, event in enumerate(source))
+    lookup = _ContractLookup(_check_registry(registry)) if validate else None
+    prepared = (_prepare(i, event, bus, lookup, max_bytes) for i, event in enumerate(source))
     rows = [
         (number, pending.event.idempotency_key, pending.size, billable_chunks(pending.size))
         for number, batch in enumerate(
@@ -726,6 +727,13 @@ class FailedEvent:
     ``RequestFailed`` or ``RequestInterrupted`` for a request that got no answer (the event may
     have been delivered), or, with ``attempts`` 0, the meshkit error that refused the event
     before sending it (``ContractViolation``, ``DetailError``, ...).
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> event = mk.events.DomainEvent("sales.domain", "SaleRecorded", {}, idempotency_key="k")
+    >>> mk.events.FailedEvent(event, "ThrottlingException", "Rate exceeded", 4).attempts
+    4
     """
 
     event: DomainEvent
@@ -736,7 +744,15 @@ class FailedEvent:
 
 @dataclass(frozen=True)
 class UnsentEvent:
-    """An event read from the input but never sent, because publishing stopped: send it again."""
+    """An event read from the input but never sent, because publishing stopped: send it again.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> event = mk.events.DomainEvent("sales.domain", "SaleRecorded", {}, idempotency_key="k")
+    >>> mk.events.UnsentEvent(event, "publishing stopped").event.idempotency_key
+    'k'
+    """
 
     event: DomainEvent
     reason: str
@@ -764,6 +780,16 @@ class PutEventsRequest:
         Entries given up on: returned in ``PublishResult.failed``.
     backoff_s : float
         The pause before the batch's next attempt (0 after its last).
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> request = mk.events.PutEventsRequest(
+    ...     batch=1, attempt=2, started=10.0, finished=10.25, entries=3, accepted=3,
+    ...     retrying=0, failed=0,
+    ... )
+    >>> request.finished - request.started
+    0.25
     """
 
     batch: int
@@ -815,7 +841,14 @@ class PublishResult:
         read ahead (the rest are still in the generator). Publish them again.
     requests : list of PutEventsRequest
         Every PutEvents request, in the order made (empty with ``record=False``); see
-        ``timeline``.
+        ``timeline_frame``.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> result = mk.events.PublishResult(sent=2, api_calls=1, billable_chunks=2)
+    >>> result, result.ok, result.estimated_cost_usd
+    (PublishResult(sent=2, failed=0, api_calls=1, retried=0), True, 2e-06)
     """
 
     sent: int = 0
@@ -842,16 +875,46 @@ class PublishResult:
         """What the accepted events cost to publish, at USD 1.00 per million 64 KB chunks."""
         return self.billable_chunks * USD_PER_MILLION_EVENTS / 1_000_000
 
-    def outcomes(self) -> pd.DataFrame:
-        """One row per event: idempotency_key, status (sent, failed or unsent), event_id,
-        error_code."""
-        rows = [(key, "sent", event_id, None) for key, event_id in self.delivered]
+    def outcomes_frame(self) -> pd.DataFrame:
+        """One row per event read: what became of it.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``idempotency_key``, ``status`` (``sent``, ``failed`` or ``unsent``),
+            ``event_id`` (for a sent event) and ``error_code`` (for a failed one).
+
+        Examples
+        --------
+        >>> import meshkit as mk
+        >>> result = mk.events.PublishResult(sent=1, delivered=[("sale-S-1", "e-1")])
+        >>> result.outcomes_frame().to_dict("records")
+        [{'idempotency_key': 'sale-S-1', 'status': 'sent', 'event_id': 'e-1', 'error_code': None}]
+        """
+        rows: list[tuple[str, str, str | None, str | None]] = [
+            (key, "sent", event_id, None) for key, event_id in self.delivered
+        ]
         rows += [(f.event.idempotency_key, "failed", None, f.error_code) for f in self.failed]
         rows += [(u.event.idempotency_key, "unsent", None, None) for u in self.unsent]
         return pd.DataFrame(rows, columns=["idempotency_key", "status", "event_id", "error_code"])
 
-    def failures(self) -> pd.DataFrame:
-        """The failed events as a DataFrame: idempotency_key, detail_type, error_code, attempts."""
+    def failures_frame(self) -> pd.DataFrame:
+        """The failed events, one row each.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``idempotency_key``, ``detail_type``, ``error_code`` and ``attempts``.
+
+        Examples
+        --------
+        >>> import meshkit as mk
+        >>> event = mk.events.DomainEvent("sales.domain", "SaleRecorded", {}, idempotency_key="k")
+        >>> failed = mk.events.FailedEvent(event, "ThrottlingException", "Rate exceeded", 4)
+        >>> mk.events.PublishResult(failed=[failed]).failures_frame()
+          idempotency_key   detail_type           error_code  attempts
+        0               k  SaleRecorded  ThrottlingException         4
+        """
         return pd.DataFrame(
             [
                 (f.event.idempotency_key, f.event.detail_type, f.error_code, f.attempts)
@@ -860,13 +923,29 @@ class PublishResult:
             columns=["idempotency_key", "detail_type", "error_code", "attempts"],
         )
 
-    def timeline(self) -> pd.DataFrame:
-        """The requests as a DataFrame, one row each, in the order made.
+    def timeline_frame(self) -> pd.DataFrame:
+        """The PutEvents requests, one row each, in the order made.
 
-        Columns: ``batch``, ``attempt``, ``start_s`` and ``end_s`` (seconds since the first
-        request was sent), ``entries``, ``accepted``, ``retrying`` (to be sent again),
-        ``failed`` (given up on) and ``backoff_s`` (the pause before the batch's next attempt).
         Times are wall-clock: they differ from run to run.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``batch``, ``attempt``, ``start_s`` and ``end_s`` (seconds since the first
+            request was sent), ``entries``, ``accepted``, ``retrying`` (to be sent again),
+            ``failed`` (given up on) and ``backoff_s`` (the pause before the batch's next
+            attempt).
+
+        Examples
+        --------
+        >>> import meshkit as mk
+        >>> request = mk.events.PutEventsRequest(
+        ...     batch=1, attempt=1, started=10.0, finished=10.25, entries=10, accepted=10,
+        ...     retrying=0, failed=0,
+        ... )
+        >>> mk.events.PublishResult(requests=[request]).timeline_frame()[["batch", "end_s"]]
+           batch  end_s
+        0      1   0.25
         """
         origin = self.requests[0].started if self.requests else 0.0
         rows = [
@@ -946,9 +1025,12 @@ def publish(
     ------
     meshkit.exceptions.ValidationError
         For a bad argument, a bad event in a list (missing source, detail-type too long, data
-        that is not JSON or breaks its contract, an oversized event), a bus ARN of another
-        account or region (``ForeignBusError``) or an unknown bus (``UnknownBusError``): nothing
-        was sent.
+        that is not JSON or breaks its contract, an oversized event), or, offline, a bus ARN of
+        another account or region (``ForeignBusError``: moto would use the local bus of that
+        name; on real AWS the ARN goes to AWS, which applies the bus's policy): nothing was sent.
+    UnknownBusError
+        When the bus does not exist (AWS would accept the events and drop them): nothing was
+        sent.
     PublishError
         When publishing stops after it started reading a generator (a bad event, an exception
         from the generator), when a request fails as a whole (for example, access denied), or
@@ -969,10 +1051,13 @@ def publish(
     ...     source="sales.domain", detail_type="SaleRecorded",
     ...     detail={"sale_id": "S-1", "amount": 12.5, "timestamp": "2026-01-29T10:00:00"},
     ... )
-    >>> mk.events.publish("SalesEventBus", [event])  # doctest: +SKIP
+    >>> bus = mk.buses.create_domain_bus("doctest")
+    >>> mk.events.publish("DoctestEventBus", [event])
     PublishResult(sent=1, failed=0, api_calls=1, retried=0)
+    >>> mk.buses.delete_domain_bus("doctest")
+    True
     """
-    arn = _check_bus_name(bus)
+    named = parse_bus(bus)
     source = _check_events(events)
     _check_max_bytes(max_bytes)
     _check_max_attempts(max_attempts)
@@ -983,7 +1068,7 @@ def publish(
         ("check_bus", check_bus),
     ):
         _check_flag(name, flag)
-    registry = _check_registry(registry) if validate else None
+    lookup = _ContractLookup(_check_registry(registry)) if validate else None
     bar = _check_progress(progress)
     if boto3_session is not None and not isinstance(boto3_session, boto3.Session):
         raise ValidationError(
@@ -992,12 +1077,11 @@ def publish(
         )
     # meshkit checks every entry itself (fields, JSON, size), so botocore need not check them again
     client = _aws.publishing_client(boto3_session)
-    if arn is not None:
-        _check_bus_place(arn, client, boto3_session)
+    bus = bus_for_calls(named, client, boto3_session)
     listed = isinstance(events, Sequence)
     if listed:  # a bad event anywhere in a list stops everything before anything is sent
         source = iter(
-            [_prepare(i, event, bus, registry, max_bytes) for i, event in enumerate(source)]
+            [_prepare(i, event, bus, lookup, max_bytes) for i, event in enumerate(source)]
         )
     if check_bus:
         check_bus_exists(client, bus)
@@ -1017,7 +1101,7 @@ def publish(
                 raise
             if not listed:
                 try:
-                    item = _prepare(index, item, bus, registry, max_bytes)
+                    item = _prepare(index, item, bus, lookup, max_bytes)
                 except MeshkitError:
                     stop.refused = item
                     raise
@@ -1109,7 +1193,8 @@ def _stopped(
     if not isinstance(err, Exception):
         # Not wrapped: SystemExit must keep its code, a CancelledError must still cancel.
         err.result = result  # type: ignore[attr-defined]
-        err.add_note(f"meshkit.events.publish stopped: {counts}; {in_flight}")
+        if sys.version_info >= (3, 11):  # notes are shown from 3.11 on
+            err.add_note(f"meshkit.events.publish stopped: {counts}; {in_flight}")
         return err
     return PublishError(f"{cause}; {counts}", result)
 
@@ -1139,11 +1224,27 @@ def _settle(unsettled: Iterable[_Pending], result: PublishResult, reason: str) -
             )
 
 
+class _ContractLookup:
+    """The contracts of one ``publish`` call, each looked up in the registry once."""
+
+    def __init__(self, registry: contracts.ContractRegistry) -> None:
+        self.registry = registry
+        self.found: dict[tuple[str, str, str], contracts.Contract] = {}
+
+    def __call__(self, event: DomainEvent) -> contracts.Contract:
+        # Fields checked already (to_entry): three str, so the key hashes as the registry's.
+        key = (event.source, event.detail_type, event.schema_version)
+        contract = self.found.get(key)
+        if contract is None:
+            contract = self.found[key] = self.registry.get(*key)
+        return contract
+
+
 def _prepare(
     index: int,
     event: Any,
     bus: str,
-    registry: contracts.ContractRegistry | None,
+    lookup: _ContractLookup | None,
     max_bytes: int,
 ) -> _Pending:
     """The entry of one event, checked (fields, JSON, contract, size) as it is read."""
@@ -1154,11 +1255,9 @@ def _prepare(
         )
     try:
         entry = event.to_entry(bus)
-        if registry is not None:
-            registry.get(event.source, event.detail_type, event.schema_version).validate(
-                event.detail
-            )
-        size = _check_size(entry_size(entry), max_bytes)
+        if lookup is not None:
+            lookup(event).validate(event.detail)
+        size = _check_size(_entry_bytes(entry), max_bytes)
     except ValidationError as err:  # say which event, in a list of thousands
         key = event.idempotency_key
         label = key.encode("utf-8", "backslashreplace").decode() if isinstance(key, str) else key
@@ -1167,72 +1266,20 @@ def _prepare(
     return _Pending(event, entry, size)
 
 
+def _entry_bytes(entry: dict[str, Any]) -> int:
+    """``entry_size`` of an entry ``to_entry`` made: its text fields are known to be UTF-8."""
+    size = _TIME_BYTES if "Time" in entry else 0
+    for text in (
+        entry["Source"],
+        entry["DetailType"],
+        entry["Detail"],
+        *entry.get("Resources", ()),
+    ):
+        size += len(text) if text.isascii() else len(text.encode("utf-8"))
+    return size
+
+
 # -- arguments ------------------------------------------------------------------------------------
-
-
-def _check_bus_name(bus: Any) -> re.Match[str] | None:
-    """Refuse what PutEvents would refuse as EventBusName; return the parts of an ARN."""
-    if not isinstance(bus, str):
-        raise ValidationError(
-            f"bus is {_kind(bus)}; give the bus name as a string, e.g. 'SalesEventBus' "
-            f"(mk.buses.bus_name('sales')), or its ARN, e.g. '{_ARN_EXAMPLE}'"
-        )
-    if not bus.strip():
-        raise ValidationError(
-            "bus is empty: give the bus name, e.g. 'SalesEventBus' (mk.buses.bus_name('sales')), "
-            f"or its ARN, e.g. '{_ARN_EXAMPLE}'"
-        )
-    if bus.startswith("arn:"):
-        match = _BUS_ARN.fullmatch(bus)
-        if match is None or not _BUS_NAME.fullmatch(match["name"]):
-            raise ValidationError(
-                f"bus ARN {bus!r:.120} is malformed: an event bus ARN reads "
-                "arn:<partition>:events:<region>:<12-digit account>:event-bus/<name>, "
-                f"e.g. '{_ARN_EXAMPLE}'"
-            )
-        return match
-    if not _BUS_NAME.fullmatch(bus):
-        raise ValidationError(
-            f"bus name {bus!r:.80} is not one PutEvents takes: 1 to 256 letters, digits, '.', "
-            "'-' or '_' (no spaces; no '/', partner buses cannot be published to); "
-            "e.g. 'SalesEventBus'"
-        )
-    return None
-
-
-def _check_bus_place(arn: re.Match[str], client: Any, boto3_session: boto3.Session | None) -> None:
-    """Refuse a bus ARN outside the publishing session's account and region.
-
-    moto ignores the ARN's account and region and delivers to the local bus of that name, so a
-    mistyped account would look like success offline.
-    """
-    account = _session_account(boto3_session)
-    region, partition = client.meta.region_name, client.meta.partition
-    if (arn["account"], arn["region"], arn["partition"]) == (account, region, partition):
-        return
-    where = f"account {arn['account']}, region {arn['region']}"
-    here = f"account {account} in {region}"
-    if arn["partition"] != partition:
-        where, here = f"{where}, partition {arn['partition']}", f"{here}, partition {partition}"
-    raise ForeignBusError(
-        f"bus {arn.group(0)!r} is in {where}, but this publish goes out as {here}; meshkit "
-        "publishes only to buses of the session's own account and region (moto would put the "
-        "events on the local bus of that name). To publish there, pass boto3_session= a session "
-        "for that account and region (e.g. mk.iam.assume_role(<a role in it>)), or publish on "
-        "your own bus and forward to that one with "
-        "mk.subscriptions.forward(your_bus, bus_arn, pattern=..., name=...)"
-    )
-
-
-def _session_account(boto3_session: boto3.Session | None) -> str:
-    """The account a session acts in: the target's, or asked of STS once per session."""
-    if boto3_session is None:
-        return _aws.target().account_id
-    account = _session_accounts.get(boto3_session)
-    if account is None:
-        account = _aws.client("sts", boto3_session).get_caller_identity()["Account"]
-        _session_accounts[boto3_session] = account
-    return account
 
 
 def _check_events(events: Any) -> Iterator[Any]:
@@ -1305,9 +1352,9 @@ def _check_progress(progress: Any) -> Any:
         try:
             from rich.progress import Progress
         except ImportError as err:
-            raise MeshkitError(
-                "progress=True needs rich: pip install rich (it comes with meshkit[lab]), or "
-                "pass a callable"
+            raise ProgressUnavailableError(
+                "progress=True needs rich, which is not installed: pip install rich (it comes "
+                "with meshkit[lab]), or pass progress=False, or a callable"
             ) from err
         return Progress
     if progress is False or callable(progress):
@@ -1397,7 +1444,7 @@ def _send_once(
             item.event_id = outcome["EventId"]
             item.settled = True
             result.sent += 1
-            result.billable_chunks += billable_chunks(item.size)
+            result.billable_chunks += max(1, -(-item.size // BILLING_CHUNK_BYTES))
         elif code in _RETRYABLE and item.attempts < max_attempts:
             item.last_error = (code, outcome.get("ErrorMessage", ""))
             retry.append(item)
@@ -1417,7 +1464,8 @@ _clock = time.monotonic  # replaced in tests: when the bus was last checked
 def _put_events(client: Any, pending: list[_Pending], result: PublishResult) -> dict[str, Any]:
     result.api_calls += 1
     try:
-        return client.put_events(Entries=[item.entry for item in pending])
+        response: dict[str, Any] = client.put_events(Entries=[item.entry for item in pending])
+        return response
     except (ClientError, BotoCoreError) as err:
         if isinstance(err, ClientError):
             code, message = error_code(err), err.response["Error"].get("Message", "")
@@ -1448,11 +1496,9 @@ def _progress_reporter(
     from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
     console = Console()
-    if console.is_jupyter:
-        try:  # rich animates a bar in Jupyter through ipywidgets; without it, print the last line
-            import ipywidgets  # noqa: F401
-        except ImportError:
-            console = Console(force_jupyter=False, force_terminal=False)
+    # rich animates a bar in Jupyter through ipywidgets; without it, print the last line
+    if console.is_jupyter and importlib.util.find_spec("ipywidgets") is None:
+        console = Console(force_jupyter=False, force_terminal=False)
     bar = progress_class(
         SpinnerColumn(),
         TextColumn(

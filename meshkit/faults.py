@@ -29,7 +29,34 @@ _EVENT = "before-call.events.PutEvents"
 
 @dataclass
 class InjectedFaults:
-    """What the injector did: entries failed on purpose and entries passed on to EventBridge."""
+    """What the injector did: entries failed on purpose and entries passed on to EventBridge.
+
+    ``failing_put_events`` yields one and updates it as PutEvents calls go through.
+
+    Attributes
+    ----------
+    failed : int
+        Entries failed on purpose (each retry of an entry counts again).
+    passed : int
+        Entries sent on to EventBridge.
+    codes : dict of str to int
+        How many entries failed with each error code.
+    accepted_ids : list of str
+        The ``EventId`` of each entry EventBridge accepted.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> bus = mk.buses.create_domain_bus("injected-faults-example")
+    >>> sale = mk.events.DomainEvent(source="sales.domain", detail_type="SaleRecorded",
+    ...     detail={"sale_id": "S-1", "amount": 10, "timestamp": "2026-01-29T10:00:00"})
+    >>> with mk.faults.failing_put_events(1.0, codes=["InternalFailure"]) as faults:
+    ...     result = mk.events.publish(bus, [sale], max_attempts=2)
+    >>> faults
+    InjectedFaults(failed=2, passed=0, codes={'InternalFailure': 2}, accepted_ids=[])
+    >>> mk.buses.delete_domain_bus("injected-faults-example")
+    True
+    """
 
     failed: int = 0
     passed: int = 0
@@ -59,13 +86,29 @@ def failing_put_events(
         The session whose meshkit client fails; default the target's. Clients you create
         yourself are not affected.
 
+    Yields
+    ------
+    InjectedFaults
+        Updated as entries fail or pass; read it during or after the block.
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        When ``rate`` is outside 0-1 or ``codes`` is empty; nothing was hooked.
+
     Examples
     --------
     >>> import meshkit as mk
-    >>> with mk.faults.failing_put_events(0.2, seed=7) as faults:  # doctest: +SKIP
-    ...     result = mk.events.publish("SalesEventBus", events)
-    >>> faults.failed, result.retried  # doctest: +SKIP
-    (31, 31)
+    >>> bus = mk.buses.create_domain_bus("failing-put-events-example")
+    >>> sales = [mk.events.DomainEvent(source="sales.domain", detail_type="SaleRecorded",
+    ...     detail={"sale_id": f"S-{i}", "amount": 10, "timestamp": "2026-01-29T10:00:00"})
+    ...     for i in range(10)]
+    >>> with mk.faults.failing_put_events(0.3, seed=7) as faults:
+    ...     result = mk.events.publish(bus, sales)
+    >>> faults.failed, result.retried, result.sent
+    (5, 5, 10)
+    >>> mk.buses.delete_domain_bus("failing-put-events-example")
+    True
     """
     if not 0 <= rate <= 1:
         raise ValidationError(f"rate is {rate}; give a probability from 0 to 1")

@@ -78,7 +78,9 @@ class PatternError(ValidationError):
         self.path = path
 
 
-def check_pattern(pattern: Mapping[str, Any] | str, *, max_chars: int = PATTERN_MAX_CHARS) -> dict:
+def check_pattern(
+    pattern: Mapping[str, Any] | str, *, max_chars: int = PATTERN_MAX_CHARS
+) -> dict[str, Any]:
     """Check an event pattern against EventBridge's rules and return it as a plain dict.
 
     Catches what moto would store and then apply wrongly: unknown operators (``!=``, ``like``),
@@ -135,7 +137,7 @@ def check_pattern(pattern: Mapping[str, Any] | str, *, max_chars: int = PATTERN_
             'e.g. {"source": ["sales.domain"]}',
         )
     _check_json(pattern)
-    plain = _plain(pattern)
+    plain = _plain_object(pattern)
     text = pattern_json(plain)
     if len(text) > max_chars:
         raise PatternError(
@@ -194,7 +196,7 @@ class _UnreadableNumber:
         self.why = why
 
 
-class _DuplicateKeys(dict):
+class _DuplicateKeys(dict[str, Any]):
     """A JSON object in which a field name appears more than once."""
 
     duplicates: list[str]
@@ -221,7 +223,7 @@ def _refuse_constant(name: str) -> None:
     raise PatternError("(root)", f"{name} is not JSON: write a number")
 
 
-def _object(pairs: list[tuple[str, Any]]) -> dict:
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     names = [name for name, _ in pairs]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if not repeated:
@@ -329,10 +331,14 @@ def _check_unicode(text: str, where: str, *, what: str) -> None:
 def _plain(node: Any) -> Any:
     """``node`` as dicts and lists (depth is bounded by ``_check_json``)."""
     if isinstance(node, Mapping):
-        return {key: _plain(value) for key, value in node.items()}
+        return _plain_object(node)
     if isinstance(node, (list, tuple)):
         return [_plain(item) for item in node]
     return node
+
+
+def _plain_object(node: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _plain(value) for key, value in node.items()}
 
 
 def _check_object(pattern: Mapping[str, Any], path: str, field: str | None) -> None:
@@ -586,12 +592,14 @@ def try_pattern(
     Examples
     --------
     >>> import meshkit as mk
-    >>> sale = mk.events.DomainEvent(source="sales.domain", detail_type="SaleRecorded",
-    ...                              detail={"sale_id": "S-1", "amount": 900})
-    >>> mk.patterns.try_pattern({"detail-type": ["SaleRecorded"]}, [sale])  # doctest: +SKIP
-        detail_type  idempotency_key  matched
-    0  SaleRecorded  ...              True
-    >>> mk.patterns.try_pattern({"detail-type": ["SaleRecorded"]}, sale)
+    >>> sales = [mk.events.DomainEvent(source="sales.domain", detail_type="SaleRecorded",
+    ...                                detail={"sale_id": f"S-{amount}", "amount": amount},
+    ...                                idempotency_key=f"sale-{amount}") for amount in (900, 20)]
+    >>> mk.patterns.try_pattern({"detail": {"data": {"amount": [{"numeric": [">=", 500]}]}}}, sales)
+        detail_type idempotency_key  matched
+    0  SaleRecorded        sale-900     True
+    1  SaleRecorded         sale-20    False
+    >>> mk.patterns.try_pattern({"detail-type": ["SaleRecorded"]}, sales[0])
     Traceback (most recent call last):
     ...
     meshkit.exceptions.ValidationError: events: expected a list of mk.events.DomainEvent...
@@ -644,7 +652,7 @@ def _event_list(events: Any) -> list[DomainEvent]:
 
 
 def _matched_by_test_event_pattern(
-    pattern: dict, events: list[DomainEvent], boto3_session: boto3.Session | None
+    pattern: dict[str, Any], events: list[DomainEvent], boto3_session: boto3.Session | None
 ) -> list[bool]:
     client = _aws.client("events", boto3_session)
     target = _aws.target()
@@ -670,7 +678,7 @@ def _matched_by_test_event_pattern(
 
 
 def _matched_on_scratch_bus(
-    pattern: dict, events: list[DomainEvent], boto3_session: boto3.Session | None
+    pattern: dict[str, Any], events: list[DomainEvent], boto3_session: boto3.Session | None
 ) -> list[bool]:
     client = _aws.client("events", boto3_session)
     sqs = _aws.client("sqs", boto3_session)

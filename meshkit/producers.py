@@ -1,15 +1,17 @@
-"""The Sales domain's producers: the article's Lambda handler, and change data capture.
+"""Producers' machinery: a local DynamoDB Streams event source mapping, and the Sales sample.
 
-Two ways a domain turns what happens into events:
+Where each part lives:
 
-- ``lambda_handler``: the article's producer, invoked with a sale, publishing ``SaleRecorded``;
-- ``stream_handler``: change data capture. The Sales table's DynamoDB stream feeds a Lambda
-  function that turns each INSERT, MODIFY and REMOVE into ``SaleRecorded``, ``SaleUpdated`` and
-  ``SaleDeleted`` events.
-
-Offline no Lambda runs, so ``StreamRunner`` plays the part of Lambda's DynamoDB event source
-mapping: it polls the stream and calls the handler with the exact event Lambda would build,
-honouring partial batch responses (``batchItemFailures``) and retries.
+- here, what any producer can use: ``StreamRunner`` plays the part of Lambda's DynamoDB event
+  source mapping offline, where no Lambda runs. It polls a table's stream and calls a handler
+  with the exact event Lambda would build, honouring partial batch responses
+  (``batchItemFailures``) and retries; ``StreamRunSummary`` says what one run did, in the shape
+  of ``meshkit.consumers.RunSummary``;
+- in ``meshkit.sales``, the Sales sample domain: its table (``create_sales_table``,
+  ``delete_sales_table``), the article's producer ``lambda_handler``, and the change data capture
+  handler ``stream_handler`` (with ``sale_event_from_record``). They are re-exported here, so
+  ``mk.producers.lambda_handler`` and the handler path ``meshkit.producers.lambda_handler`` that a
+  Lambda function is configured with keep working.
 """
 
 from __future__ import annotations
@@ -18,31 +20,33 @@ import base64
 import copy
 import json
 import logging
-import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import boto3
-from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
-    DynamoDBRecord,
-    DynamoDBRecordEventName,
-)
+import pandas as pd
 from botocore.exceptions import ClientError
 
-from . import _aws, contracts, events
-from ._lambda import LocalContext, ensure_target, reported_failures
-from ._shared import DOMAIN_TAG, WORKBOOK_TAG, domain_tags, error_code
-from .buses import bus_name
-from .exceptions import NotMeshkitResourceError, ValidationError
+from . import _aws
+from ._lambda import LocalContext, batch_response_problem, reported_failures
+from ._shared import error_code
+from .exceptions import NotFoundError, ValidationError
+from .sales import (
+    SALES_SOURCE,
+    create_sales_table,
+    delete_sales_table,
+    lambda_handler,
+    sale_event_from_record,
+    stream_handler,
+)
 
 __all__ = [
     "SALES_SOURCE",
+    "StreamNotFoundError",
     "StreamRunSummary",
     "StreamRunner",
     "create_sales_table",
@@ -54,241 +58,97 @@ __all__ = [
 
 _logger = logging.getLogger(__name__)
 
-SALES_SOURCE = "sales.domain"
-SALES_TABLE = "Sales"
-_BUS_ENV = "SALES_EVENT_BUS"  # the Lambda functions' configuration: which bus to publish on
 
-
-def create_sales_table(
-    *, name: str = SALES_TABLE, boto3_session: boto3.Session | None = None
-) -> str:
-    """Create the Sales domain's table with a NEW_AND_OLD_IMAGES stream; return the stream ARN.
-
-    Idempotent. The table is keyed by ``sale_id`` and billed per request, and tagged like the
-    domain's bus.
-
-    Examples
-    --------
-    >>> import meshkit as mk
-    >>> mk.producers.create_sales_table()  # doctest: +SKIP
-    'arn:aws:dynamodb:us-west-2:123456789012:table/Sales/stream/2026-01-29T10:00:00.000'
-    """
-    dynamodb = _aws.client("dynamodb", boto3_session)
-    try:
-        table = dynamodb.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": "sale_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "sale_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-            Tags=domain_tags("sales"),
-        )["TableDescription"]
-    except ClientError as err:
-        if error_code(err) != "ResourceInUseException":
-            raise
-        table = dynamodb.describe_table(TableName=name)["Table"]
-    stream = table.get("StreamSpecification", {})
-    if not stream.get("StreamEnabled") or stream.get("StreamViewType") != "NEW_AND_OLD_IMAGES":
-        raise ValidationError(
-            f"table {name} exists without a NEW_AND_OLD_IMAGES stream: enable one with "
-            "update_table(StreamSpecification=...), or choose another name"
-        )
-    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
-    return str(table["LatestStreamArn"])
-
-
-def delete_sales_table(
-    *, name: str = SALES_TABLE, boto3_session: boto3.Session | None = None
-) -> bool:
-    """Delete the Sales domain's table, if meshkit created it; wait until it is gone.
-
-    For a fresh start: a new table's stream holds only the changes made after it was created.
-    The old table's stream records stay readable (for 24 hours on AWS) but belong to the old
-    stream ARN, which a new event source mapping does not read.
-
-    Returns
-    -------
-    bool
-        True when a table was deleted, False when there was none.
-
-    Raises
-    ------
-    meshkit.exceptions.NotMeshkitResourceError
-        When the table exists without the Sales domain's ``meshkit:`` tags (someone else's).
-
-    Examples
-    --------
-    >>> import meshkit as mk
-    >>> mk.producers.delete_sales_table()  # doctest: +SKIP
-    True
-    """
-    dynamodb = _aws.client("dynamodb", boto3_session)
-    try:
-        arn = dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
-    except ClientError as err:
-        if error_code(err) != "ResourceNotFoundException":
-            raise
-        return False
-    tags = {
-        tag["Key"]: tag["Value"]
-        for tag in dynamodb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])
-    }
-    if tags.get(WORKBOOK_TAG) != "true" or tags.get(DOMAIN_TAG) != "sales":
-        raise NotMeshkitResourceError(
-            f"table {name} exists but meshkit did not create it for the sales domain (no "
-            f"{WORKBOOK_TAG} and {DOMAIN_TAG}=sales tags): delete it yourself if it is yours, or "
-            "use another name"
-        )
-    dynamodb.delete_table(TableName=name)
-    dynamodb.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
-    _logger.info("deleted table %s", name)
-    return True
-
-
-# -- the article's producer ---------------------------------------------------------------------
-
-
-def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    """The article's producer: publish ``SaleRecorded`` for ``{"sale_id", "amount"}``.
-
-    Unlike the article's version it checks the result of PutEvents: an event that was not
-    delivered raises ``PublishError``, so Lambda retries the invocation (and, once retries are
-    exhausted, hands it to the function's dead-letter queue or on-failure destination) instead of
-    answering 200 over a lost event. The bus comes from ``SALES_EVENT_BUS`` (default
-    ``SalesEventBus``).
-
-    Examples
-    --------
-    >>> import meshkit as mk
-    >>> mk.producers.lambda_handler({"sale_id": "S-1", "amount": 12.5}, None)  # doctest: +SKIP
-    {'statusCode': 200, 'body': '"Event published successfully!"'}
-    """
-    ensure_target()
-    missing = [key for key in ("sale_id", "amount") if key not in event]
-    if missing:
-        raise ValidationError(
-            f"the invocation event lacks {', '.join(missing)}: invoke with "
-            '{"sale_id": "S-1", "amount": 12.5}'
-        )
-    sale_id, amount = event["sale_id"], event["amount"]
-    timestamp = event.get("timestamp") or datetime.now(timezone.utc).isoformat()
-    sale = events.DomainEvent(
-        source=SALES_SOURCE,
-        detail_type="SaleRecorded",
-        detail={"sale_id": sale_id, "amount": amount, "timestamp": timestamp},
-        idempotency_key=f"sale-recorded/{sale_id}",  # the same sale twice is the same fact
-    )
-    events.publish(os.environ.get(_BUS_ENV, bus_name("sales")), [sale], raise_on_failure=True)
-    return {"statusCode": 200, "body": json.dumps("Event published successfully!")}
-
-
-# -- change data capture ------------------------------------------------------------------------
-
-_DETAIL_TYPES = {
-    DynamoDBRecordEventName.INSERT: "SaleRecorded",
-    DynamoDBRecordEventName.MODIFY: "SaleUpdated",
-    DynamoDBRecordEventName.REMOVE: "SaleDeleted",
-}
-_CONTRACT_FIELDS = {
-    "SaleRecorded": ("sale_id", "amount", "timestamp", "currency"),
-    "SaleUpdated": ("sale_id", "amount", "timestamp", "currency"),
-    "SaleDeleted": ("sale_id",),
-}
-
-
-def sale_event_from_record(record: DynamoDBRecord) -> events.DomainEvent:
-    """The domain event for one stream record of the Sales table.
-
-    INSERT -> ``SaleRecorded``, MODIFY -> ``SaleUpdated`` (with the names of the ``changed``
-    fields), REMOVE -> ``SaleDeleted``. The idempotency key is the table, item and stream sequence
-    number: the same change delivered twice (Lambda retries batches) has the same key.
-    """
-    detail_type = _DETAIL_TYPES[record.event_name]
-    stream = record.dynamodb
-    image = stream.old_image if detail_type == "SaleDeleted" else stream.new_image
-    item = {key: _plain(value) for key, value in image.items()}
-    detail = {key: item[key] for key in _CONTRACT_FIELDS[detail_type] if key in item}
-    version = "1.1" if detail_type == "SaleRecorded" and "currency" in detail else "1.0"
-    if detail_type == "SaleUpdated":
-        old = {key: _plain(value) for key, value in stream.old_image.items()}
-        detail["changed"] = sorted(
-            key for key in item.keys() | old.keys() if item.get(key) != old.get(key)
-        )
-    created = stream.approximate_creation_date_time
-    return events.DomainEvent(
-        source=SALES_SOURCE,
-        detail_type=detail_type,
-        detail=detail,
-        idempotency_key=f"sales/{item.get('sale_id')}/{stream.sequence_number}",
-        correlation_id=str(item.get("correlation_id") or record.event_id),
-        schema_version=version,
-        time=datetime.fromtimestamp(created, timezone.utc) if created else None,
-    )
-
-
-def stream_handler(event: Mapping[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
-    """Lambda handler for the Sales table's stream: publish one event per change, in one go.
-
-    Records are converted and checked against their contracts one by one, then published
-    together (``publish`` batches them by 10), which costs a tenth of the requests that a
-    record-at-a-time handler makes. Records that could not be converted or delivered are reported
-    in a partial batch response, so Lambda (or ``StreamRunner``) retries from the first of them;
-    retried records keep their idempotency keys. Enable ``ReportBatchItemFailures`` on the event
-    source mapping when you deploy it.
-
-    Returns
-    -------
-    dict
-        ``{"batchItemFailures": [{"itemIdentifier": <sequence number>}, ...]}``
-    """
-    ensure_target()
-    registry = contracts.default_registry()
-    bus = os.environ.get(_BUS_ENV, bus_name("sales"))
-    failed: list[str] = []
-    ready: list[tuple[str, events.DomainEvent]] = []
-    for record in DynamoDBStreamEvent(dict(event)).records:
-        sequence = record.dynamodb.sequence_number
-        try:
-            domain_event = sale_event_from_record(record)
-            registry.get(
-                domain_event.source, domain_event.detail_type, domain_event.schema_version
-            ).validate(domain_event.detail)
-        except (ValidationError, KeyError) as err:
-            _logger.warning("record %s cannot become an event: %s", sequence, err)
-            failed.append(sequence)
-            continue
-        ready.append((sequence, domain_event))
-    if ready:
-        result = events.publish(bus, [e for _, e in ready], validate=False)
-        undelivered = {id(f.event) for f in result.failed}
-        failed.extend(sequence for sequence, e in ready if id(e) in undelivered)
-    return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
-
-
-# -- the local event source mapping -------------------------------------------------------------
+class StreamNotFoundError(NotFoundError):
+    """``StreamRunner`` has no stream to read: the table or stream does not exist, or the table
+    has no stream."""
 
 
 @dataclass
 class StreamRunSummary:
-    """What one ``StreamRunner.run`` did.
+    """What one ``StreamRunner.run`` did, in the shape of ``meshkit.consumers.RunSummary``.
 
     Attributes
     ----------
-    records : int
-        Records the handler completed (not reported as failed).
+    processed : int
+        Records the handler completed (not reported as failed); the runner moved past them.
+    failed : int
+        Failed deliveries of records: the records of an invocation that raised, from the first
+        one its ``batchItemFailures`` named, or of a malformed partial batch response. Each is
+        retried; a record that failed twice counts twice.
+    dead_lettered : int
+        Records given up on after ``max_retries`` retries (see ``failures``).
     batches : int
         Handler invocations, retries included.
+    stopped : str
+        Why ``run`` returned: ``"caught up"`` (every shard read to its end), ``"time budget"``,
+        or ``"interrupted"`` (on the ``.summary`` of the error that stopped it).
     retried_batches : int
-        Invocations that repeated records after a failure.
-    dead_lettered : list of dict
-        Records given up on after ``max_retries``: kept here (and sent to the on-failure queue, if
-        one was given), never dropped.
+        Invocations that repeated records after a failure. Shown in the repr only when not 0.
+    failures : list of dict
+        One entry per record given up on: ``shard_id``, ``sequence_number``, ``event_name``,
+        ``keys`` (the item's key), ``attempts``, ``error`` (of the last attempt) and ``record``,
+        the record itself as the handler received it. Lambda's on-failure destination gets the
+        batch's shard and sequence range; here the records are kept too, so nothing is lost.
+    elapsed_s : float
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.producers.StreamRunSummary(processed=4, batches=1, stopped="caught up")
+    StreamRunSummary(processed=4, failed=0, dead_lettered=0, batches=1, stopped='caught up')
     """
 
-    records: int = 0
+    processed: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
     batches: int = 0
+    stopped: str = ""
     retried_batches: int = 0
-    dead_lettered: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    elapsed_s: float = field(default=0.0, repr=False)
+
+    def __repr__(self) -> str:
+        retried = f", retried_batches={self.retried_batches}" if self.retried_batches else ""
+        return (
+            f"StreamRunSummary(processed={self.processed}, failed={self.failed}, "
+            f"dead_lettered={self.dead_lettered}, batches={self.batches}{retried}, "
+            f"stopped={self.stopped!r})"
+        )
+
+    def failures_frame(self) -> pd.DataFrame:
+        """``failures`` as a DataFrame, one row per record given up on.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``shard_id``, ``sequence_number``, ``event_name``, ``keys``, ``attempts``,
+            ``error``; the records themselves stay in ``failures``.
+
+        Examples
+        --------
+        >>> import boto3, meshkit as mk
+        >>> arn = mk.sales.create_sales_table(name="FailuresExample")
+        >>> item = {"sale_id": {"S": "S-1"}}
+        >>> _ = boto3.client("dynamodb").put_item(TableName="FailuresExample", Item=item)
+        >>> def reject(event, context):
+        ...     raise ValueError("not today")
+        >>> summary = mk.producers.StreamRunner(reject, arn, max_retries=1).run()
+        >>> summary.failures_frame()[["event_name", "attempts", "error"]]
+          event_name  attempts                  error
+        0     INSERT         2  ValueError: not today
+        >>> mk.sales.delete_sales_table(name="FailuresExample")
+        True
+        """
+        columns = ["shard_id", "sequence_number", "event_name", "keys", "attempts", "error"]
+        return pd.DataFrame(self.failures, columns=columns)
+
+
+class _Attempt(NamedTuple):
+    """One invocation's outcome: the index of the first record to retry (None: all done)."""
+
+    failed_at: int | None
+    error: str
 
 
 class StreamRunner:
@@ -298,38 +158,52 @@ class StreamRunner:
     changes. Per Lambda's contract: records arrive in order, in batches of up to ``batch_size``; a
     handler that raises fails the whole batch; a ``batchItemFailures`` response makes the next
     attempt start at the lowest failed sequence number; after ``max_retries`` retries the rest of
-    the batch goes to ``dead_lettered`` (and ``on_failure_queue_url``) and polling moves on.
+    the batch is given up on (``StreamRunSummary.failures``, and ``on_failure_queue_url``) and
+    polling moves on.
 
     Parameters
     ----------
     handler : callable
-        ``handler(event, context)``, e.g. ``mk.producers.stream_handler``.
-    table_name : str
-        The table whose stream to read.
+        ``handler(event, context)``, e.g. ``mk.sales.stream_handler``.
+    stream : str
+        The stream to read: the name or ARN of its table (which reads the table's latest stream,
+        ``LatestStreamArn``), or the stream's ARN (what an event source mapping's
+        ``EventSourceArn`` names).
     batch_size : int, default 100
     max_retries : int, default 2
     starting_position : {"TRIM_HORIZON", "LATEST"}, default "TRIM_HORIZON"
     on_failure_queue_url : str, optional
         An SQS queue that receives, for each batch given up on, the invocation record Lambda
         sends to an on-failure destination (``DDBStreamBatchInfo``: shard and sequence range,
-        not the records; those are in ``StreamRunSummary.dead_lettered``).
+        not the records; those are in ``StreamRunSummary.failures``).
     report_batch_item_failures : bool, default True
         As the mapping's ``FunctionResponseTypes=["ReportBatchItemFailures"]``. Without it,
         Lambda ignores ``batchItemFailures`` and counts the batch as done: records are lost.
     boto3_session : boto3.Session, optional
+        Session to use; default: the one for ``mk.sandbox.start()``'s target.
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        For a ``batch_size``, ``max_retries`` or ``starting_position`` Lambda would refuse.
+    meshkit.producers.StreamNotFoundError
+        When the table or stream does not exist, or the table has no stream.
 
     Examples
     --------
     >>> import meshkit as mk
-    >>> runner = mk.producers.StreamRunner(mk.producers.stream_handler, "Sales")  # doctest: +SKIP
-    >>> runner.run()  # doctest: +SKIP
-    StreamRunSummary(records=3, batches=1, retried_batches=0, dead_lettered=[])
+    >>> arn = mk.sales.create_sales_table(name="StreamRunnerExample")
+    >>> runner = mk.producers.StreamRunner(lambda event, context: None, arn)
+    >>> runner.stream_arn  # doctest: +ELLIPSIS
+    'arn:aws:dynamodb:us-west-2:123456789012:table/StreamRunnerExample/stream/...'
+    >>> mk.sales.delete_sales_table(name="StreamRunnerExample")
+    True
     """
 
     def __init__(
         self,
         handler: Callable[[dict[str, Any], Any], Any],
-        table_name: str,
+        stream: str,
         *,
         batch_size: int = 100,
         max_retries: int = 2,
@@ -359,25 +233,46 @@ class StreamRunner:
         self.on_failure_queue_url = on_failure_queue_url
         self._session = boto3_session
         self._streams = _aws.client("dynamodbstreams", boto3_session)
-        table = _aws.client("dynamodb", boto3_session).describe_table(TableName=table_name)["Table"]
-        if "LatestStreamArn" not in table:
-            raise ValidationError(
-                f"table {table_name} has no stream: create it with a stream enabled"
-            )
-        self.stream_arn: str = table["LatestStreamArn"]
+        self.stream_arn: str = _stream_arn(stream, boto3_session)
         self.region = self.stream_arn.split(":")[3]
         self._account = self.stream_arn.split(":")[4]
         self._starting_position = starting_position
         self._checkpoints: dict[str, str | None] = {}  # shard -> last completed sequence number
 
     def run(self, *, time_budget_s: float = 30.0) -> StreamRunSummary:
-        """Process what the stream holds now, until every shard is drained or time is up.
+        """Process what the stream holds now, until every shard is read to its end or time is up.
 
         Whatever stops it early (Ctrl-C, a failed AWS call) is raised with ``.summary``, the
-        work done so far; the next ``run`` starts after the last completed record.
+        work done so far (``stopped == "interrupted"``); the next ``run`` starts after the last
+        completed record.
+
+        Parameters
+        ----------
+        time_budget_s : float, default 30.0
+            Stop reading new batches after this many seconds (``stopped == "time budget"``);
+            handlers see it as the function's remaining time.
+
+        Returns
+        -------
+        StreamRunSummary
+
+        Examples
+        --------
+        >>> import boto3, meshkit as mk
+        >>> arn = mk.sales.create_sales_table(name="StreamRunExample")
+        >>> item = {"sale_id": {"S": "S-1"}}
+        >>> _ = boto3.client("dynamodb").put_item(TableName="StreamRunExample", Item=item)
+        >>> runner = mk.producers.StreamRunner(lambda event, context: None, arn)
+        >>> runner.run()
+        StreamRunSummary(processed=1, failed=0, dead_lettered=0, batches=1, stopped='caught up')
+        >>> runner.run()  # it keeps its place in the stream
+        StreamRunSummary(processed=0, failed=0, dead_lettered=0, batches=0, stopped='caught up')
+        >>> mk.sales.delete_sales_table(name="StreamRunExample")
+        True
         """
         summary = StreamRunSummary()
-        deadline = time.monotonic() + time_budget_s
+        started = time.monotonic()
+        deadline = started + time_budget_s
         first_run = not self._checkpoints
         try:
             for shard_id in self._shards_parents_first():
@@ -394,11 +289,18 @@ class StreamRunner:
                     if not records:
                         break
                     self._deliver(shard_id, records, summary, deadline)
+                else:
+                    summary.stopped = "time budget"
+                    break
         except BaseException as stop:
             # Ctrl-C, a failed call: what ran so far goes with the error; the stream keeps the
             # rest, and the next run starts at the last checkpoint.
+            summary.stopped = "interrupted"
+            summary.elapsed_s = time.monotonic() - started
             stop.summary = summary  # type: ignore[attr-defined]
             raise
+        summary.stopped = summary.stopped or "caught up"
+        summary.elapsed_s = time.monotonic() - started
         return summary
 
     def _shards_parents_first(self) -> list[str]:
@@ -440,37 +342,54 @@ class StreamRunner:
         summary: StreamRunSummary,
         deadline: float,
     ) -> None:
+        error = ""
         for attempt in range(self.max_retries + 1):
             summary.batches += 1
             summary.retried_batches += attempt > 0
-            failed_at = self._invoke(records, deadline)
+            failed_at, error = self._invoke(records, deadline)
             done = records if failed_at is None else records[:failed_at]
-            summary.records += len(done)
+            summary.processed += len(done)
+            summary.failed += len(records) - len(done)
             if done:
                 self._checkpoints[shard_id] = done[-1]["dynamodb"]["SequenceNumber"]
             if failed_at is None:
                 return
             records = records[failed_at:]
         self._send_to_failure_queue(shard_id, records)  # first: if it fails, nothing moves on
-        summary.dead_lettered.extend(records)
+        summary.dead_lettered += len(records)
+        summary.failures.extend(
+            {
+                "shard_id": shard_id,
+                "sequence_number": record["dynamodb"]["SequenceNumber"],
+                "event_name": record["eventName"],
+                "keys": record["dynamodb"].get("Keys", {}),
+                "attempts": self.max_retries + 1,  # each retry started at or before this record
+                "error": error,
+                "record": record,
+            }
+            for record in records
+        )
         self._checkpoints[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
 
-    def _invoke(self, records: list[dict[str, Any]], deadline: float) -> int | None:
-        """Call the handler; return the index of the first record to retry, or None."""
+    def _invoke(self, records: list[dict[str, Any]], deadline: float) -> _Attempt:
+        """Call the handler; say where to retry from (None: nothing to retry), and why."""
         try:
             context = LocalContext(deadline, region=self.region, account=self._account)
             # Lambda serialises the batch: the handler gets a copy, never the runner's records
             response = self.handler({"Records": copy.deepcopy(records)}, context)
-        except Exception:  # a raising handler fails the whole batch, as on Lambda
+        except Exception as err:  # a raising handler fails the whole batch, as on Lambda
             _logger.exception("stream handler raised; the whole batch will be retried")
-            return 0
+            return _Attempt(0, f"{type(err).__name__}: {err}")
         sequences = [r["dynamodb"]["SequenceNumber"] for r in records]
         failed = reported_failures(
             response, sequences, report_batch_item_failures=self.report_batch_item_failures
         )
         if failed is None:
-            return 0
-        return sequences.index(failed[0]) if failed else None
+            problem = batch_response_problem(response, sequences)
+            return _Attempt(0, f"the partial batch response fails the whole batch: {problem}")
+        if failed:
+            return _Attempt(sequences.index(failed[0]), "reported in batchItemFailures")
+        return _Attempt(None, "")
 
     def _send_to_failure_queue(self, shard_id: str, records: list[dict[str, Any]]) -> None:
         """Send the invocation record Lambda sends to an on-failure destination."""
@@ -537,8 +456,31 @@ def _base64_binaries(value: Any) -> Any:
     return value
 
 
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers arrive as Decimal; events carry JSON numbers."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
+def _stream_arn(stream: str, boto3_session: boto3.Session | None) -> str:
+    """The ARN of the stream ``stream`` names: itself, or the latest stream of a table."""
+    if stream.startswith("arn:") and "/stream/" in stream:
+        try:
+            _aws.client("dynamodbstreams", boto3_session).describe_stream(StreamArn=stream, Limit=1)
+        except ClientError as err:
+            if error_code(err) != "ResourceNotFoundException":
+                raise
+            raise StreamNotFoundError(
+                f"stream {stream} does not exist (a deleted table's stream stays readable for 24 "
+                "hours): pass the table's name or ARN to read its latest stream"
+            ) from err
+        return stream
+    try:
+        table = _aws.client("dynamodb", boto3_session).describe_table(TableName=stream)["Table"]
+    except ClientError as err:
+        if error_code(err) != "ResourceNotFoundException":
+            raise
+        raise StreamNotFoundError(
+            f"table {stream} does not exist: create it (mk.sales.create_sales_table() for the "
+            "Sales table), or pass the name or ARN of a table, or a stream ARN"
+        ) from err
+    if "LatestStreamArn" not in table:
+        raise StreamNotFoundError(
+            f"table {stream} has no stream: enable one with update_table(StreamSpecification="
+            "{'StreamEnabled': True, 'StreamViewType': 'NEW_AND_OLD_IMAGES'})"
+        )
+    return str(table["LatestStreamArn"])

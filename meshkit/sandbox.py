@@ -34,7 +34,7 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import boto3
@@ -135,6 +135,13 @@ class Target:
     other_accounts : tuple of str
         Real AWS only: further accounts the user opted in to (``MESHKIT_AWS_ACCOUNT`` lists them
         after the first), whose sessions meshkit accepts as ``boto3_session``.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.sandbox.current()  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+    Target(mode='embedded', endpoint_url='http://127.0.0.1:...', account_id='123456789012',
+           region='us-west-2')
     """
 
     mode: Mode
@@ -152,17 +159,43 @@ class Target:
     def session(self) -> boto3.Session:
         """The boto3 session bound to this target: on real AWS, the one whose account was checked.
 
+        Offline, a session with fake credentials in the target's region. meshkit's own clients
+        also set the target's endpoint; a client of this session reaches it through
+        ``AWS_ENDPOINT_URL``, which ``start()`` exported.
+
+        Returns
+        -------
+        boto3.Session
+
         Examples
         --------
         >>> import meshkit as mk
-        >>> events = mk.sandbox.current().session().client("events")  # doctest: +SKIP
+        >>> session = mk.sandbox.current().session()
+        >>> session.region_name
+        'us-west-2'
+        >>> session.client("sts").get_caller_identity()["Account"]
+        '123456789012'
         """
-        if self._session is None:
-            object.__setattr__(self, "_session", _fake_session(self.region))
-        return self._session  # type: ignore[return-value]
+        session = self._session
+        if session is None:  # offline: made on first use (a frozen dataclass sets it this way)
+            session = _fake_session(self.region)
+            object.__setattr__(self, "_session", session)
+        return session
 
     def describe(self) -> str:
-        """The one line ``start()`` prints."""
+        """The one line ``start()`` prints.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> import meshkit as mk
+        >>> print(mk.sandbox.current().describe())  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+        meshkit target: embedded AWS, ... moto server at http://127.0.0.1:... (account 123456789012,
+        region us-west-2, fake credentials)
+        """
         where = (
             f"account {', '.join((self.account_id, *self.other_accounts))}, region {self.region}"
         )
@@ -202,9 +235,9 @@ class EmbeddedServer:
     Examples
     --------
     >>> from meshkit.sandbox import EmbeddedServer
-    >>> with EmbeddedServer() as server:  # doctest: +SKIP
-    ...     print(server.url)
-    http://127.0.0.1:53127
+    >>> with EmbeddedServer() as server:
+    ...     print(server.url)  # doctest: +ELLIPSIS
+    http://127.0.0.1:...
     """
 
     def __init__(self, *, port: int = 0) -> None:
@@ -233,11 +266,42 @@ class EmbeddedServer:
         _started_here.add(self.url)
 
     def reset(self, *, seed: int | None = None) -> None:
-        """Wipe every resource on this server; optionally seed moto's random ids."""
+        """Wipe every resource on this server; optionally seed moto's random ids.
+
+        moto keeps its resources per process, not per server: this wipes those of every
+        ``EmbeddedServer`` in this process, and IAM enforcement is switched off again.
+
+        Parameters
+        ----------
+        seed : int, optional
+            Seed moto's random generator so generated ids repeat run to run.
+
+        Raises
+        ------
+        meshkit.exceptions.ValidationError
+            ``seed`` is not an int; nothing was wiped.
+        meshkit.exceptions.TargetError
+            The server did not answer.
+
+        Examples
+        --------
+        >>> from meshkit.sandbox import EmbeddedServer
+        >>> with EmbeddedServer() as server:  # wipes this process's mesh too  # doctest: +SKIP
+        ...     server.reset(seed=42)
+        """
         _reset_moto(self.url, seed)
 
     def stop(self) -> None:
-        """Stop serving and join the thread."""
+        """Stop serving and join the thread; ``reset()`` then no longer wipes its URL.
+
+        Examples
+        --------
+        >>> import meshkit as mk
+        >>> server = mk.sandbox.EmbeddedServer()
+        >>> server.stop()
+        >>> mk.sandbox.started_by_meshkit(server.url)
+        False
+        """
         _started_here.discard(self.url)
         self._server.stop()
 
@@ -254,7 +318,19 @@ _started_here: set[str] = set()  # URLs of the EmbeddedServers running in this p
 
 
 def current() -> Target | None:
-    """The target chosen by the last ``start()`` in this process, or None before it."""
+    """The target chosen by the last ``start()`` in this process, or None before it.
+
+    Returns
+    -------
+    Target or None
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> target = mk.sandbox.current()
+    >>> target.mode, target.account_id
+    ('embedded', '123456789012')
+    """
     return _current
 
 
@@ -298,8 +374,10 @@ def start(*, region: str | None = None, quiet: bool = False) -> Target:
     Examples
     --------
     >>> import meshkit as mk
-    >>> target = mk.sandbox.start()  # doctest: +SKIP
-    meshkit target: embedded AWS, private moto server at http://127.0.0.1:53127 (...)
+    >>> target = mk.sandbox.start()  # doctest: +ELLIPSIS
+    meshkit target: embedded AWS, ... moto server at http://127.0.0.1:... (account ...)
+    >>> target.endpoint_url == mk.sandbox.current().endpoint_url
+    True
     """
     global _current
     if region is not None:
@@ -329,7 +407,18 @@ def start(*, region: str | None = None, quiet: bool = False) -> Target:
 
 
 def stop() -> None:
-    """Stop the private moto server ``start()`` started, if any, and forget the target."""
+    """Stop the private moto server ``start()`` started, if any, and forget the target.
+
+    Until the next ``start()``, meshkit's calls raise ``TargetError``. A shared server
+    (``make lab``'s) keeps running, and ``os.environ`` still points at it.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.sandbox.stop()  # forgets the target other examples use  # doctest: +SKIP
+    >>> mk.sandbox.current() is None  # doctest: +SKIP
+    True
+    """
     global _current, _private_server
     if _private_server is not None:
         if _current is not None and _current.endpoint_url == _private_server.url:
@@ -368,6 +457,8 @@ def reset(*, seed: int | None = None, endpoint_url: str | None = None) -> None:
 
     Examples
     --------
+    Skipped here: either call would wipe the mesh that the other examples and tests share.
+
     >>> import meshkit as mk
     >>> mk.sandbox.reset(seed=42)  # doctest: +SKIP
     >>> mk.sandbox.reset(endpoint_url="http://127.0.0.1:4747")  # doctest: +SKIP
@@ -407,12 +498,24 @@ def started_by_meshkit(endpoint_url: str) -> bool:
     session's), or the server named by ``SERVER_MARKER_VARIABLE``, which ``meshkit lab`` (through
     ``embedded_environment``) exports to its kernels and terminals.
 
+    Parameters
+    ----------
+    endpoint_url : str
+        The server's URL, in any spelling ``check_endpoint`` accepts.
+
+    Returns
+    -------
+    bool
+        False also for a URL that ``check_endpoint`` refuses.
+
     Examples
     --------
     >>> import meshkit as mk
-    >>> with mk.sandbox.EmbeddedServer() as server:  # doctest: +SKIP
+    >>> with mk.sandbox.EmbeddedServer() as server:
     ...     mk.sandbox.started_by_meshkit(server.url)
     True
+    >>> mk.sandbox.started_by_meshkit("http://localhost:4566")
+    False
     """
     url = _canonical_or_none(endpoint_url)
     return url is not None and (url in _started_here or url == _marker(os.environ))
@@ -430,6 +533,21 @@ def embedded_environment(
     meshkit started that server (``started_by_meshkit``), ``SERVER_MARKER_VARIABLE`` names it, so
     that ``reset()`` in a child process may wipe it. Used for this process by ``start()`` and for
     JupyterLab's kernels and terminals by ``meshkit lab``.
+
+    Parameters
+    ----------
+    endpoint_url : str
+        The endpoint, judged by ``check_endpoint``.
+    region : str, default DEFAULT_REGION
+        The Region code to set (``AWS_REGION`` and ``AWS_DEFAULT_REGION``).
+    base : mapping of str to str, optional
+        The environment to start from; default ``os.environ`` (which is not changed).
+
+    Returns
+    -------
+    dict of str to str
+        A new environment, with this interpreter's folder first on ``PATH`` (``!aws`` finds the
+        AWS CLI installed with meshkit).
 
     Raises
     ------
@@ -553,6 +671,23 @@ def _start_real_aws(region: str | None) -> Target:
 def caller_account(session: boto3.Session, endpoint_url: str | None = None) -> str:
     """The account a session's credentials belong to (STS GetCallerIdentity at ``endpoint_url``).
 
+    Parameters
+    ----------
+    session : boto3.Session
+        The session whose credentials are asked about.
+    endpoint_url : str, optional
+        Where STS is; None asks real AWS's STS, ignoring any configured endpoint override.
+
+    Returns
+    -------
+    str
+        The 12-digit account id.
+
+    Raises
+    ------
+    botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError
+        When STS cannot be reached or refuses the credentials.
+
     Examples
     --------
     >>> import meshkit as mk
@@ -604,7 +739,7 @@ def _env_region() -> str | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _partitions() -> tuple[dict, ...]:
+def _partitions() -> tuple[dict[str, Any], ...]:
     """AWS's partitions as botocore ships them: DNS suffixes and Region patterns."""
     return tuple(botocore.loaders.create_loader().load_data("partitions")["partitions"])
 
@@ -678,8 +813,14 @@ class _WouldDial(Exception):
         self.url = url
 
 
-def _stop_before_sending(request: object, **_: object) -> None:
-    raise _WouldDial(request.url)  # type: ignore[attr-defined]
+class _Request(Protocol):
+    """What ``_stop_before_sending`` reads of botocore's AWSPreparedRequest."""
+
+    url: str
+
+
+def _stop_before_sending(request: _Request, **_: object) -> None:
+    raise _WouldDial(request.url)
 
 
 def check_endpoint(endpoint_url: str, *, name: str = "endpoint_url", embedded: bool = False) -> str:
@@ -910,7 +1051,7 @@ def _host_botocore_dials(url: str) -> tuple[str, int | None] | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _isolated_session_vars() -> dict[str, tuple]:
+def _isolated_session_vars() -> dict[str, tuple[None, None, Any, Any]]:
     """botocore session variables that read no environment variable, profile or config file."""
     files = ("config_file", "credentials_file")
     return {
@@ -953,11 +1094,24 @@ def _marker(env: Mapping[str, str]) -> str | None:
 def is_embedded_endpoint(endpoint: str) -> bool:
     """True when ``endpoint`` is a moto server on this machine's loopback (an embedded AWS).
 
+    Parameters
+    ----------
+    endpoint : str
+        The URL to ask: a loopback URL is probed (``GET /moto-api/config``); anything else is
+        refused without a request.
+
+    Returns
+    -------
+    bool
+        False also for a URL ``check_endpoint`` refuses.
+
     Examples
     --------
     >>> import meshkit as mk
     >>> mk.sandbox.is_embedded_endpoint("https://events.us-west-2.amazonaws.com")
     False
+    >>> mk.sandbox.is_embedded_endpoint(mk.sandbox.current().endpoint_url)
+    True
     """
     try:
         check_endpoint(endpoint, name="endpoint", embedded=True)

@@ -27,7 +27,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import boto3
@@ -38,16 +38,21 @@ from . import _aws, patterns
 from ._shared import (
     DOMAIN_TAG,
     WORKBOOK_TAG,
+    bus_for_calls,
     check_bus_exists,
     check_owner,
     error_code,
     eventbridge_tags,
+    parse_bus,
     tag_map,
 )
-from .buses import FORWARD_TARGET_ID, QUEUE_TARGET_ID, domain_key, validate_bus_name
-from .exceptions import MeshkitError, NotMeshkitResourceError, ValidationError
+from .buses import FORWARD_TARGET_ID, QUEUE_TARGET_ID, domain_key, list_domain_buses
+from .exceptions import ConflictError, NotMeshkitResourceError, ValidationError
 
 __all__ = [
+    "QueueDeletedRecentlyError",
+    "QueueDepths",
+    "QueueNotEmptyError",
     "Subscription",
     "discard_messages",
     "forward",
@@ -72,9 +77,6 @@ BUS_TAG = "meshkit:bus"
 _NAME_MAX = 64
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _RULE_NAME = re.compile(r"[.\-_A-Za-z0-9]{1,64}")  # PutRule's Name: a forward has no queues
-_BUS_ARN = re.compile(
-    r"arn:aws[a-z-]*:events:[a-z0-9-]+:(?P<account>[^:]*):event-bus/[/.\-_A-Za-z0-9]+"
-)
 _QUEUE_ARN = re.compile(r"arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?")
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/\S+")
 _DLQ_SUFFIX = "-dlq"
@@ -91,6 +93,15 @@ _SUBSCRIPTION_COLUMNS = [
     "in_flight",
     "dead_letters",
 ]
+
+
+class QueueNotEmptyError(ConflictError):
+    """A queue still holds messages (waiting, in flight or delayed), so meshkit will not delete
+    them: process them (``mk.consumers.run``), redrive them, or pass ``force=True``."""
+
+
+class QueueDeletedRecentlyError(ConflictError):
+    """SQS refuses a queue of a name deleted less than 60 seconds ago: wait a minute."""
 
 
 @dataclass(frozen=True)
@@ -110,12 +121,24 @@ class Subscription:
     rule_arn, queue_url, queue_arn, dlq_url, dlq_arn : str
     max_receive_count : int
         Receives of a message before SQS moves it to the DLQ.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> arn = mk.buses.create_domain_bus("doctest")
+    >>> sub = mk.subscriptions.subscribe("audit", bus="DoctestEventBus", pattern={"source": ["x"]})
+    >>> sub.name, sub.dlq_url, sub.max_receive_count  # doctest: +ELLIPSIS
+    ('audit-doctest', 'http://127.0.0.1:.../123456789012/audit-doctest-dlq', 5)
+    >>> mk.subscriptions.unsubscribe("audit", bus="DoctestEventBus")
+    True
+    >>> mk.buses.delete_domain_bus("doctest")
+    True
     """
 
     consumer: str
     name: str
     bus: str
-    pattern: dict
+    pattern: dict[str, Any]
     rule_arn: str
     queue_url: str
     queue_arn: str
@@ -134,6 +157,7 @@ def subscribe(
     visibility_timeout_s: int = 30,
     retry_attempts: int = 185,
     max_event_age_s: int = 24 * 3600,
+    role_arn: str | None = None,
     boto3_session: boto3.Session | None = None,
 ) -> Subscription:
     """Subscribe a domain's queue to the events on ``bus`` that match ``pattern``. Idempotent.
@@ -145,7 +169,12 @@ def subscribe(
     consumer_domain : str
         The consuming domain, e.g. ``"marketing"``; it owns (and is tagged on) the queues.
     bus : str
-        The producer's bus, e.g. ``"SalesEventBus"`` (its name, not its ARN). It must exist.
+        The producer's bus: its name, e.g. ``"SalesEventBus"``, or its ARN. It must exist. A bus
+        in another account is named by its ARN; on AWS its policy must let this account put
+        rules and targets on it (EventBridge accepts a bus ARN in PutRule and PutTargets for
+        that: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-bus-perms.html),
+        and ``role_arn`` names the role EventBridge delivers to your queue with. Offline such an
+        ARN is refused (``ForeignBusError``): moto would use the local bus of that name.
     pattern : dict or str
         The event pattern, checked by ``mk.patterns.check_pattern`` before anything is created.
     name : str, optional
@@ -163,6 +192,10 @@ def subscribe(
         reason that may pass (throttling, the queue unavailable) before the event goes to the DLQ.
         Failures no retry can fix (a queue policy that refuses EventBridge, a deleted queue) go
         to the DLQ at once. Ignored by moto.
+    role_arn : str, optional
+        The role EventBridge assumes to send to the queue. AWS needs one, in the bus's account,
+        when the bus is in another account than the queue:
+        https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-cross-account.html
     boto3_session : boto3.Session, optional
 
     Returns
@@ -190,23 +223,30 @@ def subscribe(
     Examples
     --------
     >>> import meshkit as mk
+    >>> arn = mk.buses.create_domain_bus("doctest")
     >>> sub = mk.subscriptions.subscribe(
-    ...     "marketing", bus="SalesEventBus", pattern={"source": ["sales.domain"]}
-    ... )  # doctest: +SKIP
-    >>> sub.queue_url  # doctest: +SKIP
-    'http://127.0.0.1:.../123456789012/marketing-sales'
+    ...     "audit", bus="DoctestEventBus", pattern={"source": ["sales.domain"]}
+    ... )
+    >>> sub.queue_url  # doctest: +ELLIPSIS
+    'http://127.0.0.1:.../123456789012/audit-doctest'
+    >>> mk.subscriptions.unsubscribe("audit", bus="DoctestEventBus")
+    True
+    >>> mk.buses.delete_domain_bus("doctest")
+    True
     """
     consumer = domain_key(consumer_domain, field="consumer_domain")
-    bus = validate_bus_name(bus, field="bus")
+    ref = parse_bus(bus, field="bus")
     pattern = patterns.check_pattern(pattern)
-    name = _subscription_name(consumer, bus, name)
+    name = _subscription_name(consumer, ref.name, name)
     _check_range("max_receive_count", max_receive_count, 1, 1000)
     _check_range("visibility_timeout_s", visibility_timeout_s, 0, 43_200)
     _check_range("retry_attempts", retry_attempts, 0, 185)
     _check_range("max_event_age_s", max_event_age_s, 60, 86_400)
+    _check_role_arn(role_arn, "when the bus is in the queue's account")
 
     eventbridge = _aws.client("events", boto3_session)
     sqs = _aws.client("sqs", boto3_session)
+    bus = bus_for_calls(ref, eventbridge, boto3_session)
     check_bus_exists(eventbridge, bus)
     # Check all that exists before creating anything: a refusal leaves everything as it was.
     dlq_url = _checked_queue(sqs, name + _DLQ_SUFFIX, consumer, bus, name)
@@ -244,21 +284,18 @@ def subscribe(
         },
     )
     # The queue policies are in place before the target: no event meets a queue that refuses it.
-    eventbridge.put_targets(
-        Rule=name,
-        EventBusName=bus,
-        Targets=[
-            {
-                "Id": TARGET_ID,
-                "Arn": queue_arn,
-                "RetryPolicy": {
-                    "MaximumRetryAttempts": retry_attempts,
-                    "MaximumEventAgeInSeconds": max_event_age_s,
-                },
-                "DeadLetterConfig": {"Arn": dlq_arn},
-            }
-        ],
-    )
+    target: dict[str, Any] = {
+        "Id": TARGET_ID,
+        "Arn": queue_arn,
+        "RetryPolicy": {
+            "MaximumRetryAttempts": retry_attempts,
+            "MaximumEventAgeInSeconds": max_event_age_s,
+        },
+        "DeadLetterConfig": {"Arn": dlq_arn},
+    }
+    if role_arn is not None:
+        target["RoleArn"] = role_arn
+    eventbridge.put_targets(Rule=name, EventBusName=bus, Targets=[target])
     _logger.info("subscribed %s to %s on %s", queue_arn, rule_arn, bus)
     return Subscription(
         consumer=consumer,
@@ -276,7 +313,7 @@ def subscribe(
 
 def forward(
     from_bus: str,
-    to_bus_arn: str,
+    to_bus: str,
     *,
     pattern: Mapping[str, Any] | str,
     name: str,
@@ -295,9 +332,11 @@ def forward(
     Parameters
     ----------
     from_bus : str
-        The sending bus's name, e.g. ``"SalesEventBus"``. It must exist.
-    to_bus_arn : str
-        The receiving bus's ARN (``mk.buses.create_domain_bus`` returns it).
+        The sending bus: its name, e.g. ``"SalesEventBus"``, or its ARN (another account's on
+        AWS only, as for ``subscribe``). It must exist.
+    to_bus : str
+        The receiving bus: its ARN (``mk.buses.create_domain_bus`` returns it), any account's,
+        or the name of a bus in this account and region.
     pattern : dict or str
         The event pattern, checked by ``mk.patterns.check_pattern``.
     name : str
@@ -328,27 +367,29 @@ def forward(
     Examples
     --------
     >>> import meshkit as mk
-    >>> marketing_bus = mk.buses.create_domain_bus("marketing")  # doctest: +SKIP
+    >>> arn = mk.buses.create_domain_bus("doctest")
+    >>> audit_bus = mk.buses.create_domain_bus("doctest-audit")
     >>> mk.subscriptions.forward(
-    ...     "SalesEventBus", marketing_bus, pattern={"source": ["sales.domain"]}, name="to-mkt"
-    ... )  # doctest: +SKIP
-    'arn:aws:events:us-west-2:123456789012:rule/SalesEventBus/to-mkt'
+    ...     "DoctestEventBus", audit_bus, pattern={"source": ["sales.domain"]}, name="to-audit"
+    ... )
+    'arn:aws:events:us-west-2:123456789012:rule/DoctestEventBus/to-audit'
+    >>> mk.buses.delete_domain_bus("doctest"), mk.buses.delete_domain_bus("doctest-audit")
+    (True, True)
     """
-    from_bus = validate_bus_name(from_bus, field="from_bus")
-    _check_bus_arn(to_bus_arn)
+    sender = parse_bus(from_bus, field="from_bus")
+    receiver = parse_bus(to_bus, field="to_bus")
     pattern = patterns.check_pattern(pattern)
     name = _check_rule_name(name)
-    if role_arn is not None and (
-        not isinstance(role_arn, str) or not _ROLE_ARN.fullmatch(role_arn)
-    ):
-        raise ValidationError(
-            f"role_arn {role_arn!r} is not an IAM role ARN: give one such as "
-            "'arn:aws:iam::123456789012:role/sales-forwarder', or None when the receiving bus's "
-            "policy admits this account"
-        )
+    _check_role_arn(role_arn, "when the receiving bus's policy admits this account")
     owner = domain_key(domain) if domain is not None else None
     eventbridge = _aws.client("events", boto3_session)
+    from_bus = bus_for_calls(sender, eventbridge, boto3_session, field="from_bus")
     check_bus_exists(eventbridge, from_bus)
+    # A target names a bus by its ARN; a name is this account's bus, and must exist.
+    to_bus_arn = receiver.arn
+    if to_bus_arn is None:
+        check_bus_exists(eventbridge, receiver.name)
+        to_bus_arn = str(eventbridge.describe_event_bus(Name=receiver.name)["Arn"])
     if owner is None:
         owner = _bus_owner(eventbridge, from_bus)
     existing, targets = _checked_rule(eventbridge, name, from_bus, owner, FORWARD_TARGET_ID)
@@ -435,18 +476,24 @@ def unsubscribe(
     meshkit.exceptions.NotMeshkitResourceError
         When the rule or a queue belongs to another domain or another subscription, was not made
         by meshkit, or the rule is a forward's.
-    meshkit.exceptions.MeshkitError
+    QueueNotEmptyError
         When messages are waiting and ``force`` is False.
 
     Examples
     --------
     >>> import meshkit as mk
-    >>> mk.subscriptions.unsubscribe("marketing", bus="SalesEventBus")  # doctest: +SKIP
+    >>> arn = mk.buses.create_domain_bus("doctest")
+    >>> sub = mk.subscriptions.subscribe("audit", bus="DoctestEventBus", pattern={"source": ["x"]})
+    >>> mk.subscriptions.unsubscribe("audit", bus="DoctestEventBus")
+    True
+    >>> mk.subscriptions.unsubscribe("audit", bus="DoctestEventBus")  # nothing left
+    False
+    >>> mk.buses.delete_domain_bus("doctest")
     True
     """
     consumer = domain_key(consumer_domain, field="consumer_domain")
-    bus = validate_bus_name(bus, field="bus")
-    name = _subscription_name(consumer, bus, name)
+    ref = parse_bus(bus, field="bus")
+    name = _subscription_name(consumer, ref.name, name)
     if not isinstance(force, bool):
         raise ValidationError(
             f"force is {force!r}: pass True or False (a string such as 'no' would count as True "
@@ -454,6 +501,7 @@ def unsubscribe(
         )
     eventbridge = _aws.client("events", boto3_session)
     sqs = _aws.client("sqs", boto3_session)
+    bus = bus_for_calls(ref, eventbridge, boto3_session)
     queues = {
         queue_name: url
         for queue_name in (name, name + _DLQ_SUFFIX)
@@ -474,7 +522,7 @@ def unsubscribe(
         if ours:  # as it was: the subscription keeps working
             eventbridge.put_targets(Rule=name, EventBusName=bus, Targets=ours)
         listed = ", ".join(f"{queue} holds {count}" for queue, count in holding.items())
-        raise MeshkitError(
+        raise QueueNotEmptyError(
             f"{listed} message(s): process them with mk.consumers.run or redrive them first, or "
             "pass force=True to delete them with the queues"
         )
@@ -529,18 +577,30 @@ def discard_messages(
     ------
     meshkit.exceptions.NotMeshkitResourceError
         When a queue belongs to another domain or was not made by meshkit.
-    meshkit.exceptions.MeshkitError
+    QueueNotEmptyError
         When messages are still in flight at the end of the time budget.
 
     Examples
     --------
     >>> import meshkit as mk
-    >>> mk.subscriptions.discard_messages("marketing", bus="SalesEventBus")  # doctest: +SKIP
-    0
+    >>> arn = mk.buses.create_domain_bus("doctest")
+    >>> sub = mk.subscriptions.subscribe(
+    ...     "audit", bus="DoctestEventBus", pattern={"source": ["sales.domain"]}
+    ... )
+    >>> sale = {"sale_id": "S-1", "amount": 12.5, "timestamp": "2026-01-29T10:00:00"}
+    >>> event = mk.events.DomainEvent("sales.domain", "SaleRecorded", sale)
+    >>> mk.events.publish("DoctestEventBus", [event])
+    PublishResult(sent=1, failed=0, api_calls=1, retried=0)
+    >>> mk.subscriptions.discard_messages("audit", bus="DoctestEventBus")
+    1
+    >>> mk.subscriptions.unsubscribe("audit", bus="DoctestEventBus")
+    True
+    >>> mk.buses.delete_domain_bus("doctest")
+    True
     """
     consumer = domain_key(consumer_domain, field="consumer_domain")
-    bus = validate_bus_name(bus, field="bus")
-    name = _subscription_name(consumer, bus, name)
+    ref = parse_bus(bus, field="bus")
+    name = _subscription_name(consumer, ref.name, name)
     if (
         isinstance(time_budget_s, bool)
         or not isinstance(time_budget_s, (int, float))
@@ -551,6 +611,7 @@ def discard_messages(
             "e.g. 60 (how long to wait for messages in flight)"
         )
     sqs = _aws.client("sqs", boto3_session)
+    bus = bus_for_calls(ref, _aws.client("events", boto3_session), boto3_session)
     deadline = time.monotonic() + time_budget_s
     discarded = 0
     for queue_name in (name, name + _DLQ_SUFFIX):  # the queue first: it may feed the DLQ
@@ -580,7 +641,7 @@ def discard_messages(
             if time.monotonic() >= deadline:
                 if not in_flight + delayed:
                     break  # counted as waiting, yet long polls find none: the counts lag (AWS)
-                raise MeshkitError(
+                raise QueueNotEmptyError(
                     f"{queue_name} still holds {in_flight + delayed} message(s) in flight or "
                     "delayed: a consumer may be working on them; try again after the queue's "
                     "visibility timeout"
@@ -590,11 +651,38 @@ def discard_messages(
     return discarded
 
 
-def queue_depths(queue_url: str, *, boto3_session: boto3.Session | None = None) -> tuple[int, ...]:
-    """(waiting, in flight, delayed) messages of a queue: SQS's approximate counts.
+class QueueDepths(NamedTuple):
+    """How many messages a queue holds: SQS's approximate counts. A tuple, so ``sum()`` is all.
 
-    In flight means received and neither deleted nor visible again yet. On AWS the counts lag by
-    up to a minute; moto's are exact.
+    Examples
+    --------
+    >>> depths = QueueDepths(waiting=2, in_flight=1, delayed=0)
+    >>> depths.in_flight, sum(depths)
+    (1, 3)
+    """
+
+    waiting: int
+    """Visible, ready to be received (``ApproximateNumberOfMessages``)."""
+    in_flight: int
+    """Received, neither deleted nor visible again yet (``...NotVisible``)."""
+    delayed: int
+    """Sent with a delay that has not passed (``...Delayed``)."""
+
+
+def queue_depths(queue_url: str, *, boto3_session: boto3.Session | None = None) -> QueueDepths:
+    """The waiting, in-flight and delayed messages of a queue: SQS's approximate counts.
+
+    On AWS the counts lag by up to a minute; moto's are exact.
+
+    Parameters
+    ----------
+    queue_url : str
+        The queue's URL (``Subscription.queue_url``, or ``queue_url_of(name_or_arn)``).
+    boto3_session : boto3.Session, optional
+
+    Returns
+    -------
+    QueueDepths
 
     Raises
     ------
@@ -604,8 +692,14 @@ def queue_depths(queue_url: str, *, boto3_session: boto3.Session | None = None) 
     Examples
     --------
     >>> import meshkit as mk
-    >>> mk.subscriptions.queue_depths(sub.queue_url)  # doctest: +SKIP
-    (2, 0, 0)
+    >>> bus = mk.buses.create_domain_bus("doctest")
+    >>> sub = mk.subscriptions.subscribe("audit", bus="DoctestEventBus", pattern={"source": ["x"]})
+    >>> mk.subscriptions.queue_depths(sub.queue_url)
+    QueueDepths(waiting=0, in_flight=0, delayed=0)
+    >>> mk.subscriptions.unsubscribe("audit", bus="DoctestEventBus")
+    True
+    >>> mk.buses.delete_domain_bus("doctest")
+    True
     """
     parts = urlsplit(queue_url) if isinstance(queue_url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
@@ -622,7 +716,7 @@ def queue_depths(queue_url: str, *, boto3_session: boto3.Session | None = None) 
             "ApproximateNumberOfMessagesDelayed",
         ],
     )["Attributes"]
-    return (
+    return QueueDepths(
         int(attributes.get("ApproximateNumberOfMessages", 0)),
         int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
         int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
@@ -637,12 +731,24 @@ def list_subscriptions(*, boto3_session: boto3.Session | None = None) -> pd.Data
     pandas.DataFrame
         Columns ``consumer``, ``name``, ``bus``, ``pattern`` (JSON), ``waiting``, ``in_flight``
         and ``dead_letters`` (messages in the DLQ), sorted by bus and name.
-    """
-    from .buses import list_domain_buses
 
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> arn = mk.buses.create_domain_bus("doctest")
+    >>> sub = mk.subscriptions.subscribe("audit", bus="DoctestEventBus", pattern={"source": ["x"]})
+    >>> subscriptions = mk.subscriptions.list_subscriptions()
+    >>> print(subscriptions[subscriptions["bus"] == "DoctestEventBus"].to_string(index=False))
+    consumer          name             bus          pattern  waiting  in_flight  dead_letters
+       audit audit-doctest DoctestEventBus {"source":["x"]}        0          0             0
+    >>> mk.subscriptions.unsubscribe("audit", bus="DoctestEventBus")
+    True
+    >>> mk.buses.delete_domain_bus("doctest")
+    True
+    """
     eventbridge = _aws.client("events", boto3_session)
     sqs = _aws.client("sqs", boto3_session)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for bus in list_domain_buses(boto3_session=boto3_session)["bus"]:
         for rule in _rules(eventbridge, bus):
             tags = eventbridge_tags(eventbridge, rule["Arn"])
@@ -669,8 +775,11 @@ def list_subscriptions(*, boto3_session: boto3.Session | None = None) -> pd.Data
                     "dead_letters": sum(queue_depths(dlq_url, boto3_session=boto3_session)[:2]),
                 }
             )
-    frame = pd.DataFrame(rows, columns=_SUBSCRIPTION_COLUMNS)
-    return frame.sort_values(["bus", "name"], ignore_index=True)
+    # Annotated: pandas-stubs types sort_values' result (Self) as Any for Python 3.10.
+    frame: pd.DataFrame = pd.DataFrame(rows, columns=_SUBSCRIPTION_COLUMNS).sort_values(
+        ["bus", "name"], ignore_index=True
+    )
+    return frame
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -716,17 +825,13 @@ def _check_rule_name(name: Any) -> str:
     return name
 
 
-def _check_bus_arn(arn: Any) -> None:
-    example = "'arn:aws:events:us-west-2:123456789012:event-bus/MarketingEventBus'"
-    if not isinstance(arn, str) or not (match := _BUS_ARN.fullmatch(arn)):
+def _check_role_arn(role_arn: Any, when_not_needed: str) -> None:
+    if role_arn is not None and (
+        not isinstance(role_arn, str) or not _ROLE_ARN.fullmatch(role_arn)
+    ):
         raise ValidationError(
-            f"to_bus_arn {arn!r} is not an event bus ARN: give one such as {example} "
-            "(mk.buses.create_domain_bus returns it)"
-        )
-    if not re.fullmatch(r"[0-9]{12}", match["account"]):
-        raise ValidationError(
-            f"to_bus_arn {arn!r} has account {match['account']!r}; an ARN names a 12-digit "
-            f"account, as in {example}"
+            f"role_arn {role_arn!r} is not an IAM role ARN: give one such as "
+            f"'arn:aws:iam::123456789012:role/sales-forwarder', or None {when_not_needed}"
         )
 
 
@@ -785,7 +890,7 @@ def _own_queue(sqs: Any, name: str, url: str | None, tags: dict[str, str]) -> tu
         except ClientError as err:
             if "QueueDeletedRecently" not in error_code(err):
                 raise
-            raise MeshkitError(
+            raise QueueDeletedRecentlyError(
                 f"queue {name} was deleted less than 60 seconds ago, and SQS does not allow a "
                 "queue of the same name before then: wait a minute and subscribe again"
             ) from err
@@ -837,7 +942,7 @@ def _put_rule(
     eventbridge: Any,
     name: str,
     bus: str,
-    pattern: dict,
+    pattern: Mapping[str, Any],
     tags: dict[str, str],
     existing: str | None,
     *,
@@ -879,8 +984,16 @@ def queue_url_of(queue: str, *, boto3_session: boto3.Session | None = None) -> s
     Examples
     --------
     >>> import meshkit as mk
-    >>> mk.subscriptions.queue_url_of("marketing-sales-dlq")  # doctest: +SKIP
-    'http://127.0.0.1:53127/123456789012/marketing-sales-dlq'
+    >>> arn = mk.buses.create_domain_bus("doctest")
+    >>> sub = mk.subscriptions.subscribe("audit", bus="DoctestEventBus", pattern={"source": ["x"]})
+    >>> mk.subscriptions.queue_url_of("audit-doctest-dlq")  # doctest: +ELLIPSIS
+    'http://127.0.0.1:.../123456789012/audit-doctest-dlq'
+    >>> mk.subscriptions.queue_url_of(sub.queue_arn) == sub.queue_url
+    True
+    >>> mk.subscriptions.unsubscribe("audit", bus="DoctestEventBus")
+    True
+    >>> mk.buses.delete_domain_bus("doctest")
+    True
     """
     if not isinstance(queue, str) or not queue:
         raise ValidationError(

@@ -15,11 +15,15 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import nbformat
 
-from .exceptions import MeshkitError
+from .exceptions import NotFoundError
 from .sandbox import EmbeddedServer, embedded_environment
+
+if TYPE_CHECKING:
+    from jupyter_client.manager import KernelManager
 
 __all__ = [
     "CHECK_TAG",
@@ -28,6 +32,7 @@ __all__ = [
     "RAISES_TAG",
     "SOLUTION_TAG",
     "NotebookRun",
+    "NotebooksNotFoundError",
     "ReadingTime",
     "expects_error",
     "find_notebooks",
@@ -61,20 +66,67 @@ NBSTRIPOUT_ARGS = [
 ]
 
 
+# nbformat leaves read and write unannotated; these are their types as meshkit calls them.
+_read_notebook: Callable[..., nbformat.NotebookNode] = nbformat.read
+_write_notebook: Callable[..., None] = nbformat.write
+
+
+class NotebooksNotFoundError(NotFoundError):
+    """There is no notebooks folder, or no notebook, where the workbook was asked to look."""
+
+
 @dataclass(frozen=True)
 class NotebookRun:
-    """The outcome of one notebook."""
+    """The outcome of one notebook, as ``run_notebooks`` reports it.
+
+    Attributes
+    ----------
+    notebook : str
+        The notebook's file name.
+    cells : int
+        Its code cells.
+    seconds : float
+        How long it ran, to a tenth of a second.
+    status : {"passed", "failed"}
+        Failed when a cell raised (one not tagged ``raises-exception``), timed out or killed the
+        kernel.
+    error : str
+        Which code cell failed, and how (``"code cell 2: ZeroDivisionError: division by
+        zero"``); empty when it passed.
+
+    Examples
+    --------
+    >>> from meshkit.workbook import NotebookRun
+    >>> run = NotebookRun("02_publish_events.ipynb", cells=9, seconds=4.2, status="passed")
+    >>> run.status, run.error
+    ('passed', '')
+    """
 
     notebook: str
     cells: int
     seconds: float
-    status: str  # "passed" or "failed"
+    status: Literal["passed", "failed"]
     error: str = ""
 
 
 @dataclass(frozen=True)
 class ReadingTime:
-    """Minutes a careful first read of a chapter takes: the core, and the optional sections."""
+    """Minutes a careful first read of a chapter takes: the core, and the optional sections.
+
+    Attributes
+    ----------
+    minutes : int
+        The chapter without its optional sections.
+    optional_minutes : int
+        The sections whose heading ends with ``(optional)``.
+
+    Examples
+    --------
+    >>> from meshkit.workbook import ReadingTime
+    >>> time = ReadingTime(minutes=25, optional_minutes=10)
+    >>> f"{time.minutes} min, {time.optional_minutes} more for the optional sections"
+    '25 min, 10 more for the optional sections'
+    """
 
     minutes: int
     optional_minutes: int
@@ -87,8 +139,35 @@ def reading_time(path: Path | str) -> ReadingTime:
     ``MINUTES_PER_CODE_CELL`` to run it and look at its output, every exercise
     ``MINUTES_PER_EXERCISE``. Hidden solutions are not counted (the exercise's minutes cover them).
     Sections whose ``##`` heading ends with ``(optional)`` are counted apart.
+
+    Parameters
+    ----------
+    path : path or str
+        The notebook.
+
+    Returns
+    -------
+    ReadingTime
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no file at ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import nbformat
+    >>> from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+    >>> from meshkit.workbook import reading_time
+    >>> with tempfile.TemporaryDirectory() as folder:  # 220 words and one line of code
+    ...     path = f"{folder}/01_read_me.ipynb"
+    ...     nbformat.write(new_notebook(cells=[new_markdown_cell("word " * 220),
+    ...                                        new_code_cell("x = 1")]), path)
+    ...     reading_time(path)
+    ReadingTime(minutes=2, optional_minutes=0)
     """
-    nb = nbformat.read(path, as_version=4)
+    nb = _read_notebook(path, as_version=4)
     minutes = {False: 0.0, True: 0.0}
     optional = False
     for cell in nb.cells:
@@ -106,10 +185,41 @@ def reading_time(path: Path | str) -> ReadingTime:
 
 
 def find_notebooks(root: Path | str = "notebooks") -> list[Path]:
-    """The workbook's notebooks in reading order (``NN_verb_object.ipynb``)."""
+    """The workbook's notebooks in reading order (``NN_verb_object.ipynb``).
+
+    Parameters
+    ----------
+    root : path or str, default "notebooks"
+        The folder that holds them.
+
+    Returns
+    -------
+    list of Path
+        Files named two digits, an underscore, anything, ``.ipynb``, sorted by name.
+
+    Raises
+    ------
+    NotebooksNotFoundError
+        When ``root`` is not a folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from meshkit.workbook import find_notebooks
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     for name in ("02_subscribe.ipynb", "01_publish.ipynb", "scratch.ipynb"):
+    ...         Path(folder, name).touch()
+    ...     [path.name for path in find_notebooks(folder)]
+    ['01_publish.ipynb', '02_subscribe.ipynb']
+    >>> find_notebooks("no-such-folder")
+    Traceback (most recent call last):
+    ...
+    meshkit.workbook.NotebooksNotFoundError: no notebooks folder at ...
+    """
     folder = Path(root)
     if not folder.is_dir():
-        raise MeshkitError(
+        raise NotebooksNotFoundError(
             f"no notebooks folder at {folder.resolve()}: run from the workbook's top folder, "
             "or name the notebooks to run"
         )
@@ -117,7 +227,26 @@ def find_notebooks(root: Path | str = "notebooks") -> list[Path]:
 
 
 def expects_error(cell: nbformat.NotebookNode) -> bool:
-    """True for a code cell tagged ``raises-exception``: Run All goes on when it raises."""
+    """True for a code cell tagged ``raises-exception``: Run All goes on when it raises.
+
+    Parameters
+    ----------
+    cell : nbformat.NotebookNode
+        A cell of a notebook read with ``nbformat``.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from nbformat.v4 import new_code_cell
+    >>> from meshkit.workbook import RAISES_TAG, expects_error
+    >>> expects_error(new_code_cell("1 / 0", metadata={"tags": [RAISES_TAG]}))
+    True
+    >>> expects_error(new_code_cell("1 + 1"))
+    False
+    """
     return RAISES_TAG in cell.get("metadata", {}).get("tags", [])
 
 
@@ -151,6 +280,26 @@ def run_notebooks(
     Returns
     -------
     list of NotebookRun
+        One per notebook, in the order run. A failed notebook does not stop the others.
+
+    Raises
+    ------
+    meshkit.exceptions.TargetError
+        When the embedded server cannot start (moto's server is not installed).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import nbformat
+    >>> from nbformat.v4 import new_code_cell, new_notebook
+    >>> from meshkit.workbook import run_notebooks
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = f"{folder}/01_divide.ipynb"
+    ...     nbformat.write(new_notebook(cells=[new_code_cell("x = 1"), new_code_cell("x / 0")]),
+    ...                    path)
+    ...     [run] = run_notebooks([path])
+    >>> run.notebook, run.status, run.error
+    ('01_divide.ipynb', 'failed', 'code cell 2: ZeroDivisionError: division by zero')
     """
     runs = []
     with EmbeddedServer() as server:
@@ -175,7 +324,7 @@ def _run_one(
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    nb = nbformat.read(path, as_version=4)
+    nb = _read_notebook(path, as_version=4)
     code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
     started = done = 0  # code cells started and completed, for progress and error messages
 
@@ -215,11 +364,11 @@ def _run_one(
     seconds = time.perf_counter() - clock
     if write and not error:
         _keep_only_error_lines(nb)
-        nbformat.write(nb, path)
+        _write_notebook(nb, path)
         subprocess.run(
             [sys.executable, "-m", "nbstripout", *NBSTRIPOUT_ARGS, str(path)], check=True
         )
-    status = "failed" if error else "passed"
+    status: Literal["passed", "failed"] = "failed" if error else "passed"
     return NotebookRun(path.name, len(code_cells), round(seconds, 1), status, error)
 
 
@@ -231,7 +380,7 @@ def _keep_only_error_lines(nb: nbformat.NotebookNode) -> None:
                 output.traceback = output.traceback[-1:]
 
 
-def _current_python_kernel():
+def _current_python_kernel() -> KernelManager:
     """A kernel manager for this interpreter, whatever ``python3`` kernelspecs are installed."""
     import ipykernel.kernelspec
     from jupyter_client.kernelspec import KernelSpec, KernelSpecManager

@@ -22,7 +22,7 @@ from meshkit.consumers import (
     EventSourceMappingError,
     IdempotencyTableError,
     QueueNotFoundError,
-    RunInterruptedError,
+    RunError,
 )
 from meshkit.exceptions import NotMeshkitResourceError, ValidationError
 
@@ -447,6 +447,67 @@ def test_large_batches_are_gathered_within_the_batching_window(subscription):
     assert [len(e["Records"]) for e in handler.events] == [25, 5]
 
 
+def test_a_batch_stays_within_lambdas_6_mb_payload_and_the_rest_waits_for_the_next(
+    subscription, sqs
+):
+    """Lambda's SQS event source mapping: "up to 10,000 records ... within the 6 MB invocation
+    payload" (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html)."""
+    body = "x" * 250_000  # SQS allows 256 KiB per message in moto
+    for _ in range(30):  # 7.5 MB in all
+        sqs.send_message(QueueUrl=subscription.queue_url, MessageBody=body)
+    sizes: list[int] = []
+
+    def handler(event, context):
+        sizes.append(sum(len(r["body"]) for r in event["Records"]))
+
+    summary = mk.consumers.run(handler, subscription.queue_url, batch_size=100,
+                               batching_window_s=1)  # fmt: skip
+
+    assert summary.processed == 30
+    assert all(size <= 6 * 1024 * 1024 for size in sizes)
+    assert sizes[0] == 25 * 250_000  # as many as fit
+    assert sum(sizes) == 30 * 250_000
+
+
+def test_messages_held_back_by_the_6_mb_cap_are_visible_again_when_the_run_ends(subscription, sqs):
+    for _ in range(30):
+        sqs.send_message(QueueUrl=subscription.queue_url, MessageBody="x" * 250_000)
+
+    summary = mk.consumers.run(lambda event, context: None, subscription.queue_url,
+                               batch_size=100, batching_window_s=1, max_batches=1)  # fmt: skip
+
+    assert summary.processed == 25
+    assert mk.subscriptions.queue_depths(subscription.queue_url) == (5, 0, 0)  # not in flight
+
+
+def calls_made(mesh, operation: str):
+    """Counts the SQS calls of one operation that meshkit's client makes."""
+    client = mk._aws.client("sqs")  # the client run() uses
+    made: list[str] = []
+    client.meta.events.register(f"before-call.sqs.{operation}", lambda **_: made.append(operation))
+    return made
+
+
+def test_run_asks_for_queue_depths_only_when_it_cannot_know_the_queue_is_not_drained(
+    subscription, mesh
+):
+    """A message that failed is in flight until its visibility timeout: run knows, so it does
+    not ask SQS after each empty receive; and short polls (wait_time_s=0) pause between empty
+    receives instead of looping flat out."""
+    publish(sale(1))
+    depth_calls = calls_made(mesh, "GetQueueAttributes")
+    receives = calls_made(mesh, "ReceiveMessage")
+    handler = Recorder(fail=lambda record: len(handler.events) == 1)  # fails the first time
+
+    summary = mk.consumers.run(handler, subscription.queue_url, wait_time_s=0)
+
+    assert (summary.processed, summary.failed, summary.stopped) == (1, 1, "drained")
+    # connect() reads the queue's settings; the drained check asks once at the end
+    assert len(depth_calls) == 2
+    # about a second of waiting for the failed message: pauses of 0.05 s doubling to 1 s
+    assert len(receives) < 15
+
+
 def test_redrive_needs_a_destination_when_the_dlq_serves_several_queues(mesh, sqs):
     dlq = sqs.create_queue(QueueName="shared-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]
@@ -454,7 +515,7 @@ def test_redrive_needs_a_destination_when_the_dlq_serves_several_queues(mesh, sq
     for name in ("first", "second"):
         sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": redrive})
 
-    with pytest.raises(mk.MeshkitError, match="pass to="):
+    with pytest.raises(mk.consumers.RedriveTargetError, match="pass to="):
         mk.consumers.redrive(dlq)
 
 
@@ -833,7 +894,7 @@ def test_a_connection_lost_mid_run_raises_with_the_summary_and_loses_nothing(
     outage = Outage(session, operation, nth)
     handler = Recorder()
 
-    with pytest.raises(RunInterruptedError, match="Nothing is lost") as raised:
+    with pytest.raises(RunError, match="Nothing is lost") as raised:
         mk.consumers.run(handler, subscription.queue_url, boto3_session=session)
 
     summary = raised.value.summary

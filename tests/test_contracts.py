@@ -35,7 +35,9 @@ from meshkit.contracts import (
     ReadOnlySchemaError,
     UnknownContractError,
     UnresolvableReferenceError,
+    _compiled_is_valid,
     _fast_is_valid,
+    _plain_json,
 )
 from meshkit.exceptions import MeshkitError, ValidationError
 
@@ -290,6 +292,244 @@ def test_the_fast_check_agrees_with_jsonschema(data):
         except ContractViolation:
             accepted = False
         assert accepted is expected, (contract.key, data)
+
+
+# -- the compiled check (jsonschema-rs) agrees with jsonschema -----------------------------------
+
+NAMES = ["a", "b", "c"]
+TYPES = ["null", "boolean", "integer", "number", "string", "array", "object"]
+# Where Python's re and Rust's regex differ: $ before a final newline, \s, \d and \w in Unicode.
+PATTERNS = ["^[A-Z]{3}$", r"^\s$", r"\d", r"^\w+$", "é", "^a", "b$", "(?i)^e", "^.{2}$"]
+TEXTS = ["", "a", "b", "ab", "EUR", "EUR\n", "eur", "\ufeff", "\x1c", "٣", "é", "e\u0301", "😀",
+         "2026-01-29", "x@y.z", "%%"]  # fmt: skip
+NUMBERS = [0, 1, -1, 3, 1.0, 0.5, 0.3, 0.1, -2.5, 1e300, 2**53 + 1, 2.0**53, 10**20, 10**400]
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.sampled_from(NUMBERS)
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(TEXTS)
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.lists(inner, max_size=3).map(tuple)  # jsonschema takes no tuple for an array
+        | st.dictionaries(st.sampled_from(NAMES), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+# What a schema may hold: JSON (finite numbers, lists).
+schema_values = st.recursive(
+    st.none() | st.booleans() | st.sampled_from(NUMBERS[:-1]) | st.sampled_from(TEXTS),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.sampled_from(NAMES), inner),
+    max_leaves=4,
+)
+bounds = st.sampled_from([0, 1, 2, -1, 0.5, 2.5, 2.0**53, 10**20])
+counts = st.integers(0, 3)
+leaf_schemas = st.booleans() | st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(TYPES) | st.lists(st.sampled_from(TYPES), min_size=1, unique=True),
+        "minimum": bounds,
+        "maximum": bounds,
+        "exclusiveMinimum": bounds,
+        "exclusiveMaximum": bounds,
+        "multipleOf": st.sampled_from([0.1, 0.01, 0.5, 2, 3, 1.5, 1e-300]),
+        "minLength": counts,
+        "maxLength": counts,
+        "pattern": st.sampled_from(PATTERNS),
+        "format": st.sampled_from(["date", "email", "uuid", "ipv4", "date-time", "regex"]),
+        "enum": st.lists(schema_values, min_size=1, max_size=3),
+        "const": schema_values,
+        "required": st.lists(st.sampled_from(NAMES), max_size=2, unique=True),
+        "minProperties": counts,
+        "maxProperties": counts,
+        "minItems": counts,
+        "maxItems": counts,
+        "uniqueItems": st.booleans(),
+        "dependentRequired": st.dictionaries(
+            st.sampled_from(NAMES), st.lists(st.sampled_from(NAMES), max_size=2, unique=True)
+        ),
+        "contentMediaType": st.just("application/json"),
+        "contentEncoding": st.just("base64"),
+        "title": st.just("annotations change nothing"),
+    },
+)
+
+
+def _compound(inner):
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "properties": st.dictionaries(st.sampled_from(NAMES), inner, max_size=3),
+            "additionalProperties": inner,
+            "propertyNames": inner,
+            "dependentSchemas": st.dictionaries(st.sampled_from(NAMES), inner, max_size=2),
+            "unevaluatedProperties": inner,
+            "items": inner,
+            "prefixItems": st.lists(inner, min_size=1, max_size=2),
+            "contains": inner,
+            "minContains": counts,
+            "maxContains": counts,
+            "unevaluatedItems": inner,
+            "allOf": st.lists(inner, min_size=1, max_size=2),
+            "anyOf": st.lists(inner, min_size=1, max_size=2),
+            "oneOf": st.lists(inner, min_size=1, max_size=2),
+            "not": inner,
+            "if": inner,
+            "then": inner,
+            "else": inner,
+            "$defs": st.fixed_dictionaries({"d": inner}),
+            "$ref": st.sampled_from(["#", "#/$defs/d"]),
+        },
+    )
+
+
+def _usable(schema):
+    """A valid 2020-12 schema whose $refs have targets."""
+    try:
+        Draft202012Validator.check_schema(schema)
+    except Exception:
+        return False
+    text = json.dumps(schema)
+    return '"#/$defs/d"' not in text or (isinstance(schema, dict) and "$defs" in schema)
+
+
+schemas = st.recursive(leaf_schemas, _compound, max_leaves=6).filter(_usable)
+
+
+def jsonschema_verdict(schema, data):
+    try:
+        return Draft202012Validator(schema).is_valid(data)
+    except (ValueError, OverflowError, RecursionError):  # see the violations tested below
+        return None
+
+
+@settings(max_examples=500, deadline=None)
+@given(schema=schemas, data=json_values)
+def test_the_compiled_check_agrees_with_jsonschema(schema, data):
+    """Given any schema and data, the compiled verdict (when it gives one) is jsonschema's, and
+    validate accepts exactly what jsonschema accepts."""
+    expected = jsonschema_verdict(schema, data)
+    compiled = _compiled_is_valid(schema)
+
+    if compiled is not None and _plain_json(data) and expected is not None:
+        assert compiled(data) is expected, (schema, data)
+    if expected is not None:
+        contract = Contract("s.domain", "Generated", "1.0", schema)
+        try:
+            contract.validate(data)
+            accepted = True
+        except ContractViolation:
+            accepted = False
+        assert accepted is expected, (schema, data)
+
+
+@pytest.mark.parametrize(
+    ("schema", "data", "valid"),
+    [
+        ({"type": "integer"}, 1.0, True),  # 1.0 is an integer in JSON Schema
+        ({"type": "integer"}, 1.5, False),
+        ({"enum": [1]}, True, False),  # booleans are not numbers
+        ({"uniqueItems": True}, [1, 1.0], False),
+        ({"multipleOf": 0.1}, 0.3, False),  # jsonschema divides floats; Rust would say yes
+        ({"pattern": "^[A-Z]{3}$"}, "EUR\n", True),  # Python's $ matches before a newline
+        ({"not": {"pattern": "^[A-Z]{3}$"}}, "EUR\n", False),
+        ({"pattern": r"^\s$"}, "\ufeff", False),
+        ({"pattern": "^a{,3}$"}, "aa", True),  # Python's re takes it, Rust's regex does not
+        ({"maxLength": 1}, "😀", True),  # code points, not UTF-8 bytes
+        ({"maxLength": 1}, "e\u0301", False),
+        ({"format": "email"}, "not an email", True),  # formats are annotations
+        ({"format": "date"}, "2026-13-45", True),
+        ({"maximum": 2.0**53}, 2**53 + 1, False),  # compared exactly, not as floats
+        ({"const": 10**20}, 10**20 + 1, False),
+    ],
+)
+def test_the_compiled_check_keeps_jsonschemas_rules(schema, data, valid):
+    compiled = _compiled_is_valid(schema)
+
+    assert compiled is not None
+    assert compiled(data) is valid
+    assert Draft202012Validator(schema).is_valid(data) is valid
+
+
+def nested(levels):
+    data: list = []
+    for _ in range(levels):
+        data = [data]
+    return data
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"x": (1, 2)},  # a tuple: jsonschema says it is not an array, jsonschema-rs that it is
+        {"x": -(10**5000)},  # jsonschema-rs takes it for any number
+        {"x": 10**400},  # beyond a float
+        {"x": float("inf")},
+        {"x": {"y": 1.5}.keys()},
+        nested(70),  # jsonschema-rs recursion has no limit (the process would crash)
+    ],
+    ids=["tuple", "huge int", "beyond a float", "infinity", "other type", "deep"],
+)
+def test_data_the_compiled_check_may_misjudge_goes_to_jsonschema(data):
+    assert not _plain_json(data)
+    assert _plain_json({"a": [1, 2.5, "é", None, True, {"b": 2**1000}], "c": nested(60)})
+
+
+@pytest.mark.parametrize(
+    ("schema", "data"),
+    [
+        ({"type": "object"}, {1: "an int key"}),  # jsonschema-rs cannot convert it
+        ({"properties": {"1": {"type": "string"}}}, {1: 2}),
+        ({"type": "string"}, "\ud800"),  # nor a lone surrogate
+        ({"type": "array"}, (1, 2)),
+        ({"maximum": 1}, float("inf")),
+        ({"properties": {"x": {"type": "array"}}}, {"x": ()}),
+    ],
+)
+def test_validate_judges_what_the_compiled_check_cannot_as_jsonschema_does(schema, data):
+    contract = Contract("s.domain", "X", "1.0", schema)
+    expected = Draft202012Validator(schema).is_valid(data)
+
+    if expected:
+        contract.validate(data)
+    else:
+        with pytest.raises(ContractViolation):
+            contract.validate(data)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"patternProperties": {"^a$": {"type": "string"}}},  # keys matched by Rust's regex
+        {"$ref": "other.json"},  # outside the contract: never fetched
+        {"$ref": "#/$defs/nope"},
+    ],
+)
+def test_schemas_the_compiled_check_cannot_take_fall_back_to_jsonschema(schema, http_recorder):
+    """Given a schema jsonschema-rs cannot take (or is not trusted with), the contract is checked
+    by jsonschema, as before, and nothing is fetched."""
+    assert _compiled_is_valid(schema) is None
+    remote = {"$ref": f"{http_recorder.url}/x.json"}
+    assert _compiled_is_valid(remote) is None
+    assert http_recorder.requests == []
+
+    contract = Contract("s.domain", "Fallback", "1.0", with_property(schema, name="a"))
+    if "$ref" in schema:
+        with pytest.raises(UnresolvableReferenceError):
+            contract.validate({"a": "aa"})
+    else:
+        contract.validate({"a": "aa"})
+        with pytest.raises(ContractViolation):
+            contract.validate({"a": {"a": 1}})
+
+
+def test_the_shipped_contracts_use_the_compiled_check():
+    for contract in mk.contracts.default_registry():
+        assert contract._compiled is not None, contract.key
 
 
 # -- remote references -----------------------------------------------------------------------

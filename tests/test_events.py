@@ -241,7 +241,7 @@ def test_a_failure_not_worth_retrying_is_returned_at_once(stubbed):
         "MalformedDetail",
         1,
     )
-    assert result.failures().error_code.tolist() == ["MalformedDetail"]
+    assert result.failures_frame().error_code.tolist() == ["MalformedDetail"]
 
 
 def test_retries_are_bounded_and_back_off_exponentially(stubbed, no_sleep, monkeypatch):
@@ -264,7 +264,7 @@ def test_the_timeline_shows_each_attempt_with_its_outcome_and_backoff(stubbed, n
 
     result = mk.events.publish(BUS, [sale(0), sale(1), sale(2)])
 
-    timeline = result.timeline()
+    timeline = result.timeline_frame()
     columns = ["batch", "attempt", "entries", "accepted", "retrying", "failed"]
     assert timeline[columns].values.tolist() == [[1, 1, 3, 2, 1, 0], [1, 2, 1, 1, 0, 0]]
     assert timeline.backoff_s.tolist() == [no_sleep[0], 0.0], "the pause that was slept"
@@ -279,7 +279,7 @@ def test_the_timeline_numbers_batches_and_counts_every_entry_once(bus):
     ) as faults:
         result = mk.events.publish(bus, [sale(i) for i in range(40)], max_attempts=2)
 
-    timeline = result.timeline()
+    timeline = result.timeline_frame()
     assert timeline.batch.unique().tolist() == [1, 2, 3, 4]
     assert len(timeline) == result.api_calls
     assert timeline.accepted.sum() == result.sent
@@ -298,7 +298,7 @@ def test_a_request_refused_whole_is_in_the_timeline(stubbed):
     with pytest.raises(mk.events.PublishError) as raised:
         mk.events.publish(BUS, [sale(0), sale(1)])
 
-    timeline = raised.value.result.timeline()
+    timeline = raised.value.result.timeline_frame()
     assert timeline[["batch", "attempt", "entries", "accepted", "failed"]].values.tolist() == [
         [1, 1, 2, 0, 2]
     ]
@@ -308,8 +308,10 @@ def test_without_recording_there_is_no_timeline(bus):
     result = mk.events.publish(bus, [sale(i) for i in range(12)], record=False)
 
     assert result.api_calls == 2
-    assert result.requests == [] and result.timeline().empty
-    assert list(result.timeline().columns) == list(mk.events.PublishResult().timeline().columns)
+    assert result.requests == [] and result.timeline_frame().empty
+    assert list(result.timeline_frame().columns) == list(
+        mk.events.PublishResult().timeline_frame().columns
+    )
 
 
 def test_raise_on_failure_raises_with_everything_attached(stubbed):
@@ -361,7 +363,7 @@ def test_ten_thousand_events_with_five_percent_failures_lose_nothing(bus):
     assert sorted(result.event_ids) == sorted(faults.accepted_ids), "EventBridge's own count agrees"
     assert result.retried > 0 and failed, "both retried and returned failures happened"
     assert {f.error_code for f in result.failed} <= {"ThrottlingException", "InvalidArgument"}
-    assert result.outcomes().status.value_counts().to_dict() == {
+    assert result.outcomes_frame().status.value_counts().to_dict() == {
         "sent": result.sent,
         "failed": len(failed),
     }
@@ -580,10 +582,10 @@ def test_bad_input_is_a_clear_error_and_nothing_is_sent(bus, sent, case):
 
 # Issue 10, point 1: every argument of publish is checked before the first request.
 BAD_ARGUMENTS = {
-    "bus None": ({"bus": None}, r"bus is None; give the bus name as a string"),
-    "bus empty": ({"bus": ""}, r"bus is empty: give the bus name"),
-    "bus not a str": ({"bus": 42}, r"bus is an int; give the bus name as a string"),
-    "bus with spaces": ({"bus": "Sales Bus"}, r"bus name 'Sales Bus' is not one PutEvents takes"),
+    "bus None": ({"bus": None}, r"bus must be a string, not NoneType: give the bus name"),
+    "bus empty": ({"bus": ""}, r"bus is empty; a bus name has 1 to 256 .*give the bus name"),
+    "bus not a str": ({"bus": 42}, r"bus must be a string, not int: give the bus name"),
+    "bus with spaces": ({"bus": "Sales Bus"}, r"bus name 'Sales Bus' is not one EventBridge takes"),
     "bus ARN malformed": (
         {"bus": "arn:aws:events:us-west-2:12345:event-bus/SalesEventBus"},
         r"bus ARN .* is malformed: .*12-digit account",
@@ -894,7 +896,7 @@ def test_a_contract_violation_at_the_sixth_event_of_a_generator_keeps_the_five_r
     assert [u.event for u in result.unsent] == [sale(i) for i in range(5)]
     [refused] = result.failed
     assert (refused.event, refused.error_code, refused.attempts) == (bad, "ContractViolation", 0)
-    assert result.outcomes().status.tolist() == ["failed"] + ["unsent"] * 5
+    assert result.outcomes_frame().status.tolist() == ["failed"] + ["unsent"] * 5
 
 
 def test_max_attempts_as_a_string_is_refused_before_anything_is_sent_under_throttling(bus, sent):
@@ -1199,3 +1201,56 @@ def test_progress_true_draws_a_bar_that_ends_on_the_totals(bus, sales_tap, capsy
     shown = capsys.readouterr().out
     assert result.sent == 25
     assert "publishing: 25 events, 0 failed, 3 PutEvents calls" in shown
+
+
+def test_bad_input_progress_true_without_rich_is_a_clear_error(monkeypatch):
+    """Without rich, progress=True raises ProgressUnavailableError (an ImportError too) before
+    anything is read or sent."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "rich.progress", None)  # import rich.progress fails
+    read = []
+
+    def events():
+        read.append(1)
+        yield sale(1)
+
+    with pytest.raises(mk.events.ProgressUnavailableError, match="pip install rich") as raised:
+        mk.events.publish(BUS, events(), progress=True)
+
+    assert isinstance(raised.value, ImportError) and isinstance(raised.value, MeshkitError)
+    assert read == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        sale(1),
+        mk.events.DomainEvent("sales.domain", "SaleRecorded", {"city": "Málaga 😀"}),
+        mk.events.DomainEvent(
+            "sales.domain",
+            "SaleRecorded",
+            {"x": 1},
+            time=datetime(2026, 1, 29, tzinfo=timezone.utc),
+            resources=("arn:aws:s3:::receipts/é",),
+        ),
+    ],
+    ids=["ascii", "non-ascii", "time and resources"],
+)
+def test_publish_measures_an_entry_as_entry_size_does(event):
+    """publish's own measure skips entry_size's argument checks (to_entry made the entry)."""
+    entry = event.to_entry(BUS)
+
+    assert mk_events._entry_bytes(entry) == mk.events.entry_size(entry)
+
+
+def test_a_contract_is_looked_up_once_per_publish_call(bus, monkeypatch):
+    registry = mk.contracts.default_registry()
+    asked = []
+    real_get = registry.get
+    monkeypatch.setattr(registry, "get", lambda *key: asked.append(key) or real_get(*key))
+
+    result = mk.events.publish(BUS, [sale(i) for i in range(25)], registry=registry)
+
+    assert result.sent == 25
+    assert asked == [("sales.domain", "SaleRecorded", "1.0")]

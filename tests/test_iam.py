@@ -14,7 +14,12 @@ from botocore.exceptions import ClientError
 from iam_policies import ACCOUNT, OTHER, QUEUE, RULE, SALES_BUS, allow, deny, policy, when
 
 import meshkit as mk
-from meshkit.exceptions import MeshkitError, NotMeshkitResourceError, ValidationError
+from meshkit.exceptions import (
+    ConflictError,
+    NotFoundError,
+    NotMeshkitResourceError,
+    ValidationError,
+)
 from meshkit.iam import check_access
 
 # -- resource policies and accounts -------------------------------------------------------------
@@ -221,8 +226,12 @@ def test_consumer_policy_names_its_producers_queues_without_asking_aws():
 
 
 def test_consumer_policy_of_a_domain_without_subscriptions_says_how_to_name_its_queues(mesh):
-    with pytest.raises(MeshkitError, match=r"no queues.*subscribe.*producers=.*queue_arns="):
+    with pytest.raises(
+        mk.iam.DomainQueuesNotFoundError, match=r"no queues.*subscribe.*producers=.*queue_arns="
+    ) as refused:
         mk.iam.consumer_policy("sales")
+
+    assert isinstance(refused.value, NotFoundError)  # AWS was asked, and knows no such queue
 
 
 def test_bus_policy_refuses_a_string_where_it_takes_a_list_of_accounts():
@@ -660,8 +669,12 @@ def test_enforcement_refuses_a_meshkit_user_whose_owner_holds_both_keys(mesh):
     theirs = [iam.create_access_key(UserName="sales-producer")["AccessKey"]["AccessKeyId"]
               for _ in range(2)]  # fmt: skip
 
-    with pytest.raises(MeshkitError, match=r"sales-producer has 2 access keys.*delete one"):
+    with pytest.raises(
+        mk.iam.TooManyAccessKeysError, match=r"sales-producer has 2 access keys.*delete one"
+    ) as refused:
         mk.iam.enforcement({"sales-producer": PUBLISH_ANYWHERE}).__enter__()
+
+    assert isinstance(refused.value, ConflictError)  # the user's state stops it; nothing changed
 
     keys = iam.list_access_keys(UserName="sales-producer")["AccessKeyMetadata"]
     assert sorted(key["AccessKeyId"] for key in keys) == sorted(theirs)

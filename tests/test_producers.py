@@ -1,4 +1,4 @@
-"""Producers: the article's handler, change data capture, and the local stream runner."""
+"""The Sales sample (the article's handler, change data capture) and the local stream runner."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ SAMPLE = json.loads((Path(__file__).parent / "events" / "dynamodb_stream_event.j
 @pytest.fixture
 def sales(mesh, sales_tap):
     """The Sales table, and a drain of every event that reaches the Sales bus."""
-    mk.producers.create_sales_table()
+    mk.sales.create_sales_table()
     return mesh.session().client("dynamodb", endpoint_url=mesh.endpoint_url), sales_tap
 
 
@@ -32,7 +32,7 @@ def put_sale(table, sale_id: str, amount: str, **extra: str) -> None:
 def test_the_article_handler_publishes_and_answers_as_the_article_does(sales):
     _, delivered = sales
 
-    response = mk.producers.lambda_handler(
+    response = mk.sales.lambda_handler(
         {"sale_id": "S-1", "amount": 42.5, "timestamp": "2026-01-29T10:00:00Z"}, None
     )
 
@@ -51,13 +51,13 @@ def test_the_article_handler_raises_instead_of_answering_200_over_a_lost_event(s
     monkeypatch.setenv("SALES_EVENT_BUS", "NoSuchEventBus")
 
     with pytest.raises(mk.events.UnknownBusError):
-        mk.producers.lambda_handler({"sale_id": "S-1", "amount": 1}, None)
+        mk.sales.lambda_handler({"sale_id": "S-1", "amount": 1}, None)
 
 
 def test_the_stream_handler_turns_the_documented_sample_into_events(sales):
     _, delivered = sales
 
-    response = mk.producers.stream_handler(SAMPLE, None)
+    response = mk.sales.stream_handler(SAMPLE, None)
 
     assert response == {"batchItemFailures": []}
     got = {e["detail-type"]: e["detail"] for e in delivered()}
@@ -83,7 +83,7 @@ def test_a_record_that_breaks_its_contract_is_reported_not_dropped(sales):
     bad = json.loads(json.dumps(SAMPLE))
     bad["Records"][0]["dynamodb"]["NewImage"]["amount"] = {"N": "-1"}
 
-    response = mk.producers.stream_handler(bad, None)
+    response = mk.sales.stream_handler(bad, None)
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "4421584500000000017450439091"}]}
 
@@ -122,11 +122,12 @@ def test_changes_flow_from_the_table_to_the_bus(sales):
         ExpressionAttributeValues={":a": {"N": "15"}},
     )
     table.delete_item(TableName="Sales", Key={"sale_id": {"S": "S-2"}})
-    runner = mk.producers.StreamRunner(mk.producers.stream_handler, "Sales")
+    runner = mk.producers.StreamRunner(mk.sales.stream_handler, "Sales")
 
     summary = runner.run()
 
-    assert (summary.records, summary.batches, summary.dead_lettered) == (4, 1, [])
+    assert (summary.processed, summary.failed, summary.dead_lettered) == (4, 0, 0)
+    assert (summary.batches, summary.stopped) == (1, "caught up")
     got = [
         (
             e["detail-type"],
@@ -143,7 +144,7 @@ def test_changes_flow_from_the_table_to_the_bus(sales):
             ("SaleDeleted", "S-2", "1.0"),
         ]
     )
-    assert runner.run().records == 0, "a second run starts where the first stopped"
+    assert runner.run().processed == 0, "a second run starts where the first stopped"
 
 
 def test_a_partial_batch_failure_is_retried_from_the_failed_record(sales):
@@ -166,7 +167,8 @@ def test_a_partial_batch_failure_is_retried_from_the_failed_record(sales):
     summary = mk.producers.StreamRunner(handler, "Sales").run()
 
     assert calls == [["S-0", "S-1", "S-2", "S-3"], ["S-2", "S-3"]]
-    assert (summary.records, summary.retried_batches) == (4, 1)
+    assert (summary.processed, summary.failed, summary.retried_batches) == (4, 2, 1)
+    assert (summary.dead_lettered, summary.failures) == (0, [])
 
 
 def test_a_poison_record_is_dead_lettered_after_the_retries(sales, mesh):
@@ -191,13 +193,20 @@ def test_a_poison_record_is_dead_lettered_after_the_retries(sales, mesh):
     summary = runner.run()
 
     assert attempts["count"] == 3, "the first attempt and two retries"
-    assert summary.records == 2
-    [poison] = summary.dead_lettered
-    assert poison["dynamodb"]["Keys"]["sale_id"]["S"] == "S-poison"
+    assert (summary.processed, summary.failed, summary.dead_lettered) == (2, 3, 1)
+    [poison] = summary.failures
+    assert poison["record"]["dynamodb"]["Keys"]["sale_id"]["S"] == "S-poison", "nothing is lost"
+    assert poison["keys"] == {"sale_id": {"S": "S-poison"}}
+    assert (poison["event_name"], poison["attempts"]) == ("INSERT", 3)
+    assert poison["error"] == "ValueError: cannot handle this one"
+    assert poison["sequence_number"] == poison["record"]["dynamodb"]["SequenceNumber"]
+    assert summary.failures_frame().to_dict("records") == [
+        {key: poison[key] for key in summary.failures_frame().columns}
+    ]
     [message] = sqs.receive_message(QueueUrl=dlq)["Messages"]
     info = json.loads(message["Body"])  # what Lambda sends an on-failure destination
     assert info["requestContext"]["condition"] == "RetryAttemptsExhausted"
-    assert info["DDBStreamBatchInfo"]["startSequenceNumber"] == poison["dynamodb"]["SequenceNumber"]
+    assert info["DDBStreamBatchInfo"]["startSequenceNumber"] == poison["sequence_number"]
     assert info["DDBStreamBatchInfo"]["batchSize"] == 1
 
 
@@ -215,7 +224,7 @@ def test_a_failure_queue_that_fails_keeps_the_records_for_the_next_run(sales):
         runner.run()
 
     runner.on_failure_queue_url = None
-    assert len(runner.run().dead_lettered) == 1, "the record was offered again"
+    assert runner.run().dead_lettered == 1, "the record was offered again"
 
 
 @pytest.mark.parametrize(
@@ -256,15 +265,15 @@ def test_without_report_batch_item_failures_reported_failures_are_ignored(sales)
 
     summary = mk.producers.StreamRunner(handler, "Sales", report_batch_item_failures=False).run()
 
-    assert (calls, summary.records) == ([1], 1), "as on Lambda: the batch counts as done"
+    assert (calls, summary.processed) == ([1], 1), "as on Lambda: the batch counts as done"
 
 
 def test_bad_runner_settings_are_clear_errors(sales):
     with pytest.raises(mk.MeshkitError, match="max_retries is -1; give 0 or more"):
-        mk.producers.StreamRunner(mk.producers.stream_handler, "Sales", max_retries=-1)
+        mk.producers.StreamRunner(mk.sales.stream_handler, "Sales", max_retries=-1)
     with pytest.raises(mk.MeshkitError, match="starting_position is 'AT_TIMESTAMP'"):
         mk.producers.StreamRunner(
-            mk.producers.stream_handler, "Sales", starting_position="AT_TIMESTAMP"
+            mk.sales.stream_handler, "Sales", starting_position="AT_TIMESTAMP"
         )
 
 
@@ -280,7 +289,7 @@ def test_binary_attributes_arrive_base64_as_in_lambdas_event(sales):
 
 def test_events_that_fail_to_publish_are_reported_by_sequence_number(sales):
     with mk.faults.failing_put_events(1.0, codes=["InvalidArgument"]):
-        response = mk.producers.stream_handler(SAMPLE, None)
+        response = mk.sales.stream_handler(SAMPLE, None)
 
     sequences = [record["dynamodb"]["SequenceNumber"] for record in SAMPLE["Records"]]
     assert response == {"batchItemFailures": [{"itemIdentifier": s} for s in sequences]}
@@ -288,7 +297,7 @@ def test_events_that_fail_to_publish_are_reported_by_sequence_number(sales):
 
 def test_the_article_handler_names_a_missing_field(sales):
     with pytest.raises(mk.MeshkitError, match="lacks amount"):
-        mk.producers.lambda_handler({"sale_id": "S-1"}, None)
+        mk.sales.lambda_handler({"sale_id": "S-1"}, None)
 
 
 def test_latest_skips_what_the_stream_already_holds(sales):
@@ -310,29 +319,31 @@ def test_latest_skips_what_the_stream_already_holds(sales):
     assert seen == ["S-new"]
 
 
-def test_creating_the_sales_table_is_idempotent(sales):
-    first = mk.producers.create_sales_table()
+def test_creating_the_sales_table_is_idempotent_and_returns_its_arn(sales):
+    first = mk.sales.create_sales_table()
 
-    assert mk.producers.create_sales_table() == first
-    assert first.startswith("arn:aws:dynamodb:us-west-2:123456789012:table/Sales/stream/")
+    assert mk.sales.create_sales_table() == first
+    assert first == "arn:aws:dynamodb:us-west-2:123456789012:table/Sales"
 
 
 def test_deleting_the_sales_table_starts_its_stream_afresh(sales):
     table, delivered = sales
     put_sale(table, "S-old", "10")
-    old_stream = mk.producers.create_sales_table()
+    old_stream = table.describe_table(TableName="Sales")["Table"]["LatestStreamArn"]
 
-    assert mk.producers.delete_sales_table() is True
-    new_stream = mk.producers.create_sales_table()
+    assert mk.sales.delete_sales_table() is True
+    mk.sales.create_sales_table()
     put_sale(table, "S-new", "20")
-    mk.producers.StreamRunner(mk.producers.stream_handler, "Sales").run()
+    runner = mk.producers.StreamRunner(mk.sales.stream_handler, "Sales")
+    new_stream = runner.stream_arn
+    runner.run()
 
     assert new_stream != old_stream
     assert [event["detail"]["data"]["sale_id"] for event in delivered()] == ["S-new"]
 
 
 def test_deleting_a_sales_table_that_is_not_there_is_a_no_op(mesh):
-    assert mk.producers.delete_sales_table() is False
+    assert mk.sales.delete_sales_table() is False
 
 
 def test_a_table_meshkit_did_not_create_is_not_deleted(mesh):
@@ -345,7 +356,7 @@ def test_a_table_meshkit_did_not_create_is_not_deleted(mesh):
     )
 
     with pytest.raises(mk.exceptions.NotMeshkitResourceError, match="meshkit did not create it"):
-        mk.producers.delete_sales_table()
+        mk.sales.delete_sales_table()
 
     assert dynamodb.describe_table(TableName="Sales")["Table"]["TableName"] == "Sales"
 
@@ -371,26 +382,135 @@ def test_a_handler_that_changes_its_event_does_not_change_what_the_runner_checkp
     summary = mk.producers.StreamRunner(handler, "Sales").run()
 
     assert calls == [["S-0", "S-1", "S-2"], ["S-0", "S-1", "S-2"]]
-    assert (summary.records, summary.retried_batches) == (3, 1)
+    assert (summary.processed, summary.failed, summary.retried_batches) == (3, 3, 1)
 
 
 def test_an_interrupted_run_carries_its_summary_and_the_stream_keeps_the_rest(sales):
     table, _ = sales
     for i in range(3):
         put_sale(table, f"S-{i}", "10")
-    runner = mk.producers.StreamRunner(mk.producers.stream_handler, "Sales", batch_size=1)
+    runner = mk.producers.StreamRunner(mk.sales.stream_handler, "Sales", batch_size=1)
     calls: list[int] = []
 
     def interrupt_on_second(event, context):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return mk.producers.stream_handler(event, context)
+        return mk.sales.stream_handler(event, context)
 
     runner.handler = interrupt_on_second
     with pytest.raises(KeyboardInterrupt) as stopped:
         runner.run()
 
-    assert stopped.value.summary.records == 1
-    runner.handler = mk.producers.stream_handler
-    assert runner.run().records == 2, "the next run starts where the interrupted one stopped"
+    assert (stopped.value.summary.processed, stopped.value.summary.stopped) == (1, "interrupted")
+    runner.handler = mk.sales.stream_handler
+    assert runner.run().processed == 2, "the next run starts where the interrupted one stopped"
+
+
+def test_the_runner_reads_a_stream_named_by_its_table_or_its_own_arn(sales):
+    table, _ = sales
+    description = table.describe_table(TableName="Sales")["Table"]
+    stream_arn = description["LatestStreamArn"]
+
+    for name in ("Sales", description["TableArn"], stream_arn):
+        assert mk.producers.StreamRunner(mk.sales.stream_handler, name).stream_arn == stream_arn
+
+
+def test_a_runner_without_a_stream_to_read_is_a_clear_error(mesh):
+    dynamodb = mesh.session().client("dynamodb", endpoint_url=mesh.endpoint_url)
+    dynamodb.create_table(
+        TableName="NoStream",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    missing_stream = (
+        "arn:aws:dynamodb:us-west-2:123456789012:table/Nothing/stream/2026-01-29T10:00:00.000"
+    )
+
+    for stream, match in [
+        ("NoStream", "table NoStream has no stream: enable one with update_table"),
+        ("Nothing", "table Nothing does not exist: create it"),
+        (missing_stream, f"stream {missing_stream} does not exist"),
+    ]:
+        with pytest.raises(mk.producers.StreamNotFoundError, match=match) as error:
+            mk.producers.StreamRunner(mk.sales.stream_handler, stream)
+        assert isinstance(error.value, mk.exceptions.NotFoundError)
+
+
+def test_the_stream_and_the_queue_runners_summaries_share_names_and_types():
+    """What both runners report (records completed, failed deliveries, records given up on,
+    invocations, why the run returned, elapsed time, what was given up on) has the same name,
+    type and meaning in both summaries."""
+    from dataclasses import fields
+    from typing import get_type_hints
+
+    from meshkit.consumers import RunSummary
+    from meshkit.producers import StreamRunSummary
+
+    shared = {"processed", "failed", "dead_lettered", "batches", "stopped", "elapsed_s", "failures"}
+    queue_hints, stream_hints = get_type_hints(RunSummary), get_type_hints(StreamRunSummary)
+
+    assert shared <= {f.name for f in fields(RunSummary)} & {
+        f.name for f in fields(StreamRunSummary)
+    }
+    assert {name: stream_hints[name] for name in shared} == {
+        name: queue_hints[name] for name in shared
+    }
+    assert callable(StreamRunSummary.failures_frame) and callable(RunSummary.failures_frame)
+
+
+def test_the_summary_repr_reads_like_the_queue_runners():
+    summary = mk.producers.StreamRunSummary(
+        processed=2, failed=1, batches=2, stopped="caught up", retried_batches=1
+    )
+
+    assert repr(summary) == (
+        "StreamRunSummary(processed=2, failed=1, dead_lettered=0, batches=2, retried_batches=1, "
+        "stopped='caught up')"
+    )
+    assert list(summary.failures_frame().columns) == [
+        "shard_id",
+        "sequence_number",
+        "event_name",
+        "keys",
+        "attempts",
+        "error",
+    ]
+
+
+def test_a_run_out_of_time_says_so_and_leaves_the_records_for_the_next(sales):
+    table, _ = sales
+    put_sale(table, "S-0", "10")
+    runner = mk.producers.StreamRunner(lambda event, context: None, "Sales")
+
+    summary = runner.run(time_budget_s=0)
+
+    assert (summary.processed, summary.batches, summary.stopped) == (0, 0, "time budget")
+    assert runner.run().processed == 1
+
+
+def test_a_malformed_response_is_named_in_the_failures(sales):
+    table, _ = sales
+    put_sale(table, "S-0", "10")
+
+    summary = mk.producers.StreamRunner(
+        lambda event, context: {"batchItemFailures": [{"id": "wrong key"}]}, "Sales", max_retries=0
+    ).run()
+
+    [failure] = summary.failures
+    assert failure["error"].startswith("the partial batch response fails the whole batch: ")
+    assert "batchItemFailures holds {'id': 'wrong key'}" in failure["error"]
+
+
+def test_the_sales_sample_is_still_reachable_through_producers():
+    """A Lambda function configured with the handler meshkit.producers.lambda_handler (or
+    stream_handler) keeps working now that the Sales sample lives in meshkit.sales."""
+    import importlib
+
+    producers = importlib.import_module("meshkit.producers")
+    for name in mk.sales.__all__:
+        if name in producers.__all__:
+            assert getattr(producers, name) is getattr(mk.sales, name)
+    assert producers.lambda_handler is mk.sales.lambda_handler
+    assert producers.stream_handler is mk.sales.stream_handler

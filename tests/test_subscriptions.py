@@ -8,7 +8,7 @@ import pytest
 
 import meshkit as mk
 from meshkit.events import UnknownBusError
-from meshkit.exceptions import MeshkitError, NotMeshkitResourceError, ValidationError
+from meshkit.exceptions import NotMeshkitResourceError, ValidationError
 from meshkit.patterns import PatternError
 
 ACCOUNT = "123456789012"
@@ -162,7 +162,7 @@ def test_unsubscribe_refuses_while_messages_wait_and_removes_everything_when_for
     mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
     mk.events.publish("SalesEventBus", [sale()])
 
-    with pytest.raises(MeshkitError, match="holds 1 message"):
+    with pytest.raises(mk.subscriptions.QueueNotEmptyError, match="holds 1 message"):
         mk.subscriptions.unsubscribe("marketing", bus="SalesEventBus")
     # Nothing was lost, and the subscription still works.
     [target] = events.list_targets_by_rule(Rule="marketing-sales", EventBusName="SalesEventBus")[
@@ -210,7 +210,7 @@ def test_delayed_messages_also_stop_an_unsubscribe(sales_bus, clients):
     sub = mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
     sqs.send_message(QueueUrl=sub.dlq_url, MessageBody="{}", DelaySeconds=60)
 
-    with pytest.raises(MeshkitError, match="marketing-sales-dlq holds 1"):
+    with pytest.raises(mk.subscriptions.QueueNotEmptyError, match="marketing-sales-dlq holds 1"):
         mk.subscriptions.unsubscribe("marketing", bus="SalesEventBus")
 
 
@@ -246,10 +246,10 @@ def test_a_queue_deleted_moments_ago_is_explained(monkeypatch, mesh):
                        aws_secret_access_key="x")  # fmt: skip
     with Stubber(sqs) as stub:
         stub.add_client_error("create_queue", "QueueDeletedRecently")
-        with pytest.raises(MeshkitError, match="wait a minute"):
+        with pytest.raises(mk.subscriptions.QueueDeletedRecentlyError, match="wait a minute"):
             _own_queue(sqs, "marketing-sales", None, {})
         stub.add_client_error("create_queue", "AWS.SimpleQueueService.QueueDeletedRecently")
-        with pytest.raises(MeshkitError, match="wait a minute"):
+        with pytest.raises(mk.subscriptions.QueueDeletedRecentlyError, match="wait a minute"):
             _own_queue(sqs, "marketing-sales", None, {})
 
 
@@ -284,7 +284,7 @@ def test_discard_messages_gives_up_on_messages_held_in_flight(sales_bus, clients
     mk.events.publish("SalesEventBus", [sale("S-1")])
     sqs.receive_message(QueueUrl=sub.queue_url)  # a consumer holds it for 60 s
 
-    with pytest.raises(MeshkitError, match=r"1 message\(s\) in flight"):
+    with pytest.raises(mk.subscriptions.QueueNotEmptyError, match=r"1 message\(s\) in flight"):
         mk.subscriptions.discard_messages("marketing", bus="SalesEventBus", time_budget_s=1)
 
 
@@ -446,10 +446,10 @@ def _subscribe(**kwargs):
 
 
 def _forward(**kwargs):
-    arguments = {"from_bus": "SalesEventBus", "to_bus_arn": BUS_ARN, "pattern": ALL_SALES,
+    arguments = {"from_bus": "SalesEventBus", "to_bus": BUS_ARN, "pattern": ALL_SALES,
                  "name": "to-mkt", **kwargs}  # fmt: skip
     return lambda: mk.subscriptions.forward(
-        arguments.pop("from_bus"), arguments.pop("to_bus_arn"), **arguments
+        arguments.pop("from_bus"), arguments.pop("to_bus"), **arguments
     )
 
 
@@ -460,9 +460,11 @@ def _forward(**kwargs):
                      id="subscribe-bus-empty"),
         pytest.param(_subscribe(bus=None), ValidationError,
                      ["bus must be a string", "'SalesEventBus'"], id="subscribe-bus-None"),
-        pytest.param(_subscribe(bus="arn:aws:events:us-west-2:123456789012:event-bus/SalesEventBus"),
-                     ValidationError, ["bus", "is an ARN", "'SalesEventBus'"],
-                     id="subscribe-bus-arn"),
+        pytest.param(_subscribe(bus="arn:aws:events:us-west-2:222222222222:event-bus/SalesEventBus"),
+                     ValidationError, ["account 222222222222", "moto", "local bus of that name"],
+                     id="subscribe-bus-arn-of-another-account-offline"),
+        pytest.param(_subscribe(bus="arn:aws:events:us-west-2:1234:event-bus/SalesEventBus"),
+                     ValidationError, ["bus ARN", "12-digit account"], id="subscribe-bus-arn-bad"),
         pytest.param(_subscribe(pattern=None), PatternError, ["pattern", "non-empty JSON object"],
                      id="subscribe-pattern-None"),
         pytest.param(_subscribe(pattern=[{"source": ["sales.domain"]}]), PatternError,
@@ -496,13 +498,12 @@ def _forward(**kwargs):
                      ["max_event_age_s is 59", "60 to 86400"], id="subscribe-age-59"),
         pytest.param(_forward(from_bus=None), ValidationError,
                      ["from_bus must be a string", "'SalesEventBus'"], id="forward-from-None"),
-        pytest.param(_forward(to_bus_arn="MarketingEventBus"), ValidationError,
-                     ["to_bus_arn 'MarketingEventBus'", "arn:aws:events:", "create_domain_bus"],
-                     id="forward-to-name"),
-        pytest.param(_forward(to_bus_arn="arn:aws:sqs:us-west-2:123456789012:q"),
-                     ValidationError, ["to_bus_arn", "event bus ARN"], id="forward-to-queue"),
-        pytest.param(_forward(to_bus_arn="arn:aws:events:us-west-2:1234:event-bus/X"),
-                     ValidationError, ["to_bus_arn", "12-digit account"], id="forward-to-account"),
+        pytest.param(_forward(to_bus="Marketing Event Bus"), ValidationError,
+                     ["to_bus name 'Marketing Event Bus'", "1 to 256"], id="forward-to-bad-name"),
+        pytest.param(_forward(to_bus="arn:aws:sqs:us-west-2:123456789012:q"),
+                     ValidationError, ["to_bus ARN", "event bus ARN"], id="forward-to-queue"),
+        pytest.param(_forward(to_bus="arn:aws:events:us-west-2:1234:event-bus/X"),
+                     ValidationError, ["to_bus ARN", "12-digit account"], id="forward-to-account"),
         pytest.param(_forward(name=None), ValidationError,
                      ["name must be a string", "'to-marketing'"], id="forward-name-None"),
         pytest.param(_forward(name="to marketing"), ValidationError,
@@ -573,3 +574,63 @@ def test_queues_of_an_older_meshkit_are_recognised_by_their_policy_and_retagged(
         "SalesEventBus",
     )
     assert mk.subscriptions.unsubscribe("marketing", bus="SalesEventBus") is True
+
+
+# -- a bus named by its ARN ---------------------------------------------------------------------
+# EventBridge's PutRule, PutTargets, DeleteRule and RemoveTargets take a bus name or ARN, "to
+# reference cross-account or cross-Region event buses":
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-bus-perms.html
+
+
+def test_a_bus_of_this_account_named_by_its_arn_is_the_same_subscription(sales_bus, clients):
+    events, _ = clients
+    arn = events.describe_event_bus(Name="SalesEventBus")["Arn"]
+
+    by_arn = mk.subscriptions.subscribe("marketing", bus=arn, pattern=ALL_SALES)
+    by_name = mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
+
+    assert by_arn == by_name
+    assert by_arn.name == "marketing-sales"
+    assert [r["Name"] for r in events.list_rules(EventBusName="SalesEventBus")["Rules"]] == [
+        "marketing-sales"
+    ]
+    assert mk.subscriptions.unsubscribe("marketing", bus=arn) is True
+
+
+def test_forward_takes_the_receiving_bus_by_name_in_this_account(sales_bus, clients):
+    events, _ = clients
+    marketing = mk.buses.create_domain_bus("marketing")
+
+    mk.subscriptions.forward("SalesEventBus", "MarketingEventBus", pattern=ALL_SALES, name="fwd")
+
+    targets = events.list_targets_by_rule(Rule="fwd", EventBusName="SalesEventBus")["Targets"]
+    assert [t["Arn"] for t in targets] == [marketing]
+
+
+def test_forward_to_a_bus_name_that_does_not_exist_is_refused(sales_bus, clients):
+    events, _ = clients
+    with pytest.raises(UnknownBusError, match="MarketingEventBus"):
+        mk.subscriptions.forward("SalesEventBus", "MarketingEventBus", pattern=ALL_SALES,
+                                 name="fwd")  # fmt: skip
+    assert events.list_rules(EventBusName="SalesEventBus")["Rules"] == []
+
+
+def test_on_real_aws_another_accounts_bus_arn_goes_to_aws_unchanged(mesh, monkeypatch):
+    """Offline the ARN is refused (moto would use the local bus of that name); on AWS it is what
+    EventBridge is given, and the bus's policy decides."""
+    from meshkit import _shared
+    from meshkit.sandbox import Target
+
+    events = mesh.session().client("events", endpoint_url=mesh.endpoint_url)
+    theirs = _shared.parse_bus("arn:aws:events:us-west-2:222222222222:event-bus/SalesEventBus")
+    ours = _shared.parse_bus(f"arn:aws:events:{events.meta.region_name}:{ACCOUNT}:event-bus/X")
+
+    with pytest.raises(_shared.ForeignBusError, match="moto ignores an ARN's account"):
+        _shared.bus_for_calls(theirs, events, None)
+    assert _shared.bus_for_calls(ours, events, None) == "X"
+
+    real = Target(mode="aws", endpoint_url=None, account_id=ACCOUNT,
+                  region=events.meta.region_name)  # fmt: skip
+    monkeypatch.setattr(mk.sandbox, "current", lambda: real)
+    assert _shared.bus_for_calls(theirs, events, None) == theirs.arn
+    assert _shared.bus_for_calls(ours, events, None) == "X"

@@ -49,7 +49,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
-from .exceptions import ValidationError
+from ..exceptions import ValidationError
 
 ALLOWED, EXPLICIT_DENY, IMPLICIT_DENY = "allowed", "explicit deny", "implicit deny"
 VERSIONS = ("2012-10-17", "2008-10-17")
@@ -515,7 +515,7 @@ def _parse_statement(
             f'{where}: Effect is {shown(effect)}; write exactly "Allow" or "Deny" (case matters)'
         )
     actions, not_action = _either(statement, "Action", "NotAction", where, required=True)
-    for action in actions:
+    for action in actions or ():  # never None: required=True
         if action != "*" and ":" not in action:
             raise MalformedPolicyError(
                 f"{where}: {'NotAction' if not_action else 'Action'} {shown(action)} names no "
@@ -1065,13 +1065,15 @@ def evaluate(
                 "12-digit id of the account that owns it)"
             )
         return same
-    decision, match, reason = _decide(identity, resource_policy, request, mine, theirs, cross=cross)
+    decision, deciding, reason = _decide(
+        identity, resource_policy, request, mine, theirs, cross=cross
+    )
     if decision == ALLOWED and caller.given is None and request.resource != "*":
         owner = f" ({request.resource_account})" if request.resource_account else ""
         reason += (
             f"; no principal given, so the caller is assumed to be in the resource's account{owner}"
         )
-    return decision, match, reason
+    return decision, deciding, reason
 
 
 def _request_keys(caller: Caller, now: datetime) -> dict[str, Any]:
