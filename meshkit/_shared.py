@@ -161,6 +161,28 @@ def error_code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
 
 
+def own_bus_name(
+    bus: Any, client: Any, boto3_session: boto3.Session | None, *, action: str, field: str = "bus"
+) -> str:
+    """The name of a bus of the session's own account and region, given its name or ARN.
+
+    For what only the bus's owner can do (``action``: "delete it", "set its policy"): another
+    account's or region's ARN raises ``ForeignBusError``, on any target.
+    """
+    ref = parse_bus(bus, field=field)
+    if ref.arn is None:
+        return ref.name
+    account = session_account(boto3_session)
+    here = (account, client.meta.region_name, client.meta.partition)
+    if (ref.account, ref.region, ref.partition) == here:
+        return ref.name
+    raise ForeignBusError(
+        f"{field} {ref.arn!r} is a bus of account {ref.account} in {ref.region}, and this "
+        f"session is account {account} in {here[1]}: only the bus's own account can {action}. "
+        "Pass boto3_session= a session of that account and region"
+    )
+
+
 def check_bus_exists(events: Any, bus: str) -> None:
     """Refuse, before sending, a bus that does not exist (AWS would drop the events silently).
 

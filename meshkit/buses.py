@@ -25,6 +25,8 @@ from ._shared import (
     domain_tags,
     error_code,
     eventbridge_tags,
+    own_bus_name,
+    parse_bus,
 )
 from .exceptions import NotMeshkitResourceError, ValidationError
 
@@ -364,7 +366,7 @@ def delete_domain_bus(
     domain : str
         The owning domain; a bus tagged for another domain is refused.
     name : str, optional
-        Bus name; default ``bus_name(domain)``.
+        The bus's name or ARN (this account's); default ``bus_name(domain)``.
     force : bool, default False
         Also delete a bus meshkit adopted (one that existed before meshkit tagged it), and a bus
         that carries other teams' rules, with those rules; each is named in a warning in the log.
@@ -399,9 +401,13 @@ def delete_domain_bus(
     A bus that carries other domains' subscriptions raises ``BusInUseError`` (see its example).
     """
     key = domain_key(domain)
-    name = validate_bus_name(name) if name is not None else bus_name(domain)
+    if name is None:
+        name = bus_name(domain)
+    else:
+        parse_bus(name, field="name")  # refused before any call
     _check_flag("force", force)
     events = _aws.client("events", boto3_session)
+    name = own_bus_name(name, events, boto3_session, action="delete it", field="name")
     try:
         arn = events.describe_event_bus(Name=name)["Arn"]
     except ClientError as err:

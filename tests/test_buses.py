@@ -283,7 +283,7 @@ def test_forced_delete_removes_foreign_rules_and_says_which(mesh, events, caplog
             "sales", name="arn:aws:events:us-west-2:123456789012:event-bus/SalesEventBus"),
                      ["bus name", "is an ARN", "'SalesEventBus'"], id="create-name-arn"),
         pytest.param(lambda: mk.buses.delete_domain_bus("sales", name=""),
-                     ["bus name is empty", "1 to 256"], id="delete-name-empty"),
+                     ["name is empty", "1 to 256"], id="delete-name-empty"),
     ],
 )  # fmt: skip
 def test_bad_input_to_the_bus_functions_is_refused_before_any_call(mesh, sent, call, words):
@@ -316,3 +316,23 @@ def test_moto_rejects_a_slash_in_a_bus_name_as_aws_does(events):
         events.create_event_bus(Name="Sales/EventBus")
 
     assert raised.value.response["Error"]["Code"] == "ValidationException"
+
+
+# -- a bus named by its ARN: this account's is the same bus; only its owner deletes it ----------
+
+
+def test_the_domain_bus_named_by_its_arn_is_deleted(mesh):
+    arn = mk.buses.create_domain_bus("sales")
+
+    assert mk.buses.delete_domain_bus("sales", name=arn) is True
+    assert mk.buses.delete_domain_bus("sales", name=arn) is False
+
+
+def test_another_accounts_bus_arn_is_refused_for_deletion(mesh):
+    mk.buses.create_domain_bus("sales")
+    theirs = "arn:aws:events:us-west-2:222222222222:event-bus/SalesEventBus"
+
+    with pytest.raises(mk.events.ForeignBusError, match="only the bus's own account can delete"):
+        mk.buses.delete_domain_bus("sales", name=theirs)
+
+    assert "SalesEventBus" in set(mk.buses.list_domain_buses()["bus"])  # moto's local bus kept

@@ -752,3 +752,14 @@ def test_attach_bus_policy_refuses_a_bus_meshkit_does_not_govern(mesh):
         mk.iam.attach_bus_policy("SalesEventBus", central_bus_policy())
 
     assert _bus_statements(mesh) == {}
+
+
+def test_attach_bus_policy_takes_this_accounts_bus_by_arn_and_refuses_anothers(mesh):
+    arn = mk.buses.create_domain_bus("sales")
+    theirs = arn.replace(ACCOUNT, OTHER)
+
+    mk.iam.attach_bus_policy(arn, central_bus_policy())
+    with pytest.raises(mk.events.ForeignBusError, match="only the bus's own account can set"):
+        mk.iam.attach_bus_policy(theirs, central_bus_policy(), replace=True)
+
+    assert set(_bus_statements(mesh)) == {s["Sid"] for s in central_bus_policy()["Statement"]}

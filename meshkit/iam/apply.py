@@ -16,8 +16,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from .. import _aws
-from .._shared import WORKBOOK_TAG, check_owner, domain_tags, error_code
-from ..buses import domain_key, validate_bus_name
+from .._shared import WORKBOOK_TAG, check_owner, domain_tags, error_code, own_bus_name, parse_bus
+from ..buses import domain_key
 from ..exceptions import NotMeshkitResourceError, ValidationError
 from ._common import IAM_NAME, VERSION, Policy, iam_name, policy_document, statements_of
 from ._evaluator import shown
@@ -185,7 +185,7 @@ def attach_bus_policy(
     Parameters
     ----------
     bus : str
-        The bus's name.
+        The bus's name or ARN (this account's: only a bus's owner sets its policy).
     policy : dict
         A resource policy; every statement has a ``Sid`` (``RemovePermission`` needs it) and a
         ``Principal``.
@@ -219,13 +219,14 @@ def attach_bus_policy(
     >>> mk.buses.delete_domain_bus("iam-doctest")
     True
     """
-    bus = validate_bus_name(bus)
+    parse_bus(bus)  # refused before any call
     new = _bus_policy_statements(policy)
     if merge and replace:
         raise ValidationError(
             "give merge=True (keep others' statements) or replace=True (drop them), not both"
         )
     events = _aws.client("events", boto3_session)
+    bus = own_bus_name(bus, events, boto3_session, action="set its policy")
     described = events.describe_event_bus(Name=bus)
     tags = {
         tag["Key"]: tag["Value"]
