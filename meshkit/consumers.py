@@ -1187,8 +1187,13 @@ class _Mapping:
                     summary.stopped = "drained"
                     return
                 if wait == 0:  # a long poll has waited already
-                    pause_s = min(max(2 * pause_s, 0.05), 1.0)
-                    time.sleep(max(0.0, min(pause_s, deadline - time.monotonic())))
+                    now = time.monotonic()
+                    if self.undeleted_back_at > now:  # known: sleep until they are back
+                        pause_s, wake = 0.0, self.undeleted_back_at
+                    else:
+                        pause_s = min(max(2 * pause_s, 0.05), 1.0)
+                        wake = now + pause_s
+                    time.sleep(max(0.0, min(wake, deadline) - now))
                 continue
             pause_s = 0.0
             if timeline is not None:
