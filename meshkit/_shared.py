@@ -111,6 +111,11 @@ def session_account(boto3_session: boto3.Session | None) -> str:
     return account
 
 
+def _session_place(client: Any, boto3_session: boto3.Session | None) -> tuple[str, str, str]:
+    """(account, region, partition) of the session a client acts for."""
+    return session_account(boto3_session), client.meta.region_name, client.meta.partition
+
+
 def bus_for_calls(
     bus: BusRef, client: Any, boto3_session: boto3.Session | None, *, field: str = "bus"
 ) -> str:
@@ -119,9 +124,8 @@ def bus_for_calls(
     so offline that raises ``ForeignBusError``)."""
     if bus.arn is None:
         return bus.name
-    account = session_account(boto3_session)
-    region, partition = client.meta.region_name, client.meta.partition
-    if (bus.account, bus.region, bus.partition) == (account, region, partition):
+    account, region, partition = place = _session_place(client, boto3_session)
+    if (bus.account, bus.region, bus.partition) == place:
         return bus.name
     if _aws.target().mode == "aws":
         return bus.arn
@@ -172,13 +176,12 @@ def own_bus_name(
     ref = parse_bus(bus, field=field)
     if ref.arn is None:
         return ref.name
-    account = session_account(boto3_session)
-    here = (account, client.meta.region_name, client.meta.partition)
-    if (ref.account, ref.region, ref.partition) == here:
+    account, region, _ = place = _session_place(client, boto3_session)
+    if (ref.account, ref.region, ref.partition) == place:
         return ref.name
     raise ForeignBusError(
         f"{field} {ref.arn!r} is a bus of account {ref.account} in {ref.region}, and this "
-        f"session is account {account} in {here[1]}: only the bus's own account can {action}. "
+        f"session is account {account} in {region}: only the bus's own account can {action}. "
         "Pass boto3_session= a session of that account and region"
     )
 
