@@ -64,6 +64,7 @@ __all__ = [
     "batch_plan",
     "batches",
     "billable_chunks",
+    "data_product_name",
     "entry_size",
     "publish",
 ]
@@ -218,7 +219,8 @@ class DomainEvent:
                 "idempotency_key": self.idempotency_key,
                 "correlation_id": self.correlation_id,
                 "schema_version": self.schema_version,
-                "data_product": self.data_product or f"{self.domain}.{_kebab(self.detail_type)}",
+                "data_product": self.data_product
+                or data_product_name(self.domain, self.detail_type),
             },
             "data": dict(self.detail),
         }
@@ -488,9 +490,16 @@ def _kind(value: Any) -> str:
 
 
 @lru_cache(maxsize=256)
-def _kebab(name: str) -> str:
-    """``SaleRecorded`` -> ``sale-recorded``."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+def data_product_name(domain: str, detail_type: str) -> str:
+    """The data product an event belongs to by default: ``<domain>.<detail-type in kebab case>``.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.events.data_product_name("sales", "SaleRecorded")
+    'sales.sale-recorded'
+    """
+    return f"{domain}.{re.sub(r'(?<!^)(?=[A-Z])', '-', detail_type).lower()}"
 
 
 def entry_size(entry: Mapping[str, Any]) -> int:
