@@ -64,8 +64,9 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
 # Each test file on one worker, in order (a notebook's cells, a chain of runs on one server).
+# Four workers even on two cores: most of a test's time is spent waiting on kernels and servers.
 test: lint
-	$(BIN)/pytest -n auto --dist loadfile
+	$(BIN)/pytest -n 4 --dist loadfile
 
 notebooks: $(VENV)/.dev-installed
 	$(BIN)/meshkit run --write

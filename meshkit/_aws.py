@@ -19,11 +19,12 @@ from .exceptions import TargetError
 
 # Standard retry mode: AWS's recommended client-side retries with backoff for throttling.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+_ONE_ATTEMPT = Config(retries={"total_max_attempts": 1})
 # Per session (held weakly, so a session's clients go when it goes): the account a caller's
 # session was checked against on real AWS, and clients, which are costly to create (tens of ms).
 _checked_accounts: weakref.WeakKeyDictionary[boto3.Session, str] = weakref.WeakKeyDictionary()
-# A cached client's key: (service name, endpoint URL, real AWS?, parameter validation?).
-_ClientKey: TypeAlias = tuple[str, str | None, bool, bool]
+# A cached client's key: (service name, endpoint URL, real AWS?, parameter validation?, retries?).
+_ClientKey: TypeAlias = tuple[str, str | None, bool, bool, bool]
 _clients: weakref.WeakKeyDictionary[boto3.Session, dict[_ClientKey, Any]] = (
     weakref.WeakKeyDictionary()
 )
@@ -68,20 +69,24 @@ def client(
     boto3_session: boto3.Session | None = None,
     *,
     parameter_validation: bool = True,
+    retries: bool = True,
 ) -> Any:
     """A client for ``service_name`` on the current target (its endpoint, unless real AWS).
 
     Clients are cached per session. ``parameter_validation=False`` skips botocore's check of the
     request against the API model, for callers that check what they send themselves
-    (``mk.events.publish`` does, entry by entry).
+    (``mk.events.publish`` does, entry by entry). ``retries=False`` makes one attempt per call,
+    for calls the embedded AWS fails every time (retrying them only waits).
     """
     resolved = session(boto3_session)
     current = target()
-    key = (service_name, current.endpoint_url, current.is_real_aws, parameter_validation)
+    key = (service_name, current.endpoint_url, current.is_real_aws, parameter_validation, retries)
     with _lock:
         cached = _clients.setdefault(resolved, {})
         if key not in cached:
             config = _CLIENT_CONFIG.merge(Config(parameter_validation=parameter_validation))
+            if not retries:
+                config = config.merge(_ONE_ATTEMPT)
             if current.is_real_aws:
                 config = config.merge(sandbox.REAL_AWS_CONFIG)
             cached[key] = resolved.client(

@@ -95,6 +95,16 @@ def _serve(world, policy=None) -> mk.consumers.RunSummary:
     return mk.consumers.run(handler, world.requests.queue_url, time_budget_s=30)
 
 
+def _answer_to(world, product, *, domain="marketing", principal=ANALYST, policy=None, **asking):
+    """Ask for ``product`` as ``domain``, let Sales serve it, and return the one answer
+    ``domain`` got, with its envelope's metadata: answered at the first delivery, unfailed."""
+    ar.request_access(product, requester_domain=domain, principal=principal, purpose="p", **asking)
+    summary = _serve(world, policy=policy)
+    assert (summary.processed, summary.failed) == (1, 0)
+    [(answer, metadata)] = _answers(world, domain)
+    return answer, metadata
+
+
 def _grants(mesh, principal: str) -> list[dict]:
     """What Lake Formation stores for ``principal``: every ListPermissions entry, filtered here
     (ListPermissions takes a Principal only with a Resource)."""
@@ -266,17 +276,11 @@ def test_a_request_for_columns_grants_only_those_columns(mesh_with_products):
     """A column-level grant is a TableWithColumns resource, which Lake Formation uses only for
     SELECT (https://docs.aws.amazon.com/lake-formation/latest/APIReference/API_TableWithColumnsResource.html)."""
     world = mesh_with_products
-    ar.request_access(
-        "sales.sale-recorded",
-        requester_domain="marketing",
-        principal=ANALYST,
-        purpose="p",
-        columns=["sale_id", "amount", "event_date"],
+
+    answer, _ = _answer_to(
+        world, "sales.sale-recorded", columns=["sale_id", "amount", "event_date"]
     )
 
-    _serve(world)
-
-    [(answer, _)] = _answers(world)
     assert answer.granted
     assert answer.columns == ("sale_id", "amount", "event_date")
     assert answer.permissions == ("SELECT",)
@@ -320,17 +324,13 @@ def test_a_restricted_product_is_denied_with_whom_to_ask(mesh_with_products):
     asset's owner reviews a request "and reason for access"
     (https://docs.aws.amazon.com/datazone/latest/userguide/approve-reject-subscription-request.html)."""
     world = mesh_with_products
-    request_id = ar.request_access(
-        "sales.sale-updated", requester_domain="marketing", principal=ANALYST, purpose="p"
-    )
 
-    _serve(world)
+    answer, metadata = _answer_to(world, "sales.sale-updated", request_id="marketing-3")
 
-    [(answer, metadata)] = _answers(world)
     assert not answer.granted
     assert "restricted" in answer.reason
     assert "sales-team" in answer.reason, "the reason names the owner to ask"
-    assert metadata["idempotency_key"] == f"{request_id}/answer"
+    assert metadata["idempotency_key"] == "marketing-3/answer"
     assert _grants(world.target, ANALYST) == []
 
 
@@ -356,27 +356,18 @@ def test_a_confidential_product_goes_only_to_the_domains_the_owner_listed(mesh_w
 
 def test_a_confidential_product_is_denied_to_all_by_default(mesh_with_products):
     world = mesh_with_products
-    ar.request_access(
-        "sales.sale-deleted", requester_domain="fraud", principal=FRAUD_ROLE, purpose="p"
-    )
 
-    _serve(world)
+    answer, _ = _answer_to(world, "sales.sale-deleted", domain="fraud", principal=FRAUD_ROLE)
 
-    [(answer, _)] = _answers(world, "fraud")
     assert not answer.granted
     assert "none yet" in answer.reason
 
 
 def test_an_unknown_product_is_denied(mesh_with_products):
     world = mesh_with_products
-    ar.request_access(
-        "sales.sale-refunded", requester_domain="marketing", principal=ANALYST, purpose="p"
-    )
 
-    summary = _serve(world)
+    answer, _ = _answer_to(world, "sales.sale-refunded")
 
-    assert (summary.processed, summary.failed) == (1, 0)
-    [(answer, _)] = _answers(world)
     assert not answer.granted
     assert "no data product 'sales.sale-refunded'" in answer.reason
     assert "list_data_products" in answer.reason
@@ -384,17 +375,9 @@ def test_an_unknown_product_is_denied(mesh_with_products):
 
 def test_an_unknown_column_is_denied(mesh_with_products):
     world = mesh_with_products
-    ar.request_access(
-        "sales.sale-recorded",
-        requester_domain="marketing",
-        principal=ANALYST,
-        purpose="p",
-        columns=["sale_id", "customer_email"],
-    )
 
-    _serve(world)
+    answer, _ = _answer_to(world, "sales.sale-recorded", columns=["sale_id", "customer_email"])
 
-    [(answer, _)] = _answers(world)
     assert not answer.granted
     assert "no column customer_email" in answer.reason
     assert _grants(world.target, ANALYST) == []
@@ -416,13 +399,11 @@ def test_a_stray_request_for_another_domains_product_is_denied(mesh_with_product
 
 def test_internal_products_wait_for_a_person_when_the_policy_says_so(mesh_with_products):
     world = mesh_with_products
-    ar.request_access(
-        "sales.sale-recorded", requester_domain="marketing", principal=ANALYST, purpose="p"
+
+    answer, _ = _answer_to(
+        world, "sales.sale-recorded", policy=ar.AccessPolicy(open_to_all=("public",))
     )
 
-    _serve(world, policy=ar.AccessPolicy(open_to_all=("public",)))
-
-    [(answer, _)] = _answers(world)
     assert not answer.granted
     assert "person" in answer.reason and "sales-team" in answer.reason
 
@@ -515,14 +496,9 @@ def test_a_refusal_from_lake_formation_is_answered_denied(mesh_with_products, mo
         )
 
     monkeypatch.setattr(lakeformation, "grant", refusing_grant)
-    ar.request_access(
-        "sales.sale-recorded", requester_domain="marketing", principal=ANALYST, purpose="p"
-    )
 
-    summary = _serve(world)
+    answer, _ = _answer_to(world, "sales.sale-recorded")
 
-    assert (summary.processed, summary.failed) == (1, 0)
-    [(answer, _)] = _answers(world)
     assert not answer.granted
     assert "InvalidInputException: No such principal" in answer.reason
 
@@ -578,6 +554,16 @@ def test_a_malformed_event_is_refused_with_its_own_error():
 # -- bad input --------------------------------------------------------------------------------
 
 
+def _assert_refused_unsent(call, words, sent):
+    """``call`` raises a ValidationError whose message holds each of ``words``; nothing was sent."""
+    with pytest.raises(ValidationError) as refused:
+        call()
+
+    for word in words:
+        assert word in str(refused.value)
+    assert sent == []
+
+
 def _ask(**changes):
     arguments = {
         "requester_domain": "marketing",
@@ -608,12 +594,7 @@ def _ask(**changes):
     ],
 )
 def test_bad_input_to_request_access_is_refused_before_any_call(mesh, sent, call, words):
-    with pytest.raises(ValidationError) as refused:
-        call()
-
-    for word in words:
-        assert word in str(refused.value)
-    assert sent == []
+    _assert_refused_unsent(call, words, sent)
 
 
 @pytest.mark.parametrize(
@@ -644,12 +625,7 @@ def test_bad_input_to_request_access_is_refused_before_any_call(mesh, sent, call
     ],
 )
 def test_bad_input_to_the_policy_and_handler_is_refused_before_any_call(mesh, sent, call, words):
-    with pytest.raises(ValidationError) as refused:
-        call()
-
-    for word in words:
-        assert word in str(refused.value)
-    assert sent == []
+    _assert_refused_unsent(call, words, sent)
 
 
 def test_a_request_without_the_governance_bus_is_refused_unsent(mesh, sent):

@@ -44,6 +44,11 @@ def on_table(database: str = "sales", name: str = "sale_recorded") -> dict:
     return {"Table": {"CatalogId": "123456789012", "DatabaseName": database, "Name": name}}
 
 
+def on_columns(**selection) -> dict:
+    """A TableWithColumns resource on sales.sale_recorded: ColumnNames or ColumnWildcard."""
+    return {"TableWithColumns": {"DatabaseName": "sales", "Name": "sale_recorded", **selection}}
+
+
 def tag_policy(resource_type: str = "TABLE", **expression) -> dict:
     return {
         "LFTagPolicy": {
@@ -84,13 +89,7 @@ def test_a_grant_on_all_tables_covers_each_table_of_that_database_only():
 def test_a_grant_on_named_columns_reads_those_columns_only():
     """TableWithColumns with ColumnNames: SELECT on the listed columns.
     https://docs.aws.amazon.com/lake-formation/latest/APIReference/API_TableWithColumnsResource.html"""
-    resource = {
-        "TableWithColumns": {
-            "DatabaseName": "sales",
-            "Name": "sale_recorded",
-            "ColumnNames": ["event_date", "sale_id"],
-        }
-    }
+    resource = on_columns(ColumnNames=["event_date", "sale_id"])
 
     decision = evaluate_table_access([entry(resource, "SELECT")], sales_table(), ANALYST)
 
@@ -102,13 +101,7 @@ def test_a_grant_on_named_columns_reads_those_columns_only():
 def test_a_column_wildcard_reads_every_column_but_the_excluded_ones():
     """ColumnWildcard with ExcludedColumnNames: every column except those.
     https://docs.aws.amazon.com/lake-formation/latest/APIReference/API_ColumnWildcard.html"""
-    resource = {
-        "TableWithColumns": {
-            "DatabaseName": "sales",
-            "Name": "sale_recorded",
-            "ColumnWildcard": {"ExcludedColumnNames": ["amount"]},
-        }
-    }
+    resource = on_columns(ColumnWildcard={"ExcludedColumnNames": ["amount"]})
 
     decision = evaluate_table_access([entry(resource, "SELECT")], sales_table(), ANALYST)
 
@@ -120,13 +113,7 @@ def test_a_grant_on_columns_gives_select_only():
     """A table with a column filter takes SELECT only ("Lake Formation permissions per resource
     type"): it does not let the principal DESCRIBE or ALTER the table.
     https://docs.aws.amazon.com/lake-formation/latest/dg/lf-permissions-reference.html"""
-    resource = {
-        "TableWithColumns": {
-            "DatabaseName": "sales",
-            "Name": "sale_recorded",
-            "ColumnNames": COLUMNS,
-        }
-    }
+    resource = on_columns(ColumnNames=COLUMNS)
     grants = [entry(resource, "SELECT")]
 
     assert evaluate_table_access(grants, sales_table(), ANALYST, "SELECT").all_columns
@@ -264,13 +251,7 @@ def test_named_and_tag_grants_add_up():
         on_table={"classification": "internal"},
         on_columns={"amount": {"classification": "confidential"}},
     )
-    amount = {
-        "TableWithColumns": {
-            "DatabaseName": "sales",
-            "Name": "sale_recorded",
-            "ColumnNames": ["amount"],
-        }
-    }
+    amount = on_columns(ColumnNames=["amount"])
     grants = [
         entry(tag_policy(classification=["internal"]), "SELECT"),
         entry(amount, "SELECT"),

@@ -113,6 +113,8 @@ _COLUMN_PERMISSIONS = ("SELECT",)
 # Lake Formation's answers that no retry changes (a principal or table it does not know): they
 # are answered Denied; any other error is a failure of the message, delivered again later.
 _PERMANENT_GRANT_ERRORS = frozenset({"InvalidInputException", "EntityNotFoundException"})
+# What names a request; its answer repeats them, so the requester can match the two.
+_REQUEST_KEYS = ("request_id", "product", "requester_domain", "principal")
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -261,13 +263,7 @@ class AccessRequest:
         >>> request.data()["columns"]
         ['sale_id', 'amount']
         """
-        data: dict[str, Any] = {
-            "request_id": self.request_id,
-            "product": self.product,
-            "requester_domain": self.requester_domain,
-            "principal": self.principal,
-            "purpose": self.purpose,
-        }
+        data = {**_request_keys(self), "purpose": self.purpose}
         if self.columns is not None:
             data["columns"] = list(self.columns)
         return data
@@ -300,15 +296,17 @@ class AccessRequest:
         data = _event_data(event, (ACCESS_REQUESTED,))
         try:
             return cls(
-                request_id=data["request_id"],
-                product=data["product"],
-                requester_domain=data["requester_domain"],
-                principal=data["principal"],
+                **{key: data[key] for key in _REQUEST_KEYS},
                 purpose=data["purpose"],
                 columns=data.get("columns"),
             )
         except ValidationError as err:
             raise MalformedRequestError(f"the access request cannot be read: {err}") from None
+
+
+def _request_keys(item: AccessRequest | AccessAnswer) -> dict[str, Any]:
+    """The fields that name the request, as its events' ``data`` spells them, in their order."""
+    return {key: getattr(item, key) for key in _REQUEST_KEYS}
 
 
 def _event_data(event: Any, detail_types: tuple[str, ...]) -> dict[str, Any]:
@@ -561,12 +559,7 @@ class AccessAnswer:
         >>> sorted(answer.data())
         ['principal', 'product', 'reason', 'request_id', 'requester_domain']
         """
-        data: dict[str, Any] = {
-            "request_id": self.request_id,
-            "product": self.product,
-            "requester_domain": self.requester_domain,
-            "principal": self.principal,
-        }
+        data = _request_keys(self)
         if self.granted:
             data.update(
                 database=self.database,
@@ -611,10 +604,7 @@ class AccessAnswer:
         granted = event["detail-type"] == ACCESS_GRANTED
         columns = data.get("columns")
         return cls(
-            request_id=data["request_id"],
-            product=data["product"],
-            requester_domain=data["requester_domain"],
-            principal=data["principal"],
+            **{key: data[key] for key in _REQUEST_KEYS},
             granted=granted,
             reason=data["reason"],
             database=data.get("database"),
@@ -868,14 +858,7 @@ def _decide_and_grant(
     boto3_session: boto3.Session | None,
 ) -> AccessAnswer:
     def denied(reason: str) -> AccessAnswer:
-        return AccessAnswer(
-            request.request_id,
-            request.product,
-            request.requester_domain,
-            request.principal,
-            granted=False,
-            reason=reason,
-        )
+        return AccessAnswer(**_request_keys(request), granted=False, reason=reason)
 
     if request.product_domain != domain:
         return denied(
@@ -919,10 +902,7 @@ def _decide_and_grant(
     if not added:
         _logger.info("%s already held %s on %s", request.principal, permissions, request.product)
     return AccessAnswer(
-        request.request_id,
-        request.product,
-        request.requester_domain,
-        request.principal,
+        **_request_keys(request),
         granted=True,
         reason=decision.reason,
         database=product.dataset.database,

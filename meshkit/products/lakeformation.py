@@ -129,10 +129,22 @@ def _real_aws() -> bool:
     return _aws.target().is_real_aws
 
 
+def _lakeformation(boto3_session: boto3.Session | None) -> Any:
+    """Lake Formation's client; offline with one attempt per call, because the embedded AWS's
+    HTTP 500s (an untagged resource's tags, a revoke after merged grants) are not transient."""
+    return _aws.client("lakeformation", boto3_session, retries=_real_aws())
+
+
 def _name(value: Any, field: str, example: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{field} must be a Glue name such as {example!r}, not {value!r:.80}")
     return value
+
+
+def _database_and_table(database: Any, table: Any) -> tuple[str, str | None]:
+    """The database's name, checked, and the table's when one is named."""
+    checked = _name(database, "database", "sales")
+    return checked, None if table is None else _name(table, "table", "sale_recorded")
 
 
 def _strings(value: Any, field: str, example: str) -> list[str]:
@@ -444,6 +456,16 @@ def _stored_grants(lf: Any) -> list[LFGrant]:
     return list(grants.values())
 
 
+def _allowed(shape: LFGrant) -> tuple[str, ...]:
+    """The permissions Lake Formation grants on that resource: SELECT alone on columns."""
+    return COLUMN_PERMISSIONS if shape.kind == COLUMNS else TABLE_PERMISSIONS
+
+
+def _held(lf: Any, shape: LFGrant) -> LFGrant | None:
+    """The grant the principal already holds on that resource (meshkit keeps one), if any."""
+    return next((g for g in _stored_grants(lf) if g.key() == shape.key()), None)
+
+
 def _product(product: Any, boto3_session: boto3.Session | None) -> DataProduct:
     if isinstance(product, DataProduct):
         return product
@@ -503,7 +525,7 @@ def create_lf_tags(
         dict.fromkeys(_domain_value(d) for d in _strings(domains, "domains", "['sales']"))
     )
     wanted = {DOMAIN_LF_TAG: values, CLASSIFICATION_LF_TAG: list(CLASSIFICATIONS)}
-    lf = _aws.client("lakeformation", boto3_session)
+    lf = _lakeformation(boto3_session)
     defined = _defined(lf)
     for key, listed in wanted.items():
         have = defined.get(key)
@@ -577,9 +599,7 @@ def assign_lf_tags(
     >>> mk.products.delete_data_product("sales.sale-recorded")
     True
     """
-    database = _name(database, "database", "sales")
-    if table is not None:
-        table = _name(table, "table", "sale_recorded")
+    database, table = _database_and_table(database, table)
     names = None
     if columns is not None:
         if table is None:
@@ -589,7 +609,7 @@ def assign_lf_tags(
             raise ValidationError("columns is empty: name at least one column, or leave it out")
     wanted = _tags(tags)
     glue = _aws.client("glue", boto3_session)
-    lf = _aws.client("lakeformation", boto3_session)
+    lf = _lakeformation(boto3_session)
     _glue_database(glue, database)
     if table is not None:
         known = _glue_columns(glue, database, table)
@@ -672,14 +692,12 @@ def remove_lf_tags(
     >>> mk.products.remove_lf_tags(database="sales", keys=["no-such-key"])
     False
     """
-    database = _name(database, "database", "sales")
-    if table is not None:
-        table = _name(table, "table", "sale_recorded")
+    database, table = _database_and_table(database, table)
     if columns is not None and table is None:
         raise ValidationError("columns= needs table=: name the table the columns are in")
     names = None if columns is None else _strings(columns, "columns", "['amount']")
     wanted = {_tag_text(k, "keys", limit=128) for k in _strings(keys, "keys", "['classification']")}
-    lf = _aws.client("lakeformation", boto3_session)
+    lf = _lakeformation(boto3_session)
     removals: list[tuple[dict[str, Any], dict[str, str]]] = []
     if names is not None and table is not None:
         for column, had in _column_tags(lf, database, table, names).items():
@@ -807,15 +825,13 @@ def effective_lf_tags(
     >>> mk.products.delete_data_product("sales.sale-recorded")
     True
     """
-    database = _name(database, "database", "sales")
-    if table is not None:
-        table = _name(table, "table", "sale_recorded")
+    database, table = _database_and_table(database, table)
     if column is not None:
         if table is None:
             raise ValidationError("column= needs table=: name the table the column is in")
         column = _name(column, "column", "amount")
     glue = _aws.client("glue", boto3_session)
-    lf = _aws.client("lakeformation", boto3_session)
+    lf = _lakeformation(boto3_session)
     _glue_database(glue, database)
     if table is None:
         tags = LFTableTags(database, "", on_database=_database_tags(lf, database))
@@ -902,10 +918,9 @@ def grant(
     shape = _shape(principal, expression, database, table, columns)
     if permissions is None:
         permissions = COLUMN_PERMISSIONS if shape.kind == COLUMNS else ("SELECT", "DESCRIBE")
-    allowed = COLUMN_PERMISSIONS if shape.kind == COLUMNS else TABLE_PERMISSIONS
-    wanted = _permissions(permissions, allowed)
+    wanted = _permissions(permissions, _allowed(shape))
     glue = _aws.client("glue", boto3_session)
-    lf = _aws.client("lakeformation", boto3_session)
+    lf = _lakeformation(boto3_session)
     if shape.kind == TAG_POLICY:
         _check_defined(dict(shape.expression), _defined(lf))
     else:
@@ -916,7 +931,7 @@ def grant(
                 _check_columns(
                     shape.column_names, known, f"Glue table {shape.database}.{shape.table}"
                 )
-    held = next((g for g in _stored_grants(lf) if g.key() == shape.key()), None)
+    held = _held(lf, shape)
     have = set(held.permissions) if held else set()
     missing = [p for p in wanted if p not in have]
     if not missing:
@@ -971,10 +986,9 @@ def revoke(
     """
     principal = _principal(principal, boto3_session, share=False)
     shape = _shape(principal, expression, database, table, columns)
-    allowed = COLUMN_PERMISSIONS if shape.kind == COLUMNS else TABLE_PERMISSIONS
-    wanted = None if permissions is None else _permissions(permissions, allowed)
-    lf = _aws.client("lakeformation", boto3_session)
-    held = next((g for g in _stored_grants(lf) if g.key() == shape.key()), None)
+    wanted = None if permissions is None else _permissions(permissions, _allowed(shape))
+    lf = _lakeformation(boto3_session)
+    held = _held(lf, shape)
     if held is None:
         return False
     dropping = [p for p in (wanted or held.permissions) if p in held.permissions]
@@ -1028,7 +1042,7 @@ def list_grants(
     """
     if principal is not None:
         principal = _principal(principal, boto3_session, share=False)
-    lf = _aws.client("lakeformation", boto3_session)
+    lf = _lakeformation(boto3_session)
     rows = []
     for found in _stored_grants(lf):
         if principal is not None and found.principal != principal:
@@ -1128,7 +1142,7 @@ def who_can_read(
                 f"['sales.sale-recorded'], not {products!r:.80}"
             )
         chosen = [_product(p, boto3_session) for p in products]
-    lf = _aws.client("lakeformation", boto3_session)
+    lf = _lakeformation(boto3_session)
     grants = _stored_grants(lf)
     if who is None:
         who = sorted({g.principal for g in grants}, key=lambda p: (p == IAM_ALLOWED_PRINCIPALS, p))
@@ -1184,7 +1198,7 @@ def explain_access(
     principal = _principal(principal, boto3_session, share=False)
     permission = check_permission(permission, TABLE_PERMISSIONS, "permission")
     found = _product(product, boto3_session)
-    lf = _aws.client("lakeformation", boto3_session)
+    lf = _lakeformation(boto3_session)
     tags = _read_table_tags(
         lf, found.dataset.database, found.dataset.table, _product_columns(found)
     )

@@ -653,6 +653,7 @@ def landing_handler(product: DataProduct, *, boto3_session: boto3.Session | None
     >>> import meshkit as mk
     >>> from datetime import datetime, timezone
     >>> _ = mk.buses.create_domain_bus("sales")
+    >>> _ = mk.products.delete_data_product("sales.sale-recorded", delete_data=True)  # from zero
     >>> product = mk.products.define_data_product(
     ...     "sales", "SaleRecorded", description="Every sale", classification="internal"
     ... )

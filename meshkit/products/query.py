@@ -364,6 +364,7 @@ def query(
     Examples
     --------
     >>> import meshkit as mk
+    >>> _ = mk.products.delete_data_product("sales.sale-recorded", delete_data=True)  # from zero
     >>> product = mk.products.define_data_product(
     ...     "sales", "SaleRecorded", description="Every sale", classification="internal"
     ... )
