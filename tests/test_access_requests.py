@@ -51,7 +51,9 @@ def mesh_with_products(mesh):
         "sales",
         bus="GovernanceEventBus",
         pattern=ar.request_pattern("sales"),
-        visibility_timeout_s=1,
+        # Also the handler's function timeout: long enough for a loaded machine, short enough
+        # for the tests that wait for a failed request to come back.
+        visibility_timeout_s=5,
         max_receive_count=2,
     )
     answers = {

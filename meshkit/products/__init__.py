@@ -5,11 +5,21 @@ a landing consumer writes as Parquet to S3 and keeps current in the Glue Data Ca
 below is imported from ``meshkit.products`` (``mk.products.create_data_product``); the modules say
 where each concern lives:
 
-==================================  ============================================================
-``meshkit.products.descriptor``     the ``DataProduct`` descriptor, stored as its Glue table's
-                                    parameters and tags; create, read, delete; discovery
-                                    (``list_data_products``)
-==================================  ============================================================
+=======================================  =======================================================
+``meshkit.products.descriptor``          the ``DataProduct`` descriptor, stored as its Glue table's
+                                         parameters and tags; create, read, delete; discovery
+                                         (``list_data_products``)
+``meshkit.products.schema_registry``     contracts as JSON Schema versions in the Glue Schema
+                                         Registry, checked before Glue is asked
+``meshkit.products.landing``             the landing handler: events to partitioned Parquet in S3,
+                                         once per idempotency key, Glue partitions kept current
+``meshkit.products.query``               SQL over products: DuckDB offline, Athena on AWS
+``meshkit.products.lakeformation``       LF-tags with inheritance, grants, revocation, and who may
+                                         read what (``who_can_read``, ``explain_access``)
+``meshkit.products.access_requests``     access requested, granted or denied as events on the
+                                         governance bus (DataZone's subscribe workflow)
+``meshkit.products.catalog``             a browsable catalog written from live state, with lineage
+=======================================  =======================================================
 """
 
 from __future__ import annotations
