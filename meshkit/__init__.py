@@ -17,6 +17,7 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from . import (
+    analytics,
     buses,
     consumers,
     contracts,
@@ -43,6 +44,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "MeshkitError",
     "__version__",
+    "analytics",
     "buses",
     "consumers",
     "contracts",

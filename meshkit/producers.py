@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import boto3
 import pandas as pd
@@ -151,7 +151,240 @@ class _Attempt(NamedTuple):
     error: str
 
 
-class StreamRunner:
+class ShardReader(Protocol):
+    """What ``ShardRunner`` needs of a stream: its shards, and its records as Lambda delivers them.
+
+    ``StreamRunner`` reads a DynamoDB stream through one; ``meshkit.analytics.KinesisRunner`` a
+    Kinesis data stream.
+    """
+
+    stream_arn: str
+
+    def shard_ids(self) -> list[str]:
+        """The stream's shards, parents before children (``shards_parents_first``)."""
+
+    def read(self, shard_id: str, after: str | None, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` records of a shard after sequence number ``after`` (None: from the
+        shard's start), each as Lambda delivers it."""
+
+    def sequence_number(self, record: dict[str, Any]) -> str:
+        """A delivered record's sequence number (its ``itemIdentifier`` in batchItemFailures)."""
+
+    def failure(self, record: dict[str, Any]) -> dict[str, Any]:
+        """What ``StreamRunSummary.failures`` says of a record given up on: ``event_name`` and
+        ``keys``."""
+
+    def batch_info(self, shard_id: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """The part of Lambda's on-failure destination record that names the records given up
+        on, e.g. ``{"DDBStreamBatchInfo": {...}}``."""
+
+
+class ShardRunner:
+    """Lambda's event source mapping for a stream, played offline: what ``StreamRunner``
+    (DynamoDB Streams) and ``meshkit.analytics.KinesisRunner`` (Kinesis) share.
+
+    Shards are read parents first, each in order, in batches of up to ``batch_size``; a handler
+    that raises fails the whole batch; a ``batchItemFailures`` response makes the next attempt
+    start at the lowest failed sequence number; after ``max_retries`` retries the rest of the
+    batch is given up on (``StreamRunSummary.failures``, and the on-failure queue) and the shard's
+    checkpoint moves past it. ``open_stream`` is called once the settings are checked, so that a
+    bad setting is refused before any call to AWS.
+    """
+
+    #: GetRecords' limit on one call, and what to say of it when ``batch_size`` exceeds it.
+    MAX_BATCH_SIZE = 1000
+    BATCH_SIZE_LIMIT = (
+        "GetRecords returns at most 1,000 records per call; Lambda's mapping itself allows up "
+        "to 10,000"
+    )
+
+    def __init__(
+        self,
+        handler: Callable[[dict[str, Any], Any], Any],
+        open_stream: Callable[[], ShardReader],
+        *,
+        batch_size: int,
+        max_retries: int,
+        starting_position: str,
+        on_failure_queue_url: str | None,
+        report_batch_item_failures: bool,
+        boto3_session: boto3.Session | None,
+    ) -> None:
+        if not 1 <= batch_size <= self.MAX_BATCH_SIZE:
+            raise ValidationError(
+                f"batch_size is {batch_size}; give 1 to {self.MAX_BATCH_SIZE} "
+                f"({self.BATCH_SIZE_LIMIT})"
+            )
+        if max_retries < 0:
+            raise ValidationError(
+                f"max_retries is {max_retries}; give 0 or more. (Lambda's -1, retry until the "
+                "record expires, has no offline equivalent: a poison record would block the shard)"
+            )
+        if starting_position not in ("TRIM_HORIZON", "LATEST"):
+            raise ValidationError(
+                f"starting_position is {starting_position!r}; give 'TRIM_HORIZON' or 'LATEST'"
+            )
+        self.handler = handler
+        self.report_batch_item_failures = report_batch_item_failures
+        self.batch_size = batch_size
+        self.max_retries = max_retries
+        self.on_failure_queue_url = on_failure_queue_url
+        self._session = boto3_session
+        self._stream = open_stream()
+        self.stream_arn: str = self._stream.stream_arn
+        self.region = self.stream_arn.split(":")[3]
+        self._account = self.stream_arn.split(":")[4]
+        self._starting_position = starting_position
+        self._checkpoints: dict[str, str | None] = {}  # shard -> last completed sequence number
+
+    def run(self, *, time_budget_s: float = 30.0) -> StreamRunSummary:
+        """Process what the stream holds now, until every shard is read to its end or time is up.
+
+        Whatever stops it early (Ctrl-C, a failed AWS call) is raised with ``.summary``, the
+        work done so far (``stopped == "interrupted"``); the next ``run`` starts after the last
+        completed record.
+
+        Parameters
+        ----------
+        time_budget_s : float, default 30.0
+            Stop reading new batches after this many seconds (``stopped == "time budget"``);
+            handlers see it as the function's remaining time.
+
+        Returns
+        -------
+        StreamRunSummary
+
+        Examples
+        --------
+        >>> import boto3, meshkit as mk
+        >>> arn = mk.sales.create_sales_table(name="StreamRunExample")
+        >>> item = {"sale_id": {"S": "S-1"}}
+        >>> _ = boto3.client("dynamodb").put_item(TableName="StreamRunExample", Item=item)
+        >>> runner = mk.producers.StreamRunner(lambda event, context: None, arn)
+        >>> runner.run()
+        StreamRunSummary(processed=1, failed=0, dead_lettered=0, batches=1, stopped='caught up')
+        >>> runner.run()  # it keeps its place in the stream
+        StreamRunSummary(processed=0, failed=0, dead_lettered=0, batches=0, stopped='caught up')
+        >>> mk.sales.delete_sales_table(name="StreamRunExample")
+        True
+        """
+        summary = StreamRunSummary()
+        started = time.monotonic()
+        deadline = started + time_budget_s
+        first_run = not self._checkpoints
+        try:
+            for shard_id in self._stream.shard_ids():
+                if shard_id not in self._checkpoints:
+                    self._checkpoints[shard_id] = None
+                    # Like a new event source mapping: LATEST skips what the shards hold when it
+                    # is created; shards that appear later (after a rollover) are read from the
+                    # start.
+                    if first_run and self._starting_position == "LATEST":
+                        while records := self._read(shard_id):
+                            self._checkpoints[shard_id] = self._position(records[-1])
+                while time.monotonic() < deadline:
+                    records = self._read(shard_id)
+                    if not records:
+                        break
+                    self._deliver(shard_id, records, summary, deadline)
+                else:
+                    summary.stopped = "time budget"
+                    break
+        except BaseException as stop:
+            # Ctrl-C, a failed call: what ran so far goes with the error; the stream keeps the
+            # rest, and the next run starts at the last checkpoint.
+            summary.stopped = "interrupted"
+            summary.elapsed_s = time.monotonic() - started
+            stop.summary = summary  # type: ignore[attr-defined]
+            raise
+        summary.stopped = summary.stopped or "caught up"
+        summary.elapsed_s = time.monotonic() - started
+        return summary
+
+    def _read(self, shard_id: str) -> list[dict[str, Any]]:
+        return self._stream.read(shard_id, self._checkpoints[shard_id], self.batch_size)
+
+    def _position(self, record: dict[str, Any]) -> str:
+        return self._stream.sequence_number(record)
+
+    def _deliver(
+        self,
+        shard_id: str,
+        records: list[dict[str, Any]],
+        summary: StreamRunSummary,
+        deadline: float,
+    ) -> None:
+        error = ""
+        for attempt in range(self.max_retries + 1):
+            summary.batches += 1
+            summary.retried_batches += attempt > 0
+            failed_at, error = self._invoke(records, deadline)
+            done = records if failed_at is None else records[:failed_at]
+            summary.processed += len(done)
+            summary.failed += len(records) - len(done)
+            if done:
+                self._checkpoints[shard_id] = self._position(done[-1])
+            if failed_at is None:
+                return
+            records = records[failed_at:]
+        self._send_to_failure_queue(shard_id, records)  # first: if it fails, nothing moves on
+        summary.dead_lettered += len(records)
+        summary.failures.extend(
+            {
+                "shard_id": shard_id,
+                "sequence_number": self._position(record),
+                **self._stream.failure(record),
+                "attempts": self.max_retries + 1,  # each retry started at or before this record
+                "error": error,
+                "record": record,
+            }
+            for record in records
+        )
+        self._checkpoints[shard_id] = self._position(records[-1])
+
+    def _invoke(self, records: list[dict[str, Any]], deadline: float) -> _Attempt:
+        """Call the handler; say where to retry from (None: nothing to retry), and why."""
+        try:
+            context = LocalContext(deadline, region=self.region, account=self._account)
+            # Lambda serialises the batch: the handler gets a copy, never the runner's records
+            response = self.handler({"Records": copy.deepcopy(records)}, context)
+        except Exception as err:  # a raising handler fails the whole batch, as on Lambda
+            _logger.exception("stream handler raised; the whole batch will be retried")
+            return _Attempt(0, f"{type(err).__name__}: {err}")
+        sequences = [self._position(record) for record in records]
+        failed = reported_failures(
+            response, sequences, report_batch_item_failures=self.report_batch_item_failures
+        )
+        if failed is None:
+            problem = batch_response_problem(response, sequences)
+            return _Attempt(0, f"the partial batch response fails the whole batch: {problem}")
+        if failed:
+            return _Attempt(sequences.index(failed[0]), "reported in batchItemFailures")
+        return _Attempt(None, "")
+
+    def _send_to_failure_queue(self, shard_id: str, records: list[dict[str, Any]]) -> None:
+        """Send the invocation record Lambda sends to an on-failure destination."""
+        if self.on_failure_queue_url is None:
+            return
+        invocation = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": LocalContext(
+                    0, region=self.region, account=self._account
+                ).invoked_function_arn,
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": self.max_retries + 1,
+            },
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST"},
+            "version": "1.0",
+            "timestamp": datetime.now(timezone.utc).isoformat(),
+            **self._stream.batch_info(shard_id, records),
+        }
+        sqs = _aws.client("sqs", self._session)
+        sqs.send_message(QueueUrl=self.on_failure_queue_url, MessageBody=json.dumps(invocation))
+
+
+class StreamRunner(ShardRunner):
     """Poll a DynamoDB stream and call a Lambda handler as Lambda's event source mapping would.
 
     It keeps its place in each shard between runs, so running it again processes only new
@@ -212,202 +445,55 @@ class StreamRunner:
         report_batch_item_failures: bool = True,
         boto3_session: boto3.Session | None = None,
     ) -> None:
-        if not 1 <= batch_size <= 1000:
-            raise ValidationError(
-                f"batch_size is {batch_size}; give 1 to 1000 (GetRecords returns at most 1,000 "
-                "records per call; Lambda's mapping itself allows up to 10,000)"
-            )
-        if max_retries < 0:
-            raise ValidationError(
-                f"max_retries is {max_retries}; give 0 or more. (Lambda's -1, retry until the "
-                "record expires, has no offline equivalent: a poison record would block the shard)"
-            )
-        if starting_position not in ("TRIM_HORIZON", "LATEST"):
-            raise ValidationError(
-                f"starting_position is {starting_position!r}; give 'TRIM_HORIZON' or 'LATEST'"
-            )
-        self.handler = handler
-        self.report_batch_item_failures = report_batch_item_failures
-        self.batch_size = batch_size
-        self.max_retries = max_retries
-        self.on_failure_queue_url = on_failure_queue_url
-        self._session = boto3_session
-        self._streams = _aws.client("dynamodbstreams", boto3_session)
-        self.stream_arn: str = _stream_arn(stream, boto3_session)
-        self.region = self.stream_arn.split(":")[3]
-        self._account = self.stream_arn.split(":")[4]
-        self._starting_position = starting_position
-        self._checkpoints: dict[str, str | None] = {}  # shard -> last completed sequence number
+        super().__init__(
+            handler,
+            lambda: _DynamoDBStream(stream, boto3_session),
+            batch_size=batch_size,
+            max_retries=max_retries,
+            starting_position=starting_position,
+            on_failure_queue_url=on_failure_queue_url,
+            report_batch_item_failures=report_batch_item_failures,
+            boto3_session=boto3_session,
+        )
 
-    def run(self, *, time_budget_s: float = 30.0) -> StreamRunSummary:
-        """Process what the stream holds now, until every shard is read to its end or time is up.
 
-        Whatever stops it early (Ctrl-C, a failed AWS call) is raised with ``.summary``, the
-        work done so far (``stopped == "interrupted"``); the next ``run`` starts after the last
-        completed record.
+class _DynamoDBStream:
+    """A table's DynamoDB stream, as ``ShardRunner`` reads it (a ``ShardReader``)."""
 
-        Parameters
-        ----------
-        time_budget_s : float, default 30.0
-            Stop reading new batches after this many seconds (``stopped == "time budget"``);
-            handlers see it as the function's remaining time.
+    def __init__(self, stream: str, boto3_session: boto3.Session | None) -> None:
+        self._client = _aws.client("dynamodbstreams", boto3_session)
+        self.stream_arn = _stream_arn(stream, boto3_session)
+        self._region = self.stream_arn.split(":")[3]
 
-        Returns
-        -------
-        StreamRunSummary
-
-        Examples
-        --------
-        >>> import boto3, meshkit as mk
-        >>> arn = mk.sales.create_sales_table(name="StreamRunExample")
-        >>> item = {"sale_id": {"S": "S-1"}}
-        >>> _ = boto3.client("dynamodb").put_item(TableName="StreamRunExample", Item=item)
-        >>> runner = mk.producers.StreamRunner(lambda event, context: None, arn)
-        >>> runner.run()
-        StreamRunSummary(processed=1, failed=0, dead_lettered=0, batches=1, stopped='caught up')
-        >>> runner.run()  # it keeps its place in the stream
-        StreamRunSummary(processed=0, failed=0, dead_lettered=0, batches=0, stopped='caught up')
-        >>> mk.sales.delete_sales_table(name="StreamRunExample")
-        True
-        """
-        summary = StreamRunSummary()
-        started = time.monotonic()
-        deadline = started + time_budget_s
-        first_run = not self._checkpoints
-        try:
-            for shard_id in self._shards_parents_first():
-                if shard_id not in self._checkpoints:
-                    self._checkpoints[shard_id] = None
-                    # Like a new event source mapping: LATEST skips what the shards hold when it
-                    # is created; shards that appear later (after a rollover) are read from the
-                    # start.
-                    if first_run and self._starting_position == "LATEST":
-                        while records := self._read(shard_id):
-                            self._checkpoints[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
-                while time.monotonic() < deadline:
-                    records = self._read(shard_id)
-                    if not records:
-                        break
-                    self._deliver(shard_id, records, summary, deadline)
-                else:
-                    summary.stopped = "time budget"
-                    break
-        except BaseException as stop:
-            # Ctrl-C, a failed call: what ran so far goes with the error; the stream keeps the
-            # rest, and the next run starts at the last checkpoint.
-            summary.stopped = "interrupted"
-            summary.elapsed_s = time.monotonic() - started
-            stop.summary = summary  # type: ignore[attr-defined]
-            raise
-        summary.stopped = summary.stopped or "caught up"
-        summary.elapsed_s = time.monotonic() - started
-        return summary
-
-    def _shards_parents_first(self) -> list[str]:
+    def shard_ids(self) -> list[str]:
         shards, kwargs = [], {"StreamArn": self.stream_arn}
         while True:
-            page = self._streams.describe_stream(**kwargs)["StreamDescription"]
+            page = self._client.describe_stream(**kwargs)["StreamDescription"]
             shards += page["Shards"]
             if not page.get("LastEvaluatedShardId"):
                 break
             kwargs["ExclusiveStartShardId"] = page["LastEvaluatedShardId"]
-        parents = {s["ShardId"]: s.get("ParentShardId") for s in shards}
+        return shards_parents_first(shards)
 
-        def depth(shard_id: str | None) -> int:
-            return 0 if shard_id not in parents else 1 + depth(parents[shard_id])
-
-        return sorted(parents, key=depth)
-
-    def _read(self, shard_id: str) -> list[dict[str, Any]]:
-        """The next records after the checkpoint; follows a few empty pages, as GetRecords may
-        return some before it reaches records."""
-        after = self._checkpoints[shard_id]
+    def read(self, shard_id: str, after: str | None, limit: int) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": shard_id}
         if after is None:
             kwargs["ShardIteratorType"] = "TRIM_HORIZON"
         else:
             kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=after)
-        iterator = self._streams.get_shard_iterator(**kwargs)["ShardIterator"]
-        for _ in range(_EMPTY_PAGES_FOLLOWED):
-            response = self._streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
-            if response["Records"] or not response.get("NextShardIterator"):
-                return [self._lambda_record(record) for record in response["Records"]]
-            iterator = response["NextShardIterator"]
-        return []
+        iterator = self._client.get_shard_iterator(**kwargs)["ShardIterator"]
+        records = first_records(self._client, iterator, limit)
+        return [self._lambda_record(record) for record in records]
 
-    def _deliver(
-        self,
-        shard_id: str,
-        records: list[dict[str, Any]],
-        summary: StreamRunSummary,
-        deadline: float,
-    ) -> None:
-        error = ""
-        for attempt in range(self.max_retries + 1):
-            summary.batches += 1
-            summary.retried_batches += attempt > 0
-            failed_at, error = self._invoke(records, deadline)
-            done = records if failed_at is None else records[:failed_at]
-            summary.processed += len(done)
-            summary.failed += len(records) - len(done)
-            if done:
-                self._checkpoints[shard_id] = done[-1]["dynamodb"]["SequenceNumber"]
-            if failed_at is None:
-                return
-            records = records[failed_at:]
-        self._send_to_failure_queue(shard_id, records)  # first: if it fails, nothing moves on
-        summary.dead_lettered += len(records)
-        summary.failures.extend(
-            {
-                "shard_id": shard_id,
-                "sequence_number": record["dynamodb"]["SequenceNumber"],
-                "event_name": record["eventName"],
-                "keys": record["dynamodb"].get("Keys", {}),
-                "attempts": self.max_retries + 1,  # each retry started at or before this record
-                "error": error,
-                "record": record,
-            }
-            for record in records
-        )
-        self._checkpoints[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
+    def sequence_number(self, record: dict[str, Any]) -> str:
+        return str(record["dynamodb"]["SequenceNumber"])
 
-    def _invoke(self, records: list[dict[str, Any]], deadline: float) -> _Attempt:
-        """Call the handler; say where to retry from (None: nothing to retry), and why."""
-        try:
-            context = LocalContext(deadline, region=self.region, account=self._account)
-            # Lambda serialises the batch: the handler gets a copy, never the runner's records
-            response = self.handler({"Records": copy.deepcopy(records)}, context)
-        except Exception as err:  # a raising handler fails the whole batch, as on Lambda
-            _logger.exception("stream handler raised; the whole batch will be retried")
-            return _Attempt(0, f"{type(err).__name__}: {err}")
-        sequences = [r["dynamodb"]["SequenceNumber"] for r in records]
-        failed = reported_failures(
-            response, sequences, report_batch_item_failures=self.report_batch_item_failures
-        )
-        if failed is None:
-            problem = batch_response_problem(response, sequences)
-            return _Attempt(0, f"the partial batch response fails the whole batch: {problem}")
-        if failed:
-            return _Attempt(sequences.index(failed[0]), "reported in batchItemFailures")
-        return _Attempt(None, "")
+    def failure(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {"event_name": record["eventName"], "keys": record["dynamodb"].get("Keys", {})}
 
-    def _send_to_failure_queue(self, shard_id: str, records: list[dict[str, Any]]) -> None:
-        """Send the invocation record Lambda sends to an on-failure destination."""
-        if self.on_failure_queue_url is None:
-            return
+    def batch_info(self, shard_id: str, records: list[dict[str, Any]]) -> dict[str, Any]:
         first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
-        invocation = {
-            "requestContext": {
-                "requestId": str(uuid.uuid4()),
-                "functionArn": LocalContext(
-                    0, region=self.region, account=self._account
-                ).invoked_function_arn,
-                "condition": "RetryAttemptsExhausted",
-                "approximateInvokeCount": self.max_retries + 1,
-            },
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST"},
-            "version": "1.0",
-            "timestamp": datetime.now(timezone.utc).isoformat(),
+        return {
             "DDBStreamBatchInfo": {
                 "shardId": shard_id,
                 "startSequenceNumber": first["SequenceNumber"],
@@ -418,8 +504,6 @@ class StreamRunner:
                 "streamArn": self.stream_arn,
             },
         }
-        sqs = _aws.client("sqs", self._session)
-        sqs.send_message(QueueUrl=self.on_failure_queue_url, MessageBody=json.dumps(invocation))
 
     def _lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
         """The record as Lambda delivers it (moto's awsRegion and eventVersion differ)."""
@@ -432,10 +516,33 @@ class StreamRunner:
             "eventName": record["eventName"],
             "eventVersion": "1.1",
             "eventSource": "aws:dynamodb",
-            "awsRegion": self.region,
+            "awsRegion": self._region,
             "dynamodb": stream,
             "eventSourceARN": self.stream_arn,
         }
+
+
+def shards_parents_first(shards: list[dict[str, Any]]) -> list[str]:
+    """The ids of a stream's shards (DescribeStream's ``Shards``), each after its parent: Lambda
+    reads a parent shard to its end before its children, so that a key's records stay in order
+    across a split or merge."""
+    parents = {s["ShardId"]: s.get("ParentShardId") for s in shards}
+
+    def depth(shard_id: str | None) -> int:
+        return 0 if shard_id not in parents else 1 + depth(parents[shard_id])
+
+    return sorted(parents, key=depth)
+
+
+def first_records(client: Any, iterator: str, limit: int) -> list[dict[str, Any]]:
+    """The first records from a shard iterator (DynamoDB Streams or Kinesis GetRecords); follows
+    a few empty pages, as GetRecords may return some before it reaches records."""
+    for _ in range(_EMPTY_PAGES_FOLLOWED):
+        response = client.get_records(ShardIterator=iterator, Limit=limit)
+        if response["Records"] or not response.get("NextShardIterator"):
+            return list(response["Records"])
+        iterator = response["NextShardIterator"]
+    return []
 
 
 _EMPTY_PAGES_FOLLOWED = 5

@@ -1598,3 +1598,57 @@ def test_moto_has_no_datazone(mesh):
         )
 
     assert failed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+
+
+# -- 06: Kinesis Data Streams --------------------------------------------------------------------
+
+
+def _kinesis(mesh):
+    """A Kinesis client of the embedded AWS that does not retry: refusals come back at once."""
+    return mesh.session().client(
+        "kinesis",
+        endpoint_url=mesh.endpoint_url,
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+
+
+@parity(
+    "P43",
+    aws="CreateStream applies the Tags it is given to the new stream",
+    page="https://docs.aws.amazon.com/kinesis/latest/APIReference/API_CreateStream.html",
+    notebooks=[],
+)
+def test_moto_drops_the_tags_create_stream_is_given(mesh):
+    """AWS: CreateStream's Tags "to associate with the stream". moto creates the stream without
+    them, so mk.analytics.create_stream adds the tags that are missing afterwards."""
+    kinesis = _kinesis(mesh)
+
+    kinesis.create_stream(StreamName="sales-stream", ShardCount=1, Tags={"owner": "sales-team"})
+
+    assert kinesis.list_tags_for_stream(StreamName="sales-stream")["Tags"] == []
+
+
+@parity(
+    "P44",
+    aws="GetRecords reads a shard iterator alone, however it was obtained (StreamARN is optional)",
+    page="https://docs.aws.amazon.com/kinesis/latest/APIReference/API_GetRecords.html",
+    notebooks=[],
+)
+def test_moto_cannot_read_a_shard_iterator_obtained_by_stream_arn_alone(mesh):
+    """AWS: a shard iterator names its stream. moto's iterator from GetShardIterator(StreamARN=)
+    names none: GetRecords with it alone fails ("Stream None ... not found"), so meshkit calls
+    Kinesis by stream name."""
+    kinesis = _kinesis(mesh)
+    kinesis.create_stream(StreamName="sales-stream", ShardCount=1)
+    kinesis.put_record(StreamName="sales-stream", Data=b"{}", PartitionKey="checkout-7")
+    summary = kinesis.describe_stream_summary(StreamName="sales-stream")
+    arn = summary["StreamDescriptionSummary"]["StreamARN"]
+    shard = kinesis.list_shards(StreamName="sales-stream")["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(
+        StreamARN=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+
+    with pytest.raises(ClientError) as failed:
+        kinesis.get_records(ShardIterator=iterator)
+
+    assert failed.value.response["Error"]["Code"] == "ResourceNotFoundException"

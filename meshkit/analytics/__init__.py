@@ -1,0 +1,20 @@
+"""Real-time analytics: what domains do with each other's events as they flow.
+
+Every name below is imported from ``meshkit.analytics`` (``mk.analytics.simulate_sales``); the
+modules say where each concern lives:
+
+=================================  ==============================================================
+``meshkit.analytics.simulator``    seeded sales with realistic shapes and injected fraud, the
+                                   ground truth kept aside
+``meshkit.analytics.streams``      Kinesis Data Streams: record events, and read them as Lambda's
+                                   event source mapping does (shards, checkpoints, failures)
+=================================  ==============================================================
+"""
+
+from __future__ import annotations
+
+from . import simulator, streams
+from .simulator import *  # noqa: F403  (each module's __all__ is the public surface)
+from .streams import *  # noqa: F403
+
+__all__ = [*simulator.__all__, *streams.__all__]
