@@ -8,13 +8,17 @@ modules say where each concern lives:
                                    ground truth kept aside
 ``meshkit.analytics.streams``      Kinesis Data Streams: record events, and read them as Lambda's
                                    event source mapping does (shards, checkpoints, failures)
+``meshkit.analytics.detectors``    the Fraud domain's detector: rolling windows per card and
+                                   customer kept in DynamoDB, ``FraudSuspected`` events, scoring
+                                   against the truth
 =================================  ==============================================================
 """
 
 from __future__ import annotations
 
-from . import simulator, streams
-from .simulator import *  # noqa: F403  (each module's __all__ is the public surface)
+from . import detectors, simulator, streams
+from .detectors import *  # noqa: F403  (each module's __all__ is the public surface)
+from .simulator import *  # noqa: F403
 from .streams import *  # noqa: F403
 
-__all__ = [*simulator.__all__, *streams.__all__]
+__all__ = [*simulator.__all__, *streams.__all__, *detectors.__all__]
