@@ -35,6 +35,7 @@ __all__ = [
     "FORWARD_TARGET_ID",
     "OWNER_TAG",
     "QUEUE_TARGET_ID",
+    "STREAM_TARGET_ID",
     "WORKBOOK_TAG",
     "BusInUseError",
     "bus_name",
@@ -48,10 +49,12 @@ __all__ = [
 _logger = logging.getLogger(__name__)
 
 # The target ids meshkit gives the targets of the rules it puts on buses: a subscription's queue
-# (mk.subscriptions.subscribe) and a forward's receiving bus (mk.subscriptions.forward). Any other
-# target on a meshkit rule was added by someone else, and is theirs.
+# (mk.subscriptions.subscribe), a forward's receiving bus (mk.subscriptions.forward) and a
+# route's Kinesis stream (mk.subscriptions.route_to_stream). Any other target on a meshkit rule
+# was added by someone else, and is theirs.
 QUEUE_TARGET_ID = "consumer-queue"
 FORWARD_TARGET_ID = "forward"
+STREAM_TARGET_ID = "consumer-stream"
 
 # CreateEventBus, Name: 1-256 characters of [/.\-_A-Za-z0-9]; a custom bus may not use "/" and may
 # not be called "default" (EventBridge API Reference, CreateEventBus).
@@ -66,7 +69,7 @@ _DESCRIPTION_MAX = 512  # CreateEventBus, PutRule
 _BUS_ARN = re.compile(r"arn:aws[a-z-]*:events:[a-z0-9-]*:[0-9]*:event-bus/(?P<name>.+)")
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")  # CustomerSupport -> Customer, Support
 _BUS_COLUMNS = ["domain", "bus", "owner", "adopted", "arn"]
-_MESHKIT_TARGET_IDS = (QUEUE_TARGET_ID, FORWARD_TARGET_ID)
+_MESHKIT_TARGET_IDS = (QUEUE_TARGET_ID, FORWARD_TARGET_ID, STREAM_TARGET_ID)
 
 
 class BusInUseError(NotMeshkitResourceError):

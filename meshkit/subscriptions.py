@@ -46,24 +46,39 @@ from ._shared import (
     parse_bus,
     tag_map,
 )
-from .buses import FORWARD_TARGET_ID, QUEUE_TARGET_ID, domain_key, list_domain_buses
-from .exceptions import ConflictError, NotMeshkitResourceError, ValidationError
+from .buses import (
+    FORWARD_TARGET_ID,
+    QUEUE_TARGET_ID,
+    STREAM_TARGET_ID,
+    domain_key,
+    list_domain_buses,
+)
+from .exceptions import ConflictError, NotMeshkitResourceError, TargetError, ValidationError
 
 __all__ = [
     "QueueDeletedRecentlyError",
     "QueueDepths",
     "QueueNotEmptyError",
     "Subscription",
+    "UndeliverableTargetError",
     "discard_messages",
     "forward",
     "list_subscriptions",
     "queue_depths",
     "queue_url_of",
+    "route_to_stream",
     "subscribe",
+    "unroute_stream",
     "unsubscribe",
 ]
 
 _ANOTHER_NAME = "choose another subscription name with name=..."
+# What a rule of each kind meshkit makes is, by the id of its target.
+_MADE_BY = {
+    QUEUE_TARGET_ID: "is a subscription's (mk.subscriptions.subscribe)",
+    FORWARD_TARGET_ID: "forwards events to another bus (mk.subscriptions.forward)",
+    STREAM_TARGET_ID: "routes events to a Kinesis stream (mk.subscriptions.route_to_stream)",
+}
 
 _logger = logging.getLogger(__name__)
 
@@ -79,6 +94,9 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _RULE_NAME = re.compile(r"[.\-_A-Za-z0-9]{1,64}")  # PutRule's Name: a forward has no queues
 _QUEUE_ARN = re.compile(r"arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?")
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/\S+")
+_STREAM_ARN = re.compile(
+    r"arn:aws[a-z-]*:kinesis:[a-z0-9-]+:[0-9]{12}:stream/[a-zA-Z0-9_.-]{1,128}"
+)
 _DLQ_SUFFIX = "-dlq"
 _QUEUE_RETENTION_S = 4 * 24 * 3600  # SQS's default
 # A message moved to a standard queue's DLQ keeps its original enqueue time, so the DLQ must keep
@@ -98,6 +116,15 @@ _SUBSCRIPTION_COLUMNS = [
 class QueueNotEmptyError(ConflictError):
     """A queue still holds messages (waiting, in flight or delayed), so meshkit will not delete
     them: process them (``mk.consumers.run``), redrive them, or pass ``force=True``."""
+
+
+class UndeliverableTargetError(TargetError):
+    """The embedded AWS cannot deliver to this kind of target, so meshkit does not create it.
+
+    moto stores a rule whose target is a Kinesis stream, but then fails every ``PutEvents`` on
+    the bus with HTTP 500, after delivering to the bus's SQS targets: boto3's retries deliver
+    three copies to each of them (the parity ledger's P14). Refused before any call.
+    """
 
 
 class QueueDeletedRecentlyError(ConflictError):
@@ -404,6 +431,200 @@ def forward(
     eventbridge.put_targets(Rule=name, EventBusName=from_bus, Targets=[target])
     _logger.info("forwarding %s to %s with %s", from_bus, to_bus_arn, arn)
     return str(arn)
+
+
+def route_to_stream(
+    consumer_domain: str,
+    *,
+    bus: str,
+    pattern: Mapping[str, Any] | str,
+    stream_arn: str,
+    role_arn: str,
+    name: str | None = None,
+    partition_key_path: str = "$.detail.metadata.correlation_id",
+    retry_attempts: int = 185,
+    max_event_age_s: int = 24 * 3600,
+    dead_letter_queue_arn: str | None = None,
+    boto3_session: boto3.Session | None = None,
+) -> str:
+    """Route the events on ``bus`` that match ``pattern`` to a domain's Kinesis data stream.
+
+    The high-throughput way to consume: a rule whose target is the stream, read by a function
+    through Lambda's Kinesis event source mapping (``mk.analytics.KinesisRunner`` offline).
+    Idempotent: running it again updates the rule and its target in place. Refused on the
+    embedded AWS, which cannot deliver to Kinesis (``UndeliverableTargetError``): there, record
+    the events on the stream directly with ``mk.analytics.record_events``.
+
+    Parameters
+    ----------
+    consumer_domain : str
+        The consuming domain, e.g. ``"fraud"``; it owns (and is tagged on) the rule.
+    bus : str
+        The producer's bus, by name or ARN, as for ``subscribe``.
+    pattern : dict or str
+        The event pattern, checked by ``mk.patterns.check_pattern`` before anything is sent.
+    stream_arn : str
+        The Kinesis data stream's ARN, ``arn:aws:kinesis:<region>:<account>:stream/<name>``.
+    role_arn : str
+        The IAM role EventBridge assumes to put records on the stream (``kinesis:PutRecord``);
+        EventBridge needs one for a Kinesis target.
+    name : str, optional
+        Name of the rule; default ``"<consumer>-<producer>-stream"`` (``fraud-sales-stream``).
+    partition_key_path : str, default "$.detail.metadata.correlation_id"
+        The JSON path in the event whose value is the record's partition key: events with one
+        key go to one shard, in order. At most 256 characters, starting with ``$.``.
+    retry_attempts, max_event_age_s : int, default 185 and 86400
+        The target's ``RetryPolicy``, as for ``subscribe``.
+    dead_letter_queue_arn : str, optional
+        An SQS queue for the events EventBridge could not deliver (its policy must let the rule
+        send to it, as ``queue_policy`` writes).
+    boto3_session : boto3.Session, optional
+
+    Returns
+    -------
+    str
+        The rule's ARN.
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        For an argument AWS would reject (named in the message, with its limit); nothing is sent.
+    UndeliverableTargetError
+        On the embedded AWS; nothing is sent.
+    meshkit.exceptions.NotMeshkitResourceError
+        When a rule of that name exists and is not this domain's route.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> _ = mk.buses.create_domain_bus("doctest")
+    >>> mk.subscriptions.route_to_stream(
+    ...     "fraud", bus="DoctestEventBus", pattern={"source": ["sales.domain"]},
+    ...     stream_arn="arn:aws:kinesis:us-west-2:123456789012:stream/fraud-sales",
+    ...     role_arn="arn:aws:iam::123456789012:role/eventbridge-to-kinesis",
+    ... )  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    meshkit.subscriptions.UndeliverableTargetError: the embedded AWS cannot deliver ...
+    >>> mk.buses.delete_domain_bus("doctest")
+    True
+    """
+    consumer = domain_key(consumer_domain, field="consumer_domain")
+    ref = parse_bus(bus, field="bus")
+    pattern = patterns.check_pattern(pattern)
+    name = _route_name(consumer, ref.name, name)
+    _check_stream_arn(stream_arn)
+    if role_arn is None:
+        raise ValidationError(
+            "role_arn is None: EventBridge puts records on a Kinesis stream as an IAM role that "
+            "allows kinesis:PutRecord on it; give its ARN, e.g. "
+            "'arn:aws:iam::123456789012:role/eventbridge-to-kinesis'"
+        )
+    _check_role_arn(role_arn, "")
+    _check_partition_key_path(partition_key_path)
+    _check_range("retry_attempts", retry_attempts, 0, 185)
+    _check_range("max_event_age_s", max_event_age_s, 60, 86_400)
+    if dead_letter_queue_arn is not None and not (
+        isinstance(dead_letter_queue_arn, str) and _QUEUE_ARN.fullmatch(dead_letter_queue_arn)
+    ):
+        raise ValidationError(
+            f"dead_letter_queue_arn {dead_letter_queue_arn!r:.120} is not an SQS queue ARN: give "
+            "one such as 'arn:aws:sqs:us-west-2:123456789012:fraud-sales-stream-dlq', or None"
+        )
+    if _aws.target().mode == "embedded":
+        raise UndeliverableTargetError(
+            f"the embedded AWS cannot deliver to a Kinesis target: with this rule on {ref.name}, "
+            "moto fails every PutEvents on the bus with HTTP 500, after its queues got each "
+            "event, so retries deliver copies (parity ledger P14); offline, put the events on "
+            "the stream yourself with mk.analytics.record_events(stream, events), and route "
+            "with this function on AWS"
+        )
+
+    eventbridge = _aws.client("events", boto3_session)
+    bus = bus_for_calls(ref, eventbridge, boto3_session)
+    check_bus_exists(eventbridge, bus)
+    existing_rule, targets = _checked_rule(eventbridge, name, bus, consumer, STREAM_TARGET_ID)
+    _warn_of_their_targets(name, bus, targets, STREAM_TARGET_ID)
+    description = f"{consumer} reads from {bus} through a Kinesis stream"
+    rule_arn = _put_rule(
+        eventbridge, name, bus, pattern, tag_map(consumer), existing_rule, description=description
+    )
+    target: dict[str, Any] = {
+        "Id": STREAM_TARGET_ID,
+        "Arn": stream_arn,
+        "RoleArn": role_arn,
+        "KinesisParameters": {"PartitionKeyPath": partition_key_path},
+        "RetryPolicy": {
+            "MaximumRetryAttempts": retry_attempts,
+            "MaximumEventAgeInSeconds": max_event_age_s,
+        },
+    }
+    if dead_letter_queue_arn is not None:
+        target["DeadLetterConfig"] = {"Arn": dead_letter_queue_arn}
+    eventbridge.put_targets(Rule=name, EventBusName=bus, Targets=[target])
+    _logger.info("routed %s to %s on %s", rule_arn, stream_arn, bus)
+    return rule_arn
+
+
+def unroute_stream(
+    consumer_domain: str,
+    *,
+    bus: str,
+    name: str | None = None,
+    boto3_session: boto3.Session | None = None,
+) -> bool:
+    """Remove what ``route_to_stream`` made: its target, and the rule unless others use it.
+
+    The stream and its records stay: they are the consumer's (``mk.analytics.delete_stream``).
+
+    Parameters
+    ----------
+    consumer_domain, bus, name
+        As for ``route_to_stream``.
+    boto3_session : boto3.Session, optional
+
+    Returns
+    -------
+    bool
+        True when something was removed, False when there was no such route.
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        For an argument AWS would reject; nothing is sent.
+    meshkit.exceptions.NotMeshkitResourceError
+        When the rule is not this domain's route.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> _ = mk.buses.create_domain_bus("doctest")
+    >>> mk.subscriptions.unroute_stream("fraud", bus="DoctestEventBus")  # there is none
+    False
+    >>> mk.buses.delete_domain_bus("doctest")
+    True
+    """
+    consumer = domain_key(consumer_domain, field="consumer_domain")
+    ref = parse_bus(bus, field="bus")
+    name = _route_name(consumer, ref.name, name)
+    eventbridge = _aws.client("events", boto3_session)
+    bus = bus_for_calls(ref, eventbridge, boto3_session)
+    rule_arn, targets = _checked_rule(eventbridge, name, bus, consumer, STREAM_TARGET_ID)
+    if rule_arn is None:
+        return False
+    if any(target["Id"] == STREAM_TARGET_ID for target in targets):
+        eventbridge.remove_targets(Rule=name, EventBusName=bus, Ids=[STREAM_TARGET_ID])
+    theirs = [target["Id"] for target in targets if target["Id"] != STREAM_TARGET_ID]
+    if theirs:
+        _logger.warning(
+            "kept rule %s on %s: it still has targets meshkit did not put there (%s)",
+            name,
+            bus,
+            ", ".join(map(repr, theirs)),
+        )
+    else:
+        eventbridge.delete_rule(Name=name, EventBusName=bus)
+    return True
 
 
 def queue_policy(queue_arn: str, rule_arn: str) -> dict[str, Any]:
@@ -811,6 +1032,36 @@ def _subscription_name(consumer: str, bus: str, name: str | None) -> str:
     return name
 
 
+def _route_name(consumer: str, bus: str, name: str | None) -> str:
+    """A route's rule name: ``<consumer>-<producer>-stream`` unless given."""
+    if name is None:
+        derived = f"{consumer}-{_bus_domain(bus)}-stream"
+        if len(derived) > _NAME_MAX:
+            raise ValidationError(
+                f"the rule name derived from consumer_domain and bus, {derived!r}, is "
+                f"{len(derived)} characters; EventBridge allows {_NAME_MAX}: pass name=..."
+            )
+        return derived
+    return _check_rule_name(name)
+
+
+def _check_stream_arn(stream_arn: Any) -> None:
+    if not isinstance(stream_arn, str) or not _STREAM_ARN.fullmatch(stream_arn):
+        raise ValidationError(
+            f"stream_arn {stream_arn!r:.120} is not a Kinesis data stream ARN: give one such as "
+            "'arn:aws:kinesis:us-west-2:123456789012:stream/fraud-sales' "
+            "(mk.analytics.create_stream returns it)"
+        )
+
+
+def _check_partition_key_path(path: Any) -> None:
+    if not isinstance(path, str) or not path.startswith("$.") or len(path) > 256:
+        raise ValidationError(
+            f"partition_key_path {path!r:.80} is not a JSON path of the event: give 3 to 256 "
+            "characters starting with '$.', e.g. '$.detail.data.card_id'"
+        )
+
+
 def _check_rule_name(name: Any) -> str:
     """A forwarding rule's name, as PutRule takes it."""
     if not isinstance(name, str):
@@ -906,22 +1157,21 @@ def _checked_rule(
     eventbridge: Any, name: str, bus: str, owner: str, kind: str
 ) -> tuple[str | None, list[dict[str, Any]]]:
     """The rule's ARN and targets, checked to be ``owner``'s rule of this kind (a subscription's,
-    ``QUEUE_TARGET_ID``, or a forward's, ``FORWARD_TARGET_ID``); (None, []) when there is none."""
+    ``QUEUE_TARGET_ID``, a forward's, ``FORWARD_TARGET_ID``, or a route's, ``STREAM_TARGET_ID``);
+    (None, []) when there is none."""
     arn = _rule_arn(eventbridge, name, bus)
     if arn is None:
         return None, []
     what = f"rule {name} on {bus}"
     check_owner(eventbridge_tags(eventbridge, arn), what=what, domain=owner, fix=_ANOTHER_NAME)
     targets = _targets(eventbridge, name, bus)
-    other_kind = FORWARD_TARGET_ID if kind == QUEUE_TARGET_ID else QUEUE_TARGET_ID
-    if any(target["Id"] == other_kind for target in targets):
-        made = {
-            FORWARD_TARGET_ID: "forwards events to another bus (mk.subscriptions.forward)",
-            QUEUE_TARGET_ID: "is a subscription's (mk.subscriptions.subscribe)",
-        }[other_kind]
-        raise NotMeshkitResourceError(
-            f"{what} {made}, so it is not this one's to change: choose another name with name=..."
-        )
+    for target in targets:
+        made = _MADE_BY.get(target["Id"]) if target["Id"] != kind else None
+        if made is not None:
+            raise NotMeshkitResourceError(
+                f"{what} {made}, so it is not this one's to change: choose another name with "
+                "name=..."
+            )
     return arn, targets
 
 

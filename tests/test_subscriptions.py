@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -634,3 +635,106 @@ def test_on_real_aws_another_accounts_bus_arn_goes_to_aws_unchanged(mesh, monkey
     monkeypatch.setattr(mk.sandbox, "current", lambda: real)
     assert _shared.bus_for_calls(theirs, events, None) == theirs.arn
     assert _shared.bus_for_calls(ours, events, None) == "X"
+
+
+# -- routes to a Kinesis stream ------------------------------------------------------------------
+
+STREAM_ARN = f"arn:aws:kinesis:us-west-2:{ACCOUNT}:stream/fraud-sales"
+ROUTER = f"arn:aws:iam::{ACCOUNT}:role/eventbridge-to-kinesis"
+
+
+def route(**changes):
+    """route_to_stream for the Fraud domain on SalesEventBus, with ``changes`` to its arguments."""
+    arguments = {
+        "bus": "SalesEventBus",
+        "pattern": ALL_SALES,
+        "stream_arn": STREAM_ARN,
+        "role_arn": ROUTER,
+        **changes,
+    }
+    return mk.subscriptions.route_to_stream("fraud", **arguments)
+
+
+@pytest.fixture
+def endpoint(mesh, monkeypatch):
+    """The same moto server, seen as another AWS-compatible endpoint (LocalStack delivers to
+    Kinesis): route_to_stream then sends its requests, which moto stores."""
+    monkeypatch.setattr(mk.sandbox, "current", lambda: dataclasses.replace(mesh, mode="endpoint"))
+    mk.buses.create_domain_bus("sales")
+    return mesh
+
+
+def test_a_route_to_kinesis_is_refused_on_the_embedded_aws_before_any_call(mesh, sent):
+    """Given the embedded AWS, whose PutEvents fails with HTTP 500 for every event once a rule
+    targets Kinesis, after its queues got the event (P14 in tests/test_parity.py), when a route
+    is asked for, then it is refused, naming the way to put events on the stream offline."""
+    mk.buses.create_domain_bus("sales")
+    before = len(sent)
+
+    with pytest.raises(mk.subscriptions.UndeliverableTargetError) as refused:
+        route()
+
+    assert len(sent) == before
+    assert "mk.analytics.record_events" in str(refused.value)
+    assert "P14" in str(refused.value)
+
+
+def test_a_route_puts_a_rule_whose_target_is_the_stream_with_its_partition_key(endpoint):
+    """PutTargets with KinesisParameters.PartitionKeyPath and a RoleArn
+    (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_KinesisParameters.html);
+    idempotent: again, one rule and one target."""
+    events = endpoint.session().client("events", endpoint_url=endpoint.endpoint_url)
+
+    arn = route(partition_key_path="$.detail.data.card_id")
+    again = route(partition_key_path="$.detail.data.card_id")
+
+    assert (
+        arn == again == f"arn:aws:events:us-west-2:{ACCOUNT}:rule/SalesEventBus/fraud-sales-stream"
+    )
+    [target] = events.list_targets_by_rule(Rule="fraud-sales-stream", EventBusName="SalesEventBus")[
+        "Targets"
+    ]
+    assert target["Arn"] == STREAM_ARN
+    assert target["RoleArn"] == ROUTER
+    assert target["KinesisParameters"] == {"PartitionKeyPath": "$.detail.data.card_id"}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 185
+
+
+def test_a_route_never_takes_over_a_subscriptions_rule_and_unroute_removes_only_its_own(endpoint):
+    mk.subscriptions.subscribe("fraud", bus="SalesEventBus", pattern=ALL_SALES)
+
+    with pytest.raises(NotMeshkitResourceError, match="is a subscription's"):
+        route(name="fraud-sales")
+    assert mk.subscriptions.unroute_stream("fraud", bus="SalesEventBus") is False
+    route()
+    assert mk.subscriptions.unroute_stream("fraud", bus="SalesEventBus") is True
+    assert mk.subscriptions.unroute_stream("fraud", bus="SalesEventBus") is False
+    assert mk.subscriptions.unsubscribe("fraud", bus="SalesEventBus") is True
+
+
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"stream_arn": "fraud-sales"}, ["stream_arn", "arn:aws:kinesis"]),
+        ({"stream_arn": f"arn:aws:sqs:us-west-2:{ACCOUNT}:q"}, ["stream_arn", "Kinesis"]),
+        ({"role_arn": None}, ["role_arn", "kinesis:PutRecord"]),
+        ({"role_arn": "eventbridge-to-kinesis"}, ["role_arn", "IAM role ARN"]),
+        ({"partition_key_path": "detail.data.card_id"}, ["partition_key_path", "'$.'"]),
+        ({"partition_key_path": "$." + "a" * 300}, ["partition_key_path", "256"]),
+        ({"retry_attempts": 186}, ["retry_attempts", "185"]),
+        ({"dead_letter_queue_arn": "dlq"}, ["dead_letter_queue_arn", "SQS queue ARN"]),
+        ({"name": "fraud sales"}, ["name", "64"]),
+    ],
+    ids=lambda value: next(iter(value)) if isinstance(value, dict) else None,
+)
+def test_bad_input_to_route_to_stream_is_refused_before_any_call(mesh, sent, changes, words):
+    """Limits of PutTargets (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutTargets.html):
+    a Kinesis target needs a RoleArn; PartitionKeyPath is at most 256 characters."""
+    before = len(sent)
+
+    with pytest.raises(ValidationError) as refused:
+        route(**changes)
+
+    assert len(sent) == before
+    for word in words:
+        assert word in str(refused.value)
