@@ -1,5 +1,5 @@
 """What meshkit's modules share: ownership tags, AWS error codes, naming a bus, the check that a
-bus exists.
+bus exists, making and deleting a domain's DynamoDB tables.
 
 One home, imported by these public names, so that no module reaches into another's private
 helpers (a test walks the package to keep it so).
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import boto3
@@ -223,3 +223,93 @@ def check_owner(tags: Mapping[str, str], *, what: str, domain: str, fix: str) ->
     if tags.get(DOMAIN_TAG) != domain:
         owner = str(tags.get(DOMAIN_TAG))[:80]
         raise NotMeshkitResourceError(f"{what} belongs to domain {owner!r}, not {domain!r}: {fix}")
+
+
+# -- DynamoDB tables of a domain ----------------------------------------------------------------
+
+
+def table_key_schema(keys: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    """DynamoDB's ``KeySchema`` for ``[(attribute, type), ...]``: the first is HASH, a second
+    RANGE.
+
+    Examples
+    --------
+    >>> table_key_schema([("pk", "S")])
+    [{'AttributeName': 'pk', 'KeyType': 'HASH'}]
+    """
+    return [
+        {"AttributeName": attribute, "KeyType": "HASH" if i == 0 else "RANGE"}
+        for i, (attribute, _) in enumerate(keys)
+    ]
+
+
+def table_tags(dynamodb: Any, arn: str) -> dict[str, str]:
+    """The tags of a DynamoDB table, as a dict."""
+    return {
+        tag["Key"]: tag["Value"]
+        for tag in dynamodb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])
+    }
+
+
+def create_domain_table(
+    dynamodb: Any,
+    *,
+    name: str,
+    domain: str,
+    keys: Sequence[tuple[str, str]],
+    check: Callable[[Mapping[str, Any]], None] | None = None,
+    stream_view_type: str | None = None,
+    ttl_attribute: str | None = None,
+) -> str:
+    """Create a domain's table (billed per request, tagged ``tag_map(domain)``); its ARN.
+
+    Idempotent: when a table of that name exists, its description goes to ``check``, which
+    raises the caller's own error when the table does not fit (another key schema, no stream,
+    not the domain's). Then waits until the table is ACTIVE, and turns time to live on
+    ``ttl_attribute`` on when it is not already (on or turning on).
+    """
+    request: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": table_key_schema(keys),
+        "AttributeDefinitions": [
+            {"AttributeName": attribute, "AttributeType": kind} for attribute, kind in keys
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+        "Tags": domain_tags(domain),
+    }
+    if stream_view_type is not None:
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream_view_type}
+    try:
+        table = dynamodb.create_table(**request)["TableDescription"]
+    except ClientError as err:
+        if error_code(err) != "ResourceInUseException":
+            raise
+        table = dynamodb.describe_table(TableName=name)["Table"]
+    if check is not None:
+        check(table)
+    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+    if ttl_attribute is not None:
+        ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+            dynamodb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute},
+            )
+    return str(table["TableArn"])
+
+
+def delete_domain_table(
+    dynamodb: Any, *, name: str, check: Callable[[Mapping[str, str]], None]
+) -> bool:
+    """Delete a table whose tags ``check`` accepts (it raises the caller's error otherwise);
+    wait until it is gone. False when there was no such table."""
+    try:
+        arn = dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
+    except ClientError as err:
+        if error_code(err) != "ResourceNotFoundException":
+            raise
+        return False
+    check(table_tags(dynamodb, arn))
+    dynamodb.delete_table(TableName=name)
+    dynamodb.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+    return True

@@ -29,11 +29,10 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecord,
     DynamoDBRecordEventName,
 )
-from botocore.exceptions import ClientError
 
 from . import _aws, contracts, events
 from ._lambda import ensure_target
-from ._shared import DOMAIN_TAG, WORKBOOK_TAG, domain_tags, error_code
+from ._shared import DOMAIN_TAG, WORKBOOK_TAG, create_domain_table, delete_domain_table
 from .buses import bus_name
 from .exceptions import NotMeshkitResourceError, ValidationError
 
@@ -89,28 +88,23 @@ def create_sales_table(
     >>> mk.sales.delete_sales_table(name="SalesCreateExample")
     True
     """
-    dynamodb = _aws.client("dynamodb", boto3_session)
-    try:
-        table = dynamodb.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": "sale_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "sale_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-            Tags=domain_tags("sales"),
-        )["TableDescription"]
-    except ClientError as err:
-        if error_code(err) != "ResourceInUseException":
-            raise
-        table = dynamodb.describe_table(TableName=name)["Table"]
-    stream = table.get("StreamSpecification", {})
-    if not stream.get("StreamEnabled") or stream.get("StreamViewType") != "NEW_AND_OLD_IMAGES":
-        raise ValidationError(
-            f"table {name} exists without a NEW_AND_OLD_IMAGES stream: enable one with "
-            "update_table(StreamSpecification=...), or choose another name"
-        )
-    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
-    return str(table["TableArn"])
+
+    def check(table: Mapping[str, Any]) -> None:
+        stream = table.get("StreamSpecification", {})
+        if not stream.get("StreamEnabled") or stream.get("StreamViewType") != "NEW_AND_OLD_IMAGES":
+            raise ValidationError(
+                f"table {name} exists without a NEW_AND_OLD_IMAGES stream: enable one with "
+                "update_table(StreamSpecification=...), or choose another name"
+            )
+
+    return create_domain_table(
+        _aws.client("dynamodb", boto3_session),
+        name=name,
+        domain="sales",
+        keys=[("sale_id", "S")],
+        check=check,
+        stream_view_type="NEW_AND_OLD_IMAGES",
+    )
 
 
 def delete_sales_table(
@@ -148,25 +142,17 @@ def delete_sales_table(
     >>> mk.sales.delete_sales_table(name="SalesDeleteExample")
     False
     """
-    dynamodb = _aws.client("dynamodb", boto3_session)
-    try:
-        arn = dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
-    except ClientError as err:
-        if error_code(err) != "ResourceNotFoundException":
-            raise
+
+    def check(tags: Mapping[str, str]) -> None:
+        if tags.get(WORKBOOK_TAG) != "true" or tags.get(DOMAIN_TAG) != "sales":
+            raise NotMeshkitResourceError(
+                f"table {name} exists but meshkit did not create it for the sales domain (no "
+                f"{WORKBOOK_TAG} and {DOMAIN_TAG}=sales tags): delete it yourself if it is yours, "
+                "or use another name"
+            )
+
+    if not delete_domain_table(_aws.client("dynamodb", boto3_session), name=name, check=check):
         return False
-    tags = {
-        tag["Key"]: tag["Value"]
-        for tag in dynamodb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])
-    }
-    if tags.get(WORKBOOK_TAG) != "true" or tags.get(DOMAIN_TAG) != "sales":
-        raise NotMeshkitResourceError(
-            f"table {name} exists but meshkit did not create it for the sales domain (no "
-            f"{WORKBOOK_TAG} and {DOMAIN_TAG}=sales tags): delete it yourself if it is yours, or "
-            "use another name"
-        )
-    dynamodb.delete_table(TableName=name)
-    dynamodb.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
     _logger.info("deleted table %s", name)
     return True
 

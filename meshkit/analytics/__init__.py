@@ -11,14 +11,17 @@ modules say where each concern lives:
 ``meshkit.analytics.detectors``    the Fraud domain's detector: rolling windows per card and
                                    customer kept in DynamoDB, ``FraudSuspected`` events, scoring
                                    against the truth
+``meshkit.analytics.domains``      the domains that react: CustomerSupport opens a case per
+                                   suspicion, Marketing keeps sales per minute, each once
 =================================  ==============================================================
 """
 
 from __future__ import annotations
 
-from . import detectors, simulator, streams
+from . import detectors, domains, simulator, streams
 from .detectors import *  # noqa: F403  (each module's __all__ is the public surface)
+from .domains import *  # noqa: F403
 from .simulator import *  # noqa: F403
 from .streams import *  # noqa: F403
 
-__all__ = [*simulator.__all__, *streams.__all__, *detectors.__all__]
+__all__ = [*simulator.__all__, *streams.__all__, *detectors.__all__, *domains.__all__]

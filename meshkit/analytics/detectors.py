@@ -64,11 +64,10 @@ from typing import Any, NamedTuple, Protocol
 
 import boto3
 import pandas as pd
-from botocore.exceptions import ClientError
 
 from .. import _aws, events
 from .._lambda import ensure_target
-from .._shared import check_owner, domain_tags, error_code
+from .._shared import check_owner, create_domain_table, delete_domain_table
 from ..buses import bus_name
 from ..exceptions import MeshkitError, ValidationError
 from .simulator import FRAUD_KINDS, FRAUD_THRESHOLDS, FraudThresholds, SalesSimulation, distance_km
@@ -489,32 +488,22 @@ def create_detector_table(
     >>> mk.analytics.delete_detector_table(name="DetectorCreateExample")
     True
     """
-    dynamodb = _aws.client("dynamodb", boto3_session)
-    try:
-        table = dynamodb.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-            Tags=domain_tags("fraud"),
-        )["TableDescription"]
-    except ClientError as err:
-        if error_code(err) != "ResourceInUseException":
-            raise
-        table = dynamodb.describe_table(TableName=name)["Table"]
-    if table.get("KeySchema") != [{"AttributeName": "pk", "KeyType": "HASH"}]:
-        raise ValidationError(
-            f"table {name} exists with the key schema {table.get('KeySchema')}, not pk (S) "
-            "alone: choose another name= for the detector's table"
-        )
-    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
-    ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
-    if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-        dynamodb.update_time_to_live(
-            TableName=name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
-        )
-    return str(table["TableArn"])
+
+    def check(table: Mapping[str, Any]) -> None:
+        if table.get("KeySchema") != [{"AttributeName": "pk", "KeyType": "HASH"}]:
+            raise ValidationError(
+                f"table {name} exists with the key schema {table.get('KeySchema')}, not pk (S) "
+                "alone: choose another name= for the detector's table"
+            )
+
+    return create_domain_table(
+        _aws.client("dynamodb", boto3_session),
+        name=name,
+        domain="fraud",
+        keys=[("pk", "S")],
+        check=check,
+        ttl_attribute="expires_at",
+    )
 
 
 def delete_detector_table(
@@ -546,18 +535,13 @@ def delete_detector_table(
     >>> mk.analytics.delete_detector_table(name="DetectorDeleteExample")
     False
     """
-    dynamodb = _aws.client("dynamodb", boto3_session)
-    try:
-        arn = dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
-    except ClientError as err:
-        if error_code(err) != "ResourceNotFoundException":
-            raise
-        return False
-    tags = {t["Key"]: t["Value"] for t in dynamodb.list_tags_of_resource(ResourceArn=arn)["Tags"]}
-    check_owner(tags, what=f"table {name}", domain="fraud", fix="delete it yourself if it is yours")
-    dynamodb.delete_table(TableName=name)
-    dynamodb.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
-    return True
+    return delete_domain_table(
+        _aws.client("dynamodb", boto3_session),
+        name=name,
+        check=lambda tags: check_owner(
+            tags, what=f"table {name}", domain="fraud", fix="delete it yourself if it is yours"
+        ),
+    )
 
 
 # -- the detector -------------------------------------------------------------------------------
