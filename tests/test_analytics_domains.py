@@ -98,8 +98,6 @@ def test_redelivered_suspicion_opens_one_case_end_to_end(support):
         "customer-support",
         bus="FraudEventBus",
         pattern={"source": ["fraud.domain"], "detail-type": ["FraudSuspected"]},
-        visibility_timeout_s=1,
-        max_receive_count=3,
     )
     event = mk.analytics.Suspicion.make("card_testing", "card-9", ["S-1"], {}, AT).to_event()
     for _ in range(2):  # a producer's retry: EventBridge gives it a new id, SQS a new message
@@ -332,9 +330,9 @@ def test_ctrl_c_before_the_deletes_loses_nothing_and_counts_nothing_twice(minute
     session.events.register("before-call.sqs.DeleteMessageBatch", ctrl_c)
 
     with pytest.raises(KeyboardInterrupt) as raised:
-        mk.consumers.run(handler, sub.queue_url, boto3_session=session)
+        mk.consumers.run(handler, sub.queue_url, function_timeout_s=60, boto3_session=session)
     first = raised.value.summary
-    rest = mk.consumers.run(handler, sub.queue_url, time_budget_s=300)
+    rest = mk.consumers.run(handler, sub.queue_url, time_budget_s=300, function_timeout_s=60)
 
     assert first.processed + rest.processed == 30
     assert mk.analytics.simulate_sales(30, seed=3).sales["amount"].sum().round(2) == (

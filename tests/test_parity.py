@@ -532,7 +532,11 @@ def test_moto_fails_put_events_when_a_target_queue_is_gone_instead_of_using_the_
     aws="A rule can target Lambda, SNS, Kinesis, Firehose or Step Functions; a delivery that "
     "fails is retried by EventBridge, never by failing PutEvents, and other targets get one copy",
     page="https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-targets.html",
-    notebooks=["03 · 1. Subscribe a domain to another domain's events", "03 · Offline vs AWS"],
+    notebooks=[
+        "03 · 1. Subscribe a domain to another domain's events",
+        "03 · Offline vs AWS",
+        "06 · Offline vs AWS",
+    ],
 )
 @pytest.mark.parametrize(
     "target",
@@ -1607,7 +1611,7 @@ def _kinesis(mesh):
     "P43",
     aws="CreateStream applies the Tags it is given to the new stream",
     page="https://docs.aws.amazon.com/kinesis/latest/APIReference/API_CreateStream.html",
-    notebooks=[],
+    notebooks=["06 · Offline vs AWS"],
 )
 def test_moto_drops_the_tags_create_stream_is_given(mesh):
     """AWS: CreateStream's Tags "to associate with the stream". moto creates the stream without
@@ -1623,7 +1627,7 @@ def test_moto_drops_the_tags_create_stream_is_given(mesh):
     "P44",
     aws="GetRecords reads a shard iterator alone, however it was obtained (StreamARN is optional)",
     page="https://docs.aws.amazon.com/kinesis/latest/APIReference/API_GetRecords.html",
-    notebooks=[],
+    notebooks=["06 · Offline vs AWS"],
 )
 def test_moto_cannot_read_a_shard_iterator_obtained_by_stream_arn_alone(mesh):
     """AWS: a shard iterator names its stream. moto's iterator from GetShardIterator(StreamARN=)

@@ -1,106 +1,29 @@
-"""Run All as learners leave it: stopped halfway, then with the exercises unanswered or answered.
+"""Run All as learners leave it: stopped halfway, then with the exercises unanswered.
 
 On a server the notebooks did not start (as under ``make lab``), every notebook is cut off
-halfway (or where Run All used to stop), then each runs with its solutions removed (exactly the
-exercise checks fail) and with each solution typed into the learner's cell (every check passes).
-Cells run with nbclient, keeping errors as outputs as JupyterLab's Run All does.
+halfway (or where Run All used to stop), then each runs with its solutions removed: exactly the
+exercise checks fail. ``test_workbook_answered.py`` runs them with the solutions typed in, on a
+server of its own, so that the two chains run side by side.
 """
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
-
 import nbformat
 import pytest
-from nbclient import NotebookClient
+from workbook_variants import (
+    NOTEBOOKS,
+    checks,
+    code_cells,
+    cut_short,
+    execute,
+    failed,
+    first_line,
+    teaching,
+    unexpected_errors,
+    without_solutions,
+)
 
 from meshkit.sandbox import EmbeddedServer, embedded_environment
-from meshkit.workbook import CHECK_TAG, RAISES_TAG, SOLUTION_TAG, find_notebooks
-
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-NOTEBOOKS = find_notebooks(NOTEBOOK_DIR)
-CELL_TIMEOUT_S = 600
-
-
-def tags(cell: nbformat.NotebookNode) -> list[str]:
-    return cell.get("metadata", {}).get("tags", [])
-
-
-def code_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    return [cell for cell in nb.cells if cell.cell_type == "code"]
-
-
-def failed(cell: nbformat.NotebookNode) -> bool:
-    return any(output.output_type == "error" for output in cell.get("outputs", []))
-
-
-def first_line(cell: nbformat.NotebookNode) -> str:
-    return (cell.source.strip().splitlines() or [""])[0]
-
-
-def execute(nb: nbformat.NotebookNode, env: dict[str, str]) -> nbformat.NotebookNode:
-    """Run every cell with nbclient, keeping errors as outputs as JupyterLab's Run All does."""
-    client = NotebookClient(
-        nb,
-        kernel_name="python3",
-        timeout=CELL_TIMEOUT_S,
-        allow_errors=True,
-        resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
-    )
-    client.execute(env=env, stderr=subprocess.DEVNULL)
-    return nb
-
-
-def unexpected_errors(nb: nbformat.NotebookNode, allowed: set[int]) -> list[str]:
-    """Cells that raised although they are not in ``allowed`` (indices into the code cells)."""
-    return [
-        f"code cell {index + 1} ({first_line(cell)!r}): "
-        + next(f"{o.ename}: {o.evalue}" for o in cell.outputs if o.output_type == "error")
-        for index, cell in enumerate(code_cells(nb))
-        if failed(cell) and index not in allowed
-    ]
-
-
-def teaching(nb: nbformat.NotebookNode) -> set[int]:
-    """Code cells that teach an error (tagged raises-exception, not an exercise check)."""
-    return {
-        index
-        for index, cell in enumerate(code_cells(nb))
-        if RAISES_TAG in tags(cell) and CHECK_TAG not in tags(cell)
-    }
-
-
-def checks(nb: nbformat.NotebookNode) -> set[int]:
-    return {index for index, cell in enumerate(code_cells(nb)) if CHECK_TAG in tags(cell)}
-
-
-def without_solutions(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The notebook as a learner who has not answered yet runs it."""
-    copy = nbformat.from_dict(nb)
-    copy.cells = [cell for cell in copy.cells if SOLUTION_TAG not in tags(cell)]
-    return copy
-
-
-def answered(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The notebook as a learner who typed each solution into the cell before its check runs it."""
-    copy = nbformat.from_dict(nb)
-    cells = code_cells(copy)
-    for index, cell in enumerate(cells):
-        if CHECK_TAG in tags(cell):
-            cells[index - 1].source = cells[index + 1].source
-    copy.cells = [cell for cell in copy.cells if SOLUTION_TAG not in tags(cell)]
-    return copy
-
-
-def cut_short(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The notebook as a learner who stopped halfway (or where Run All used to stop) left it."""
-    cells = code_cells(nb)
-    raising = [i for i, cell in enumerate(cells) if RAISES_TAG in tags(cell)]
-    stop = min([len(cells) // 2, *raising[:1]]) + 1
-    copy = nbformat.from_dict(nb)
-    copy.cells = cells[:stop]
-    return copy
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +33,7 @@ def shared_server():
         yield server
 
 
-# -- Half-finished runs, then the exercises unanswered and answered ------------------------------
+# -- Half-finished runs, then the exercises unanswered ------------------------------
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -135,12 +58,3 @@ def test_without_the_solutions_exactly_the_exercise_checks_fail(shared_server, p
         if not failed(code_cells(executed)[index])
     ]
     assert still_passing == [], "a check passed before the learner answered: it cannot fail"
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_with_the_solutions_typed_in_every_check_passes(shared_server, path):
-    nb = answered(nbformat.read(path, as_version=4))
-
-    executed = execute(nb, embedded_environment(shared_server.url))
-
-    assert unexpected_errors(executed, allowed=teaching(executed)) == []
