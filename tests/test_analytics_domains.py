@@ -310,7 +310,7 @@ def test_ctrl_c_before_the_deletes_loses_nothing_and_counts_nothing_twice(minute
     when the queue is run again, then every sale is counted exactly once."""
     sub = mk.subscriptions.subscribe(
         "marketing", bus="SalesEventBus", pattern={"source": ["sales.domain"]},
-        visibility_timeout_s=1,
+        visibility_timeout_s=5,
     )  # fmt: skip
     simulation = mk.analytics.simulate_sales(30, seed=3)
     assert mk.events.publish("SalesEventBus", simulation.events()).ok
@@ -330,9 +330,9 @@ def test_ctrl_c_before_the_deletes_loses_nothing_and_counts_nothing_twice(minute
     session.events.register("before-call.sqs.DeleteMessageBatch", ctrl_c)
 
     with pytest.raises(KeyboardInterrupt) as raised:
-        mk.consumers.run(handler, sub.queue_url, function_timeout_s=60, boto3_session=session)
+        mk.consumers.run(handler, sub.queue_url, function_timeout_s=5, boto3_session=session)
     first = raised.value.summary
-    rest = mk.consumers.run(handler, sub.queue_url, time_budget_s=300, function_timeout_s=60)
+    rest = mk.consumers.run(handler, sub.queue_url, time_budget_s=300, function_timeout_s=5)
 
     assert first.processed + rest.processed == 30
     assert mk.analytics.simulate_sales(30, seed=3).sales["amount"].sum().round(2) == (
