@@ -272,6 +272,24 @@ def test_discard_messages_empties_the_queue_and_dlq_and_keeps_the_subscription(s
     assert mk.subscriptions.queue_depths(sub.queue_url)[0] == 1
 
 
+def test_discard_messages_offline_purges_a_queue_with_nothing_in_flight(sales_bus, clients, sent):
+    """moto's receives scan the whole queue; its PurgeQueue deletes what it holds, at once."""
+    _, sqs = clients
+    sub = mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=ALL_SALES)
+    mk.events.publish("SalesEventBus", [sale(f"S-{n}") for n in range(25)])
+    sqs.send_message(QueueUrl=sub.dlq_url, MessageBody="{}")
+    sent.clear()
+
+    assert mk.subscriptions.discard_messages("marketing", bus="SalesEventBus") == 26
+    assert [r.operation for r in sent if "Receive" in r.operation or "Purge" in r.operation] == [
+        "AmazonSQS.PurgeQueue",
+        "AmazonSQS.PurgeQueue",
+    ]
+    assert mk.subscriptions.queue_depths(sub.queue_url) == (0, 0, 0)
+    mk.events.publish("SalesEventBus", [sale("S-99")])  # published right after: kept
+    assert mk.subscriptions.queue_depths(sub.queue_url)[0] == 1
+
+
 def test_discard_messages_without_a_subscription_discards_nothing(sales_bus, sent):
     assert mk.subscriptions.discard_messages("marketing", bus="SalesEventBus") == 0
     assert not [request for request in sent if "ReceiveMessage" in request.operation]

@@ -2,7 +2,7 @@
 
 On a server the notebooks did not start (as under ``make lab``), every notebook is cut off
 halfway (or where Run All used to stop), then each runs with its solutions removed: exactly the
-exercise checks fail. ``test_workbook_answered.py`` runs them with the solutions typed in, on a
+exercise checks fail. ``test_workbook_runs.py`` runs them with the solutions typed in, on a
 server of its own, so that the two chains run side by side.
 """
 

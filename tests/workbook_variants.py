@@ -1,7 +1,7 @@
 """Notebooks as learners leave them, and how to run them as JupyterLab's Run All does.
 
 Shared by ``test_workbook_exercises.py`` (stopped halfway; the exercises unanswered) and
-``test_workbook_answered.py`` (each solution typed into the learner's cell).
+``test_workbook_runs.py`` (run again with each solution typed into the learner's cell).
 """
 
 from __future__ import annotations
