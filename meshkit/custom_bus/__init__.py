@@ -1,0 +1,25 @@
+"""EventBridge's new Custom Event Bus (the ``eventbridgev2`` API): consumers subscribe themselves,
+the bus retains events, delivery can be ordered per event group.
+
+Every name below is imported from ``meshkit.custom_bus`` (``mk.custom_bus.check_request``); the
+modules say where each concern lives:
+
+=================================  ==============================================================
+``meshkit.custom_bus.checks``      every request checked against the ``eventbridgev2`` service
+                                   model before it is sent: lengths, ranges, enums, patterns,
+                                   required and unknown members
+``meshkit.custom_bus.target``      a client where the new bus can answer; refused on the
+                                   embedded AWS before any call
+=================================  ==============================================================
+
+No emulator serves the ``eventbridgev2`` API offline: what these functions build is checked
+offline and sent only to real AWS.
+"""
+
+from __future__ import annotations
+
+from . import checks, target
+from .checks import *  # noqa: F403  (each module's __all__ is the public surface)
+from .target import *  # noqa: F403
+
+__all__ = [*checks.__all__, *target.__all__]
