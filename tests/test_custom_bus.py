@@ -10,6 +10,7 @@ refuses it before AWS does.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import boto3
 import pytest
@@ -493,3 +494,127 @@ def test_moto_cannot_answer_the_new_bus_api(mesh):
         client.list_event_buses()
 
     assert type(raised.value).__name__ in {"ResponseParserError", "AttributeError"}
+
+
+# -- The planner: the Classic mesh as new buses and subscribers ------------------------------------
+
+
+@pytest.fixture
+def classic_mesh(mesh):
+    """The mesh of notebooks 01-04 in small: three domain buses, subscriptions across them."""
+    for domain in ("sales", "marketing", "fraud"):
+        mk.buses.create_domain_bus(domain)
+    sales = {"source": ["sales.domain"], "detail-type": ["SaleRecorded", "SaleDeleted"]}
+    mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=sales)
+    mk.subscriptions.subscribe("customer-support", bus="SalesEventBus", pattern=sales)
+    mk.subscriptions.subscribe(
+        "fraud",
+        bus="SalesEventBus",
+        pattern={
+            "source": ["sales.domain"],
+            "detail": {"data": {"amount": [{"numeric": [">", 1000]}]}},
+        },
+        retry_attempts=3,
+        max_event_age_s=600,
+    )
+    mk.subscriptions.subscribe(
+        "customer-support", bus="FraudEventBus", pattern={"source": ["fraud.domain"]}
+    )
+    return mesh
+
+
+def test_the_plan_of_the_classic_mesh_holds_to_the_service_model(classic_mesh):
+    plan = mk.custom_bus.plan_migration(retention_days=30)
+
+    assert plan.problems() == []
+    assert plan.check() is plan
+    frame = plan.frame()
+    assert frame["operation"].value_counts().to_dict() == {
+        "CreateEventBus": 3,
+        "CreateSubscriber": 4,
+    }
+    assert plan.notes == ()
+
+
+def test_a_rule_and_its_target_become_one_subscriber_as_aws_maps_them(classic_mesh):
+    """https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-custom-bus-migrate.html"""
+    plan = mk.custom_bus.plan_migration()
+    fraud = next(p for p in plan.requests if p.request["Name"] == "fraud-sales").request
+    rule_pattern = (
+        classic_mesh.session()
+        .client("events", endpoint_url=classic_mesh.endpoint_url)
+        .describe_rule(Name="fraud-sales", EventBusName="SalesEventBus")["EventPattern"]
+    )
+
+    assert fraud["FilterConfiguration"]["Filters"] == [{"Pattern": rule_pattern, "Scope": "DATA"}]
+    assert fraud["RetryPolicy"] == {"MaxRetryAttempts": 3, "MaxEventAgeInSeconds": 600}
+    assert fraud["OnFailureConfiguration"]["Arn"].endswith(":fraud-sales-dlq")
+    assert fraud["InvokeConfiguration"]["TargetArn"].endswith(":fraud-sales")
+    assert fraud["EventBusArn"] == mk.custom_bus.stand_in_arn(
+        plan.region, plan.account, "SalesEventBus"
+    )
+    marketing = next(p for p in plan.requests if p.request["Name"] == "marketing-sales").request
+    assert marketing["RetryPolicy"] == {"MaxRetryAttempts": 185, "MaxEventAgeInSeconds": 86400}
+
+
+def test_the_real_bus_arns_replace_the_stand_ins(classic_mesh):
+    plan = mk.custom_bus.plan_migration(buses=["SalesEventBus"])
+    real = (
+        "arn:aws:events:us-west-2:123456789012:event-busv2/SalesEventBus/k2j4h5g6f7d8s9a0q1w2e3r4t"
+    )
+
+    placed = plan.with_bus_arns({"SalesEventBus": real})
+
+    assert {p.request["EventBusArn"] for p in placed.requests[1:]} == {real}
+    assert placed.problems() == []
+    with pytest.raises(ValidationError, match="no ARN for SalesEventBus"):
+        plan.with_bus_arns({})
+
+
+def test_a_wildcard_pattern_is_left_out_with_a_note(classic_mesh):
+    mk.subscriptions.subscribe(
+        "audit", bus="SalesEventBus", pattern={"source": [{"wildcard": "sales.*"}]}
+    )
+
+    plan = mk.custom_bus.plan_migration(buses=["SalesEventBus"])
+
+    assert "audit-sales" not in set(plan.frame()["name"])
+    assert any("wildcard" in note for note in plan.notes)
+
+
+@pytest.mark.parametrize("days", [0, 366, "7", True, 7.5])
+def test_a_retention_outside_1_to_365_days_is_refused(classic_mesh, days):
+    with pytest.raises(ValidationError, match="retention_days"):
+        mk.custom_bus.plan_migration(retention_days=days)
+
+
+def test_a_bus_meshkit_did_not_make_is_refused(classic_mesh):
+    with pytest.raises(ValidationError, match="NoSuchBus"):
+        mk.custom_bus.plan_migration(buses=["NoSuchBus"])
+
+
+def test_the_template_passes_cfn_lint(classic_mesh):
+    from cfnlint.api import ManualArgs, lint
+
+    template = mk.custom_bus.plan_migration().template()
+
+    matches = lint(json.dumps(template), config=ManualArgs(regions=["us-east-1"]))
+    assert [str(match) for match in matches] == []
+    kinds = [resource["Type"] for resource in template["Resources"].values()]
+    assert kinds.count("AWS::EventsV2::EventBus") == 3
+    assert kinds.count("AWS::EventsV2::Subscriber") == 4
+    assert kinds.count("AWS::IAM::Role") == 3  # one per consumer domain
+
+
+def test_cfn_lint_catches_a_broken_subscriber(classic_mesh):
+    """The test above can fail: cfn-lint knows AWS::EventsV2 and refuses a bad property."""
+    from cfnlint.api import ManualArgs, lint
+
+    template = mk.custom_bus.plan_migration().template()
+    subscriber = next(
+        r for r in template["Resources"].values() if r["Type"] == "AWS::EventsV2::Subscriber"
+    )
+    subscriber["Properties"]["Type"] = "LIFO"
+
+    matches = lint(json.dumps(template), config=ManualArgs(regions=["us-east-1"]))
+    assert any("LIFO" in str(match) for match in matches)

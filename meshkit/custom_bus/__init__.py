@@ -8,6 +8,8 @@ modules say where each concern lives:
 ``meshkit.custom_bus.checks``      every request checked against the ``eventbridgev2`` service
                                    model before it is sent: lengths, ranges, enums, patterns,
                                    required and unknown members
+``meshkit.custom_bus.planner``     the Classic mesh read from live state, planned as new buses
+                                   and subscribers: requests and a CloudFormation template
 ``meshkit.custom_bus.target``      a client where the new bus can answer; refused on the
                                    embedded AWS before any call
 =================================  ==============================================================
@@ -18,8 +20,9 @@ offline and sent only to real AWS.
 
 from __future__ import annotations
 
-from . import checks, target
+from . import checks, planner, target
 from .checks import *  # noqa: F403  (each module's __all__ is the public surface)
+from .planner import *  # noqa: F403
 from .target import *  # noqa: F403
 
-__all__ = [*checks.__all__, *target.__all__]
+__all__ = [*checks.__all__, *planner.__all__, *target.__all__]
