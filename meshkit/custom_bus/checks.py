@@ -390,7 +390,10 @@ def _join(path: str, name: str) -> str:
 
 
 def _kind_of(value: Any) -> str:
-    return "None" if value is None else f"a {type(value).__name__}"
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def _shown(value: Any) -> str:
