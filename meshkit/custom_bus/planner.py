@@ -53,7 +53,15 @@ _SUBSCRIBER_PROPERTIES = (
 
 @dataclass(frozen=True)
 class PlannedRequest:
-    """One request of a migration, with where it comes from."""
+    """One request of a migration, with where it comes from.
+
+    Examples
+    --------
+    >>> from meshkit.custom_bus import PlannedRequest
+    >>> planned = PlannedRequest("CreateEventBus", {"Name": "SalesEventBus"}, "SalesBus", "bus")
+    >>> planned.operation, planned.request["Name"]
+    ('CreateEventBus', 'SalesEventBus')
+    """
 
     operation: str
     """``CreateEventBus`` or ``CreateSubscriber``."""
@@ -95,7 +103,21 @@ class MigrationPlan:
     """What the plan does not carry over, and what to do about it by hand."""
 
     def frame(self) -> pd.DataFrame:
-        """One row per request: operation, name, bus, target, what it replaces."""
+        """One row per request: operation, name, bus, target, what it replaces.
+
+        Examples
+        --------
+        >>> from meshkit.custom_bus import MigrationPlan, PlannedRequest
+        >>> bus = PlannedRequest(
+        ...     "CreateEventBus",
+        ...     {"Name": "SalesEventBus", "StorageConfiguration": {"RetentionPeriodInDays": 7}},
+        ...     "SalesEventBus",
+        ...     "bus SalesEventBus",
+        ... )
+        >>> plan = MigrationPlan("us-east-1", "111122223333", (bus,))
+        >>> plan.frame()[["operation", "name"]].to_dict("records")
+        [{'operation': 'CreateEventBus', 'name': 'SalesEventBus'}]
+        """
         rows = [
             {
                 "operation": planned.operation,
@@ -109,7 +131,21 @@ class MigrationPlan:
         return pd.DataFrame(rows, columns=["operation", "name", "bus", "target", "replaces"])
 
     def problems(self) -> list[tuple[str, RequestProblem]]:
-        """Every request's problems against the service model, as (logical id, problem)."""
+        """Every request's problems against the service model, as (logical id, problem).
+
+        Examples
+        --------
+        >>> from meshkit.custom_bus import MigrationPlan, PlannedRequest
+        >>> bus = PlannedRequest(
+        ...     "CreateEventBus",
+        ...     {"Name": "SalesEventBus", "StorageConfiguration": {"RetentionPeriodInDays": 7}},
+        ...     "SalesEventBus",
+        ...     "bus SalesEventBus",
+        ... )
+        >>> plan = MigrationPlan("us-east-1", "111122223333", (bus,))
+        >>> plan.problems()
+        []
+        """
         return [
             (planned.logical_id, problem)
             for planned in self.requests
@@ -123,6 +159,19 @@ class MigrationPlan:
         ------
         InvalidRequestError
             The first request that does not, with all its problems.
+
+        Examples
+        --------
+        >>> from meshkit.custom_bus import MigrationPlan, PlannedRequest
+        >>> bus = PlannedRequest(
+        ...     "CreateEventBus",
+        ...     {"Name": "SalesEventBus", "StorageConfiguration": {"RetentionPeriodInDays": 7}},
+        ...     "SalesEventBus",
+        ...     "bus SalesEventBus",
+        ... )
+        >>> plan = MigrationPlan("us-east-1", "111122223333", (bus,))
+        >>> plan.check() is plan
+        True
         """
         for planned in self.requests:
             problems = request_problems(planned.operation, planned.request)
@@ -137,6 +186,20 @@ class MigrationPlan:
         ------
         meshkit.exceptions.ValidationError
             When a subscriber's bus is missing from ``bus_arns``.
+
+        Examples
+        --------
+        >>> from meshkit.custom_bus import MigrationPlan, PlannedRequest
+        >>> bus = PlannedRequest(
+        ...     "CreateEventBus",
+        ...     {"Name": "SalesEventBus", "StorageConfiguration": {"RetentionPeriodInDays": 7}},
+        ...     "SalesEventBus",
+        ...     "bus SalesEventBus",
+        ... )
+        >>> plan = MigrationPlan("us-east-1", "111122223333", (bus,))
+        >>> arn = "arn:aws:events:us-east-1:111122223333:event-busv2/SalesEventBus/" + "a" * 25
+        >>> plan.with_bus_arns({"SalesEventBus": arn}).problems()
+        []
         """
         planned_buses = {
             planned.request["Name"]
@@ -163,6 +226,19 @@ class MigrationPlan:
         """A CloudFormation template of the plan: buses, subscribers and their delivery roles.
 
         One role per consumer domain, allowed to send to that domain's queues only.
+
+        Examples
+        --------
+        >>> from meshkit.custom_bus import MigrationPlan, PlannedRequest
+        >>> bus = PlannedRequest(
+        ...     "CreateEventBus",
+        ...     {"Name": "SalesEventBus", "StorageConfiguration": {"RetentionPeriodInDays": 7}},
+        ...     "SalesEventBus",
+        ...     "bus SalesEventBus",
+        ... )
+        >>> plan = MigrationPlan("us-east-1", "111122223333", (bus,))
+        >>> plan.template()["Resources"]["SalesEventBus"]["Type"]
+        'AWS::EventsV2::EventBus'
         """
         resources: dict[str, Any] = {}
         bus_ids: dict[str, str] = {}
@@ -237,6 +313,17 @@ def plan_migration(
     ------
     meshkit.exceptions.ValidationError
         When ``retention_days`` is not 1 to 365, or a bus named is not a domain bus of meshkit's.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> target = mk.sandbox.start(quiet=True)
+    >>> arn = mk.buses.create_domain_bus("doctest")
+    >>> plan = mk.custom_bus.plan_migration(buses=["DoctestEventBus"], retention_days=30)
+    >>> plan.requests[0].request["StorageConfiguration"]
+    {'RetentionPeriodInDays': 30}
+    >>> mk.buses.delete_domain_bus("doctest")
+    True
     """
     if isinstance(retention_days, bool) or not isinstance(retention_days, int):
         raise ValidationError(
