@@ -71,7 +71,9 @@ _logger = logging.getLogger(__name__)
 #: The region of the article's IAM policy; every embedded ARN is in it unless ``start(region=...)``.
 DEFAULT_REGION = "us-west-2"
 _FAKE_KEY = "testing"  # moto accepts any key; this one is obviously not real
-_MOTO_PROBE_TIMEOUT_S = 2.0
+# A loopback moto server answers in milliseconds, but a busy machine can make it seconds: too
+# short a wait would call the embedded AWS "not moto" (a CI run did, on a loaded 2-core machine).
+_MOTO_PROBE_TIMEOUT_S = 10.0
 _PROBE_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2})
 # On real AWS no endpoint override applies (AWS_ENDPOINT_URL_STS could fake the account check).
 REAL_AWS_CONFIG = Config(ignore_configured_endpoint_urls=True)
