@@ -108,12 +108,7 @@ class MigrationPlan:
         Examples
         --------
         >>> from meshkit.custom_bus import MigrationPlan, PlannedRequest
-        >>> bus = PlannedRequest(
-        ...     "CreateEventBus",
-        ...     {"Name": "SalesEventBus", "StorageConfiguration": {"RetentionPeriodInDays": 7}},
-        ...     "SalesEventBus",
-        ...     "bus SalesEventBus",
-        ... )
+        >>> bus = PlannedRequest("CreateEventBus", {"Name": "SalesEventBus"}, "SalesEventBus", "")
         >>> plan = MigrationPlan("us-east-1", "111122223333", (bus,))
         >>> plan.frame()[["operation", "name"]].to_dict("records")
         [{'operation': 'CreateEventBus', 'name': 'SalesEventBus'}]
@@ -136,12 +131,7 @@ class MigrationPlan:
         Examples
         --------
         >>> from meshkit.custom_bus import MigrationPlan, PlannedRequest
-        >>> bus = PlannedRequest(
-        ...     "CreateEventBus",
-        ...     {"Name": "SalesEventBus", "StorageConfiguration": {"RetentionPeriodInDays": 7}},
-        ...     "SalesEventBus",
-        ...     "bus SalesEventBus",
-        ... )
+        >>> bus = PlannedRequest("CreateEventBus", {"Name": "SalesEventBus"}, "SalesEventBus", "")
         >>> plan = MigrationPlan("us-east-1", "111122223333", (bus,))
         >>> plan.problems()
         []
@@ -163,12 +153,7 @@ class MigrationPlan:
         Examples
         --------
         >>> from meshkit.custom_bus import MigrationPlan, PlannedRequest
-        >>> bus = PlannedRequest(
-        ...     "CreateEventBus",
-        ...     {"Name": "SalesEventBus", "StorageConfiguration": {"RetentionPeriodInDays": 7}},
-        ...     "SalesEventBus",
-        ...     "bus SalesEventBus",
-        ... )
+        >>> bus = PlannedRequest("CreateEventBus", {"Name": "SalesEventBus"}, "SalesEventBus", "")
         >>> plan = MigrationPlan("us-east-1", "111122223333", (bus,))
         >>> plan.check() is plan
         True
@@ -190,12 +175,7 @@ class MigrationPlan:
         Examples
         --------
         >>> from meshkit.custom_bus import MigrationPlan, PlannedRequest
-        >>> bus = PlannedRequest(
-        ...     "CreateEventBus",
-        ...     {"Name": "SalesEventBus", "StorageConfiguration": {"RetentionPeriodInDays": 7}},
-        ...     "SalesEventBus",
-        ...     "bus SalesEventBus",
-        ... )
+        >>> bus = PlannedRequest("CreateEventBus", {"Name": "SalesEventBus"}, "SalesEventBus", "")
         >>> plan = MigrationPlan("us-east-1", "111122223333", (bus,))
         >>> arn = "arn:aws:events:us-east-1:111122223333:event-busv2/SalesEventBus/" + "a" * 25
         >>> plan.with_bus_arns({"SalesEventBus": arn}).problems()
@@ -230,12 +210,7 @@ class MigrationPlan:
         Examples
         --------
         >>> from meshkit.custom_bus import MigrationPlan, PlannedRequest
-        >>> bus = PlannedRequest(
-        ...     "CreateEventBus",
-        ...     {"Name": "SalesEventBus", "StorageConfiguration": {"RetentionPeriodInDays": 7}},
-        ...     "SalesEventBus",
-        ...     "bus SalesEventBus",
-        ... )
+        >>> bus = PlannedRequest("CreateEventBus", {"Name": "SalesEventBus"}, "SalesEventBus", "")
         >>> plan = MigrationPlan("us-east-1", "111122223333", (bus,))
         >>> plan.template()["Resources"]["SalesEventBus"]["Type"]
         'AWS::EventsV2::EventBus'
@@ -249,8 +224,7 @@ class MigrationPlan:
             if planned.operation == "CreateEventBus":
                 bus_ids[request["Name"]] = planned.logical_id
                 properties = {
-                    "Name": request["Name"],
-                    "StorageConfiguration": request["StorageConfiguration"],
+                    key: request[key] for key in ("Name", "StorageConfiguration") if key in request
                 }
             else:
                 role = request["InvokeConfiguration"]["RoleArn"].rsplit("/", 1)[1]
