@@ -15,7 +15,7 @@ import boto3
 from botocore.config import Config
 
 from . import sandbox
-from .exceptions import TargetError
+from .exceptions import CustomBusUnavailableError, TargetError
 
 # Standard retry mode: AWS's recommended client-side retries with backoff for throttling.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
@@ -102,6 +102,23 @@ def publishing_client(boto3_session: boto3.Session | None = None) -> Any:
     It skips botocore's parameter validation: publish checks every entry itself.
     """
     return client("events", boto3_session, parameter_validation=False)
+
+
+def eventbridgev2_client(boto3_session: boto3.Session | None = None) -> Any:
+    """The new Custom Event Bus's client, refused before any call where nothing can answer it.
+
+    moto implements none of the ``eventbridgev2`` API (its maintainers plan no support for the
+    RPC v2 CBOR protocol it speaks): against moto's server a call fails inside botocore with a
+    ``ResponseParserError``, not with AWS's ``ClientError``.
+    """
+    if target().mode == "embedded":
+        raise CustomBusUnavailableError(
+            "the embedded AWS (moto) does not serve the new Custom Event Bus (eventbridgev2): moto "
+            "implements none of its API, and a call would fail inside botocore. Offline, check "
+            "requests with mk.custom_bus.check_request; to send them, opt in to real AWS "
+            "(MESHKIT_TARGET=aws and MESHKIT_AWS_ACCOUNT) in a Region that offers the new bus"
+        )
+    return client("eventbridgev2", boto3_session)
 
 
 def uncached_client(service_name: str, boto3_session: boto3.Session | None = None) -> Any:

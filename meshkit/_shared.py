@@ -31,6 +31,16 @@ BUS_ARN = re.compile(
     r"(?P<account>[0-9]{12}):event-bus/(?P<name>.*)"
 )
 BUS_ARN_EXAMPLE = "arn:aws:events:us-west-2:123456789012:event-bus/SalesEventBus"
+# The new Custom Event Bus's ARN (EventBusArn in the eventbridgev2 model): CreateEventBus assigns
+# the 25-character id at its end.
+CUSTOM_BUS_ARN = re.compile(
+    r"arn:(?P<partition>aws(-[a-z0-9]+)*):events:(?P<region>[a-z][a-z0-9]*(-[a-z0-9]+)*):"
+    r"(?P<account>[0-9]{12}):event-busv2/(?P<name>[A-Za-z0-9][.\-_A-Za-z0-9]{0,255})/"
+    r"(?P<id>[a-z0-9]{25})"
+)
+CUSTOM_BUS_ARN_EXAMPLE = (
+    "arn:aws:events:us-east-1:123456789012:event-busv2/SalesEventBus/abcdefghij0123456789klmno"
+)
 _session_accounts: weakref.WeakKeyDictionary[boto3.Session, str] = weakref.WeakKeyDictionary()
 
 
@@ -98,6 +108,38 @@ def parse_bus(bus: Any, *, field: str = "bus") -> BusRef:
             "e.g. 'SalesEventBus'"
         )
     return BusRef(bus)
+
+
+def is_custom_bus_arn(bus: Any) -> bool:
+    """True for an ARN of the new Custom Event Bus (``...:event-busv2/<name>/<id>``), well formed
+    or not: what decides which API a bus is published to.
+
+    Examples
+    --------
+    >>> is_custom_bus_arn(CUSTOM_BUS_ARN_EXAMPLE), is_custom_bus_arn("SalesEventBus")
+    (True, False)
+    """
+    return isinstance(bus, str) and bus.startswith("arn:") and ":event-busv2/" in bus
+
+
+def parse_custom_bus_arn(arn: Any, *, field: str = "bus") -> BusRef:
+    """Refuse what the new bus's API would refuse as an ``EventBusArn``.
+
+    Examples
+    --------
+    >>> parse_custom_bus_arn(CUSTOM_BUS_ARN_EXAMPLE).name
+    'SalesEventBus'
+    """
+    if not isinstance(arn, str) or CUSTOM_BUS_ARN.fullmatch(arn) is None:
+        shown = f"{arn!r:.120}" if isinstance(arn, str) else type(arn).__name__
+        raise ValidationError(
+            f"{field} {shown} is not an ARN of the new Custom Event Bus: it reads "
+            "arn:<partition>:events:<region>:<12-digit account>:event-busv2/<name>/<25-character "
+            f"id>, the EventBusArn CreateEventBus returned, e.g. '{CUSTOM_BUS_ARN_EXAMPLE}'"
+        )
+    match = CUSTOM_BUS_ARN.fullmatch(arn)
+    assert match is not None  # checked above
+    return BusRef(match["name"], arn, match["account"], match["region"], match["partition"])
 
 
 def session_account(boto3_session: boto3.Session | None) -> str:
@@ -206,6 +248,26 @@ def check_bus_exists(events: Any, bus: str) -> None:
         raise UnknownBusError(
             f"event bus {bus!r} does not exist in {events.meta.region_name}: create it with "
             "mk.buses.create_domain_bus(...) first (AWS would accept these events and drop them)"
+        ) from err
+
+
+def check_custom_bus_exists(client: Any, arn: str) -> None:
+    """``check_bus_exists`` for the new Custom Event Bus (an ``eventbridgev2`` client)."""
+    try:
+        client.describe_event_bus(EventBusArn=arn)
+    except ClientError as err:
+        code = error_code(err)
+        if code in ("AccessDeniedException", "AccessDenied"):
+            raise BusCheckDeniedError(
+                f"cannot check that event bus {arn!r} exists: events:DescribeEventBus is denied "
+                "(a bus shared with the PublishOnly permission does not allow it). Allow it, or "
+                "publish with check_bus=False"
+            ) from err
+        if code != "ResourceNotFoundException":
+            raise
+        raise UnknownBusError(
+            f"event bus {arn!r} does not exist (or is not shared with this account): create it "
+            "with mk.custom_bus.create_bus(...), or ask its owner to share it"
         ) from err
 
 

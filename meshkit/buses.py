@@ -38,6 +38,7 @@ __all__ = [
     "STREAM_TARGET_ID",
     "WORKBOOK_TAG",
     "BusInUseError",
+    "bus_domain",
     "bus_name",
     "create_domain_bus",
     "delete_domain_bus",
@@ -159,6 +160,22 @@ def bus_name(domain: str) -> str:
     'CustomerSupportEventBus'
     """
     return validate_bus_name(_title(domain).replace(" ", "") + "EventBus")
+
+
+def bus_domain(bus: str) -> str:
+    """The domain a bus's name speaks for, ``bus_name``'s inverse: ``SalesEventBus`` -> ``sales``.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> mk.buses.bus_domain("CustomerSupportEventBus")
+    'customer-support'
+    """
+    stem = bus.removesuffix("EventBus") or bus
+    try:
+        return domain_key(stem)
+    except ValidationError:
+        return re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-").lower()
 
 
 def validate_bus_name(name: str, *, field: str = "bus name") -> str:

@@ -6,7 +6,8 @@ business payload (checked against its contract) and ``metadata`` carries what ev
 rely on: an idempotency key chosen by the producer, a correlation id, the contract's schema version
 and the data product the event belongs to.
 
-``publish`` sends events in batches of at most 10 entries and at most the request-size limit,
+``publish`` sends events in batches of at most 10 entries (100 on the new Custom Event Bus) and at
+most the request-size limit,
 resends the entries worth retrying (throttling, internal failures) with exponential backoff and
 jitter, and accounts for every event it read: delivered, failed (with the reason) or unsent
 (read, never sent, because publishing stopped). It never drops one.
@@ -39,14 +40,18 @@ from ._shared import (
     UnknownBusError,
     bus_for_calls,
     check_bus_exists,
+    check_custom_bus_exists,
     error_code,
+    is_custom_bus_arn,
     parse_bus,
+    parse_custom_bus_arn,
 )
 from .exceptions import MeshkitError, ValidationError
 
 __all__ = [
     "BILLING_CHUNK_BYTES",
     "CLASSIC_ENTRY_LIMIT_BYTES",
+    "CUSTOM_BUS_MAX_ENTRIES_PER_CALL",
     "ENTRY_LIMIT_BYTES",
     "MAX_ENTRIES_PER_CALL",
     "DetailError",
@@ -70,6 +75,7 @@ __all__ = [
 ]
 
 MAX_ENTRIES_PER_CALL = 10  # PutEvents: 1-10 entries per request
+CUSTOM_BUS_MAX_ENTRIES_PER_CALL = 100  # the new Custom Event Bus's PutEvents: 1-100
 # Entry and request size limit: 1 MB since 2026-01-29 (AWS Compute Blog, "serverless services now
 # support payloads up to 1 MB"); the PutEvents API reference still says 256 KB, selectable below.
 ENTRY_LIMIT_BYTES = 1024 * 1024
@@ -80,6 +86,8 @@ _TIME_BYTES = (
     14  # what a set Time counts for in an entry's size (AWS: "Calculating PutEvents size")
 )
 _DETAIL_TYPE_MAX = 128
+_SYSTEM_METADATA_MAX = 128  # the new bus's DeduplicationId and EventGroupId
+_CUSTOM_BUS_RESOURCES_MAX = 100
 _SOURCE_MAX = 256
 # Per-entry codes worth retrying, as the PutEventsResultEntry reference lists them; the others
 # (InvalidArgument, MalformedDetail, AccessDeniedException, ...) fail the same way every time.
@@ -170,6 +178,10 @@ class DomainEvent:
         When it happened; default: when EventBridge receives it. Set it for reproducible output.
     resources : tuple of str
         ARNs the event concerns.
+    event_group : str, optional
+        What the event's order matters within (a card, an order): on the new Custom Event Bus,
+        its ``EventGroupId``, which a FIFO subscriber delivers in publish order; in the envelope
+        as ``metadata.event_group``. At most 128 characters; keep the set of groups bounded.
 
     Examples
     --------
@@ -192,6 +204,7 @@ class DomainEvent:
     data_product: str | None = None
     time: datetime | None = None
     resources: tuple[str, ...] = ()
+    event_group: str | None = None
 
     @property
     def domain(self) -> str:
@@ -214,16 +227,15 @@ class DomainEvent:
         return self._envelope()
 
     def _envelope(self) -> dict[str, Any]:
-        return {
-            "metadata": {
-                "idempotency_key": self.idempotency_key,
-                "correlation_id": self.correlation_id,
-                "schema_version": self.schema_version,
-                "data_product": self.data_product
-                or data_product_name(self.domain, self.detail_type),
-            },
-            "data": dict(self.detail),
+        metadata = {
+            "idempotency_key": self.idempotency_key,
+            "correlation_id": self.correlation_id,
+            "schema_version": self.schema_version,
+            "data_product": self.data_product or data_product_name(self.domain, self.detail_type),
         }
+        if self.event_group is not None:
+            metadata["event_group"] = self.event_group
+        return {"metadata": metadata, "data": dict(self.detail)}
 
     def to_entry(self, bus: str) -> dict[str, Any]:
         """The PutEvents request entry for ``bus`` (checks the fields, not the contract).
@@ -272,6 +284,52 @@ class DomainEvent:
             entry["Resources"] = list(self.resources)
         return entry
 
+    def to_custom_bus_entry(self) -> dict[str, Any]:
+        """The entry of the new Custom Event Bus's PutEvents (the bus ARN is the request's).
+
+        As ``to_entry``, without ``EventBusName``, with ``SystemMetadata``: the idempotency key
+        as ``DeduplicationId`` (the bus drops a repeat within 5 minutes and answers
+        ``DEDUPLICATED``) and ``event_group`` as ``EventGroupId``.
+
+        Raises
+        ------
+        meshkit.exceptions.ValidationError
+            As ``to_entry``, and for what the new bus takes less of: an idempotency key or
+            event group over 128 characters, more than 100 resources.
+
+        Examples
+        --------
+        >>> import meshkit as mk
+        >>> event = mk.events.DomainEvent(
+        ...     "sales.domain", "SaleRecorded", {"sale_id": "S-1"},
+        ...     idempotency_key="sale-S-1", event_group="card-4242",
+        ... )
+        >>> event.to_custom_bus_entry()["SystemMetadata"]
+        {'DeduplicationId': 'sale-S-1', 'EventGroupId': 'card-4242'}
+        """
+        entry = self.to_entry("")
+        del entry["EventBusName"]
+        for name, value in (
+            ("idempotency_key", self.idempotency_key),
+            ("event_group", self.event_group),
+        ):
+            if value is not None and len(value) > _SYSTEM_METADATA_MAX:
+                raise ValidationError(
+                    f"{name} is {len(value)} characters; the new Custom Event Bus takes at most "
+                    f"{_SYSTEM_METADATA_MAX} (SystemMetadata): shorten it, or hash it "
+                    "(hashlib.sha256(key.encode()).hexdigest() is 64)"
+                )
+        if len(self.resources) > _CUSTOM_BUS_RESOURCES_MAX:
+            raise ValidationError(
+                f"resources has {len(self.resources)} ARNs; the new Custom Event Bus takes at "
+                f"most {_CUSTOM_BUS_RESOURCES_MAX} per event: name the rest in the detail"
+            )
+        system = {"DeduplicationId": self.idempotency_key}
+        if self.event_group is not None:
+            system["EventGroupId"] = self.event_group
+        entry["SystemMetadata"] = system
+        return entry
+
     def _check_fields(self) -> None:
         for name, value, limit in (
             ("source", self.source, _SOURCE_MAX),
@@ -298,6 +356,8 @@ class DomainEvent:
         _check_version(self.schema_version)
         if self.data_product is not None:
             _check_key("data_product", self.data_product, example="'sales.sale-recorded'")
+        if self.event_group is not None:
+            _check_key("event_group", self.event_group, example="'card-4242'")
         if self.time is not None and not isinstance(self.time, datetime):
             raise ValidationError(
                 f"time must be a datetime, not {type(self.time).__name__}: e.g. "
@@ -597,7 +657,8 @@ def batch_plan(
     """How ``publish`` would send ``events``: its requests, and each entry's size and billing.
 
     Nothing is sent. Arguments and events are checked as ``publish`` checks them (fields,
-    contract, size) and grouped, in order, into requests of at most 10 entries and ``max_bytes``.
+    contract, size) and grouped, in order, into requests of at most 10 entries (100 for an ARN
+    of the new Custom Event Bus) and ``max_bytes``.
 
     Returns
     -------
@@ -624,16 +685,16 @@ def batch_plan(
     >>> mk.events.batch_plan(events, "SalesEventBus").groupby("request").size().tolist()
     [10, 2]
     """
-    parse_bus(bus)
+    entry_of, max_entries = _entries_for(bus)
     source = _check_events(events)
     _check_max_bytes(max_bytes)
     _check_flag("validate", validate)
     lookup = _ContractLookup(_check_registry(registry)) if validate else None
-    prepared = (_prepare(i, event, bus, lookup, max_bytes) for i, event in enumerate(source))
+    prepared = (_prepare(i, event, entry_of, lookup, max_bytes) for i, event in enumerate(source))
     rows = [
         (number, pending.event.idempotency_key, pending.size, billable_chunks(pending.size))
         for number, batch in enumerate(
-            _group(((p, p.size) for p in prepared), MAX_ENTRIES_PER_CALL, max_bytes), start=1
+            _group(((p, p.size) for p in prepared), max_entries, max_bytes), start=1
         )
         for pending in batch
     ]
@@ -851,6 +912,10 @@ class PublishResult:
     requests : list of PutEventsRequest
         Every PutEvents request, in the order made (empty with ``record=False``); see
         ``timeline_frame``.
+    deduplicated : list of str
+        The idempotency keys of events the new Custom Event Bus recognised as repeats of events
+        it accepted in the last 5 minutes (``SuccessCode`` ``DEDUPLICATED``): a success, not
+        counted in ``sent``.
 
     Examples
     --------
@@ -868,6 +933,7 @@ class PublishResult:
     delivered: list[tuple[str, str]] = field(default_factory=list)
     unsent: list[UnsentEvent] = field(default_factory=list)
     requests: list[PutEventsRequest] = field(default_factory=list)
+    deduplicated: list[str] = field(default_factory=list)
 
     @property
     def event_ids(self) -> list[str]:
@@ -881,7 +947,10 @@ class PublishResult:
 
     @property
     def estimated_cost_usd(self) -> float:
-        """What the accepted events cost to publish, at USD 1.00 per million 64 KB chunks."""
+        """What the accepted events cost to publish, at USD 1.00 per million 64 KB chunks.
+
+        Custom Event Bus - Classic's price; 0 for the new Custom Event Bus, priced per KB.
+        """
         return self.billable_chunks * USD_PER_MILLION_EVENTS / 1_000_000
 
     def outcomes_frame(self) -> pd.DataFrame:
@@ -890,7 +959,8 @@ class PublishResult:
         Returns
         -------
         pandas.DataFrame
-            Columns ``idempotency_key``, ``status`` (``sent``, ``failed`` or ``unsent``),
+            Columns ``idempotency_key``, ``status`` (``sent``, ``deduplicated``, ``failed`` or
+            ``unsent``),
             ``event_id`` (for a sent event) and ``error_code`` (for a failed one).
 
         Examples
@@ -903,6 +973,7 @@ class PublishResult:
         rows: list[tuple[str, str, str | None, str | None]] = [
             (key, "sent", event_id, None) for key, event_id in self.delivered
         ]
+        rows += [(key, "deduplicated", None, None) for key in self.deduplicated]
         rows += [(f.event.idempotency_key, "failed", None, f.error_code) for f in self.failed]
         rows += [(u.event.idempotency_key, "unsent", None, None) for u in self.unsent]
         return pd.DataFrame(rows, columns=["idempotency_key", "status", "event_id", "error_code"])
@@ -966,6 +1037,8 @@ class PublishResult:
 
     def __repr__(self) -> str:
         unsent = f", unsent={len(self.unsent)}" if self.unsent else ""  # only when it happened
+        if self.deduplicated:
+            unsent = f", deduplicated={len(self.deduplicated)}{unsent}"
         return (
             f"PublishResult(sent={self.sent}, failed={len(self.failed)}{unsent}, "
             f"api_calls={self.api_calls}, retried={self.retried})"
@@ -996,7 +1069,12 @@ def publish(
     bus : str
         Name or ARN of the event bus. An ARN must be in the account and region of the session
         that publishes (the target's, or ``boto3_session``'s). Checked first: AWS silently drops
-        events sent to a bus that does not exist.
+        events sent to a bus that does not exist. An ARN of the new Custom Event Bus
+        (``...:event-busv2/<name>/<id>``, from ``mk.custom_bus.create_bus``, or shared with the
+        session's account) publishes with its API (real AWS only): up to 100 entries a
+        request, each event's idempotency key as its ``DeduplicationId`` and its
+        ``event_group`` as its ``EventGroupId``; a repeat within 5 minutes is
+        ``result.deduplicated``, not sent twice.
     events : iterable of DomainEvent
         Any iterable but a str or a dict. A list is checked whole before anything is sent; a
         generator is streamed, with memory bounded by one batch (plus the failures, which are
@@ -1037,6 +1115,9 @@ def publish(
         that is not JSON or breaks its contract, an oversized event), or, offline, a bus ARN of
         another account or region (``ForeignBusError``: moto would use the local bus of that
         name; on real AWS the ARN goes to AWS, which applies the bus's policy): nothing was sent.
+    meshkit.exceptions.CustomBusUnavailableError
+        For a bus of the new Custom Event Bus on the embedded AWS, which cannot serve it:
+        nothing was sent.
     UnknownBusError
         When the bus does not exist (AWS would accept the events and drop them): nothing was
         sent.
@@ -1066,7 +1147,7 @@ def publish(
     >>> mk.buses.delete_domain_bus("doctest")
     True
     """
-    named = parse_bus(bus)
+    entry_of, max_entries = _entries_for(bus)
     source = _check_events(events)
     _check_max_bytes(max_bytes)
     _check_max_attempts(max_attempts)
@@ -1084,16 +1165,15 @@ def publish(
             f"boto3_session is {_kind(boto3_session)}; give a boto3.Session (e.g. "
             "mk.iam.assume_role(...)), or None for the target's session"
         )
-    # meshkit checks every entry itself (fields, JSON, size), so botocore need not check them again
-    client = _aws.publishing_client(boto3_session)
-    bus = bus_for_calls(named, client, boto3_session)
+    channel = _channel(bus, boto3_session)
+    entry_of = channel.entry_of  # offline, a Classic bus's own ARN becomes its name
     listed = isinstance(events, Sequence)
     if listed:  # a bad event anywhere in a list stops everything before anything is sent
         source = iter(
-            [_prepare(i, event, bus, lookup, max_bytes) for i, event in enumerate(source)]
+            [_prepare(i, event, entry_of, lookup, max_bytes) for i, event in enumerate(source)]
         )
     if check_bus:
-        check_bus_exists(client, bus)
+        channel.check_exists()
     checked_at = _clock()
     result = PublishResult()
     in_hand: list[_Pending] = []  # read, not settled yet: the batch being sent, and the next
@@ -1110,7 +1190,7 @@ def publish(
                 raise
             if not listed:
                 try:
-                    item = _prepare(index, item, bus, lookup, max_bytes)
+                    item = _prepare(index, item, entry_of, lookup, max_bytes)
                 except MeshkitError:
                     stop.refused = item
                     raise
@@ -1119,11 +1199,11 @@ def publish(
 
     report = _progress_reporter(progress, bar)
     try:
-        for number, batch in enumerate(_group(read(), MAX_ENTRIES_PER_CALL, max_bytes), start=1):
+        for number, batch in enumerate(_group(read(), max_entries, max_bytes), start=1):
             if check_bus and _clock() - checked_at >= _BUS_RECHECK_S:  # a long call: again
-                check_bus_exists(client, bus)
+                channel.check_exists()
                 checked_at = _clock()
-            _send_with_retries(client, batch, result, max_attempts, record, number)
+            _send_with_retries(channel, batch, result, max_attempts, record, number)
             del in_hand[: len(batch)]  # each one is delivered or failed now
             report(result)
     except BaseException as err:  # SystemExit, asyncio's CancelledError, ...: accounted for too
@@ -1142,6 +1222,56 @@ def publish(
             result,
         )
     return result
+
+
+def _entries_for(bus: Any) -> tuple[Callable[[DomainEvent], dict[str, Any]], int]:
+    """How an event becomes an entry for ``bus`` (checked), and the entries a request takes."""
+    if is_custom_bus_arn(bus):
+        parse_custom_bus_arn(bus)
+        return DomainEvent.to_custom_bus_entry, CUSTOM_BUS_MAX_ENTRIES_PER_CALL
+    parse_bus(bus)
+    return lambda event: event.to_entry(bus), MAX_ENTRIES_PER_CALL
+
+
+@dataclass(frozen=True)
+class _Channel:
+    """Where ``publish`` sends: a Classic bus (events API) or a new Custom Event Bus."""
+
+    client: Any
+    bus: str  # the name or ARN the requests carry
+    custom: bool
+
+    @property
+    def entry_of(self) -> Callable[[DomainEvent], dict[str, Any]]:
+        bus = self.bus
+        if self.custom:
+            return DomainEvent.to_custom_bus_entry
+        return lambda event: event.to_entry(bus)
+
+    def check_exists(self) -> None:
+        if self.custom:
+            check_custom_bus_exists(self.client, self.bus)
+        else:
+            check_bus_exists(self.client, self.bus)
+
+    def put(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        if not self.custom:
+            response: dict[str, Any] = self.client.put_events(Entries=entries)
+            return response
+        # checks is a leaf module (botocore and meshkit's exceptions only): no import cycle
+        from .custom_bus.checks import check_request
+
+        request = check_request("PutEvents", {"EventBusArn": self.bus, "Entries": entries})
+        response = self.client.put_events(**request)
+        return response
+
+
+def _channel(bus: str, boto3_session: boto3.Session | None) -> _Channel:
+    if is_custom_bus_arn(bus):
+        return _Channel(_aws.eventbridgev2_client(boto3_session), bus, custom=True)
+    # meshkit checks every entry itself (fields, JSON, size), so botocore need not check them again
+    client = _aws.publishing_client(boto3_session)
+    return _Channel(client, bus_for_calls(parse_bus(bus), client, boto3_session), custom=False)
 
 
 @dataclass(slots=True)
@@ -1252,7 +1382,7 @@ class _ContractLookup:
 def _prepare(
     index: int,
     event: Any,
-    bus: str,
+    entry_of: Callable[[DomainEvent], dict[str, Any]],
     lookup: _ContractLookup | None,
     max_bytes: int,
 ) -> _Pending:
@@ -1263,7 +1393,7 @@ def _prepare(
             "mk.events.DomainEvent(source=..., detail_type=..., detail=...)"
         )
     try:
-        entry = event.to_entry(bus)
+        entry = entry_of(event)
         if lookup is not None:
             lookup(event).validate(event.detail)
         size = _check_size(_entry_bytes(entry), max_bytes)
@@ -1376,7 +1506,7 @@ def _check_progress(progress: Any) -> Any:
 
 # -- sending --------------------------------------------------------------------------------------
 def _send_with_retries(
-    client: Any,
+    channel: _Channel,
     batch: list[_Pending],
     result: PublishResult,
     max_attempts: int,
@@ -1390,7 +1520,7 @@ def _send_with_retries(
             attempt += 1
             before = (result.sent, len(result.failed), time.monotonic())
             try:
-                retrying = _send_once(client, pending, result, max_attempts)
+                retrying = _send_once(channel, pending, result, max_attempts)
             except PublishError:  # failed as a whole: its entries are in result.failed
                 if record:
                     _note_request(result, number, attempt, before, len(pending), [], 0.0)
@@ -1408,7 +1538,9 @@ def _send_with_retries(
     finally:
         if record:  # also when a request failed as a whole: the ids accepted so far are kept
             result.delivered.extend(
-                (item.event.idempotency_key, item.event_id) for item in batch if item.event_id
+                (item.event.idempotency_key, item.event_id)
+                for item in batch
+                if item.event_id is not None
             )
 
 
@@ -1439,21 +1571,25 @@ def _note_request(
 
 
 def _send_once(
-    client: Any, pending: list[_Pending], result: PublishResult, max_attempts: int
+    channel: _Channel, pending: list[_Pending], result: PublishResult, max_attempts: int
 ) -> list[_Pending]:
     """One PutEvents request; returns the entries worth another attempt."""
     for item in pending:
         item.attempts += 1  # before the request: an interrupted request counts as an attempt
-    response = _put_events(client, pending, result)
+    response = _put_events(channel, pending, result)
     retry: list[_Pending] = []
     for item, outcome in zip(pending, response["Entries"], strict=True):
         item.answered = item.attempts
         code = outcome.get("ErrorCode")
-        if "EventId" in outcome and not code:
-            item.event_id = outcome["EventId"]
+        if not code and outcome.get("SuccessCode") == "DEDUPLICATED":  # the new bus: a repeat
+            item.settled = True
+            result.deduplicated.append(item.event.idempotency_key)
+        elif not code and ("EventId" in outcome or "SuccessCode" in outcome):
+            item.event_id = outcome.get("EventId", "")
             item.settled = True
             result.sent += 1
-            result.billable_chunks += max(1, -(-item.size // BILLING_CHUNK_BYTES))
+            if not channel.custom:  # the new bus is priced per KB, not per 64 KB chunk
+                result.billable_chunks += max(1, -(-item.size // BILLING_CHUNK_BYTES))
         elif code in _RETRYABLE and item.attempts < max_attempts:
             item.last_error = (code, outcome.get("ErrorMessage", ""))
             retry.append(item)
@@ -1470,11 +1606,12 @@ _sleep = time.sleep  # replaced in tests
 _clock = time.monotonic  # replaced in tests: when the bus was last checked
 
 
-def _put_events(client: Any, pending: list[_Pending], result: PublishResult) -> dict[str, Any]:
+def _put_events(
+    channel: _Channel, pending: list[_Pending], result: PublishResult
+) -> dict[str, Any]:
     result.api_calls += 1
     try:
-        response: dict[str, Any] = client.put_events(Entries=[item.entry for item in pending])
-        return response
+        return channel.put([item.entry for item in pending])
     except (ClientError, BotoCoreError) as err:
         if isinstance(err, ClientError):
             code, message = error_code(err), err.response["Error"].get("Message", "")
@@ -1484,7 +1621,7 @@ def _put_events(client: Any, pending: list[_Pending], result: PublishResult) -> 
             item.settled = True
             result.failed.append(FailedEvent(item.event, code, message, item.attempts))
         raise PublishError(
-            f"PutEvents to {pending[0].entry['EventBusName']} failed as a whole ({code}) after "
+            f"PutEvents to {channel.bus} failed as a whole ({code}) after "
             f"{result.sent} events were sent; this request's {len(pending)} events are in "
             "error.result.failed, the events read but not sent in error.result.unsent (all the "
             "rest of a list), and a generator's unread events are still in it",

@@ -32,6 +32,10 @@ class TargetError(MeshkitError):
     """meshkit cannot decide, or refuses, where AWS is (see ``meshkit.sandbox.start``)."""
 
 
+class CustomBusUnavailableError(TargetError):
+    """The current target cannot serve the new Custom Event Bus (the embedded AWS cannot)."""
+
+
 class ValidationError(MeshkitError, ValueError):
     """An argument breaks a documented AWS rule or a mesh convention; nothing was sent to AWS."""
 

@@ -50,6 +50,7 @@ from .buses import (
     FORWARD_TARGET_ID,
     QUEUE_TARGET_ID,
     STREAM_TARGET_ID,
+    bus_domain,
     domain_key,
     list_domain_buses,
 )
@@ -1017,7 +1018,7 @@ def list_subscriptions(*, boto3_session: boto3.Session | None = None) -> pd.Data
 
 def _subscription_name(consumer: str, bus: str, name: str | None) -> str:
     if name is None:
-        derived = f"{consumer}-{_bus_domain(bus)}"
+        derived = f"{consumer}-{bus_domain(bus)}"
         if len(derived) > _NAME_MAX:
             # Cutting it could give two subscriptions one name: refuse, and let the caller choose.
             raise ValidationError(
@@ -1044,7 +1045,7 @@ def _subscription_name(consumer: str, bus: str, name: str | None) -> str:
 def _route_name(consumer: str, bus: str, name: str | None) -> str:
     """A route's rule name: ``<consumer>-<producer>-stream`` unless given."""
     if name is None:
-        derived = f"{consumer}-{_bus_domain(bus)}-stream"
+        derived = f"{consumer}-{bus_domain(bus)}-stream"
         if len(derived) > _NAME_MAX:
             raise ValidationError(
                 f"the rule name derived from consumer_domain and bus, {derived!r}, is "
@@ -1093,15 +1094,6 @@ def _check_role_arn(role_arn: Any, when_not_needed: str) -> None:
             f"role_arn {role_arn!r} is not an IAM role ARN: give one such as "
             f"'arn:aws:iam::123456789012:role/sales-forwarder', or None {when_not_needed}"
         )
-
-
-def _bus_domain(bus: str) -> str:
-    """The domain a bus's name speaks for: ``SalesEventBus`` -> ``sales``."""
-    stem = bus.removesuffix("EventBus") or bus
-    try:
-        return domain_key(stem)
-    except ValidationError:
-        return re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-").lower()
 
 
 def _bus_owner(eventbridge: Any, bus: str) -> str:

@@ -13,13 +13,9 @@ from typing import Any
 import boto3
 
 from .. import _aws
-from ..exceptions import TargetError
+from ..exceptions import CustomBusUnavailableError
 
 __all__ = ["CustomBusUnavailableError", "client"]
-
-
-class CustomBusUnavailableError(TargetError):
-    """The current target cannot serve the new Custom Event Bus (the embedded AWS cannot)."""
 
 
 def client(*, boto3_session: boto3.Session | None = None) -> Any:
@@ -50,16 +46,9 @@ def client(*, boto3_session: boto3.Session | None = None) -> Any:
     >>> mk.custom_bus.client()
     Traceback (most recent call last):
     ...
-    meshkit.custom_bus.target.CustomBusUnavailableError: the embedded AWS (moto) does not serve \
+    meshkit.exceptions.CustomBusUnavailableError: the embedded AWS (moto) does not serve \
 the new Custom Event Bus (eventbridgev2): moto implements none of its API, and a call would fail \
 inside botocore. Offline, check requests with mk.custom_bus.check_request; to send them, opt in \
 to real AWS (MESHKIT_TARGET=aws and MESHKIT_AWS_ACCOUNT) in a Region that offers the new bus
     """
-    if _aws.target().mode == "embedded":
-        raise CustomBusUnavailableError(
-            "the embedded AWS (moto) does not serve the new Custom Event Bus (eventbridgev2): moto "
-            "implements none of its API, and a call would fail inside botocore. Offline, check "
-            "requests with mk.custom_bus.check_request; to send them, opt in to real AWS "
-            "(MESHKIT_TARGET=aws and MESHKIT_AWS_ACCOUNT) in a Region that offers the new bus"
-        )
-    return _aws.client("eventbridgev2", boto3_session)
+    return _aws.eventbridgev2_client(boto3_session)
