@@ -618,3 +618,433 @@ def test_cfn_lint_catches_a_broken_subscriber(classic_mesh):
 
     matches = lint(json.dumps(template), config=ManualArgs(regions=["us-east-1"]))
     assert any("LIFO" in str(match) for match in matches)
+
+
+# -- On real AWS: request shapes, with botocore's Stubber in place of AWS -------------------------
+# Stubber checks each request against the model botocore ships and answers what the test says;
+# the answers are the test's, never shown as AWS's behaviour.
+
+OWN_BUS = (
+    "arn:aws:events:us-east-1:123456789012:event-busv2/SalesEventBus/abcdefghij0123456789klmno"
+)
+MESHKIT_TAGS = {
+    "meshkit:workbook": "true",
+    "meshkit:domain": "sales",
+    "meshkit:owner": "sales-team",
+}
+
+
+@pytest.fixture
+def real_aws(mesh, monkeypatch):
+    """Stubbed eventbridgev2 and RAM clients where meshkit would reach real AWS."""
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    clients = {name: session.client(name) for name in ("eventbridgev2", "ram")}
+    stubs = {name: Stubber(client) for name, client in clients.items()}
+    real_client = mk._aws.client
+    monkeypatch.setattr(mk._aws, "eventbridgev2_client", lambda s=None: clients["eventbridgev2"])
+    monkeypatch.setattr(
+        mk._aws,
+        "client",
+        lambda name, s=None, **kw: clients[name] if name in clients else real_client(name, s, **kw),
+    )
+    for stub in stubs.values():
+        stub.activate()
+    yield stubs
+    for stub in stubs.values():
+        stub.assert_no_pending_responses()
+        stub.deactivate()
+
+
+def test_create_bus_sends_the_checked_request_and_waits_for_active(real_aws):
+    stub = real_aws["eventbridgev2"]
+    stub.add_response("list_event_buses", {"EventBuses": []}, {"NamePrefix": "SalesEventBus"})
+    request = mk.custom_bus.bus_request("sales", retention_days=30)
+    stub.add_response(
+        "create_event_bus",
+        {"EventBusArn": OWN_BUS, "Name": "SalesEventBus", "State": "CREATING"},
+        request,
+    )
+    stub.add_response("describe_event_bus", {"State": "ACTIVE"}, {"EventBusArn": OWN_BUS})
+
+    assert mk.custom_bus.create_bus("sales", retention_days=30) == OWN_BUS
+    assert request["StorageConfiguration"] == {"RetentionPeriodInDays": 30}
+    assert request["Tags"] == MESHKIT_TAGS
+
+
+def test_create_bus_returns_the_bus_meshkit_made_and_refuses_anyone_elses(real_aws):
+    stub = real_aws["eventbridgev2"]
+    listed = {"EventBuses": [{"Name": "SalesEventBus", "EventBusArn": OWN_BUS}]}
+    stub.add_response("list_event_buses", listed)
+    stub.add_response("list_tags_for_resource", {"Tags": MESHKIT_TAGS})
+    stub.add_response("describe_event_bus", {"State": "ACTIVE"})
+    assert mk.custom_bus.create_bus("sales") == OWN_BUS
+
+    stub.add_response("list_event_buses", listed)
+    stub.add_response("list_tags_for_resource", {"Tags": {"team": "someone-else"}})
+    with pytest.raises(mk.exceptions.NotMeshkitResourceError, match="did not create it"):
+        mk.custom_bus.create_bus("sales")
+
+
+def test_a_bus_shared_with_this_account_is_not_taken_for_its_own(real_aws):
+    """ListEventBuses lists buses shared with the account too (eb-custom-bus-sharing)."""
+    stub = real_aws["eventbridgev2"]
+    theirs = OWN_BUS.replace("123456789012", "111122223333")
+    stub.add_response(
+        "list_event_buses", {"EventBuses": [{"Name": "SalesEventBus", "EventBusArn": theirs}]}
+    )
+    stub.add_response("create_event_bus", {"EventBusArn": OWN_BUS})
+    stub.add_response("describe_event_bus", {"State": "ACTIVE"})
+
+    assert mk.custom_bus.create_bus("sales") == OWN_BUS
+
+
+def test_a_bus_that_failed_to_create_says_why(real_aws):
+    stub = real_aws["eventbridgev2"]
+    stub.add_response("list_event_buses", {"EventBuses": []})
+    stub.add_response("create_event_bus", {"EventBusArn": OWN_BUS})
+    stub.add_response(
+        "describe_event_bus", {"State": "CREATE_FAILED", "StateReason": "KMS key disabled"}
+    )
+
+    with pytest.raises(mk.exceptions.ConflictError, match=r"CREATE_FAILED.*KMS key disabled"):
+        mk.custom_bus.create_bus("sales")
+
+
+def test_share_bus_uses_the_managed_permission_and_adds_only_missing_principals(real_aws):
+    """AWS RAM's four managed permissions, at arn:aws:ram::aws:permission/<name>
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-custom-bus-sharing.html)."""
+    events, ram = real_aws["eventbridgev2"], real_aws["ram"]
+    share = "arn:aws:ram:us-east-1:123456789012:resource-share/abc"
+    events.add_response("list_tags_for_resource", {"Tags": MESHKIT_TAGS})
+    ram.add_response("get_resource_shares", {"resourceShares": []})
+    ram.add_response(
+        "create_resource_share",
+        {"resourceShare": {"resourceShareArn": share}},
+        {
+            "name": "SalesEventBus-subscribe",
+            "resourceArns": [OWN_BUS],
+            "principals": ["444455556666"],
+            "permissionArns": [
+                "arn:aws:ram::aws:permission/AWSRAMEventBridgeEventBusV2SubscribeOnly"
+            ],
+            "allowExternalPrincipals": True,
+            "tags": [{"key": k, "value": v} for k, v in MESHKIT_TAGS.items()],
+        },
+    )
+    assert mk.custom_bus.share_bus(OWN_BUS, ["444455556666"]) == share
+
+    events.add_response("list_tags_for_resource", {"Tags": MESHKIT_TAGS})
+    ram.add_response(
+        "get_resource_shares",
+        {
+            "resourceShares": [
+                {
+                    "resourceShareArn": share,
+                    "tags": [{"key": k, "value": v} for k, v in MESHKIT_TAGS.items()],
+                }
+            ]
+        },
+    )
+    ram.add_response(
+        "get_resource_share_associations",
+        {
+            "resourceShareAssociations": [
+                {"associatedEntity": "444455556666", "status": "ASSOCIATED"}
+            ]
+        },
+    )
+    ram.add_response(
+        "associate_resource_share", {}, {"resourceShareArn": share, "principals": ["777788889999"]}
+    )
+    assert mk.custom_bus.share_bus(OWN_BUS, ["444455556666", "777788889999"]) == share
+
+
+@pytest.mark.parametrize(
+    ("principals", "message"),
+    [
+        ("444455556666", "a list"),
+        ([], "empty"),
+        (["4444"], "not account ids"),
+        ([444455556666], "not account ids"),
+    ],
+)
+def test_share_bus_refuses_principals_it_cannot_share_with(real_aws, principals, message):
+    with pytest.raises(ValidationError, match=message):
+        mk.custom_bus.share_bus(OWN_BUS, principals)
+
+
+def test_share_bus_refuses_a_bus_meshkit_did_not_make(real_aws):
+    real_aws["eventbridgev2"].add_response("list_tags_for_resource", {"Tags": {}})
+
+    with pytest.raises(mk.exceptions.NotMeshkitResourceError):
+        mk.custom_bus.share_bus(OWN_BUS, ["444455556666"])
+
+
+def test_a_fifo_subscriber_orders_by_the_events_group_and_dedup_id():
+    """SQS FIFO target: MessageGroupId from the event's group
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-custom-bus-target-sqs.html)."""
+    request = mk.custom_bus.subscriber_request(
+        "fraud",
+        bus=OWN_BUS,
+        target_arn="arn:aws:sqs:us-east-1:444455556666:fraud-sales.fifo",
+        role_arn=ROLE_ARN,
+        ordered=True,
+        start="horizon",
+        dead_letter_arn=DLQ_ARN,
+        max_retry_attempts=185,
+        max_event_age_s=86400,
+    )
+
+    assert request["Type"] == "FIFO"
+    assert request["InvokeConfiguration"]["SqsParameters"] == {
+        "MessageGroupId": "{% $events.SystemMetadata.EventGroupId %}",
+        "MessageDeduplicationId": "{% $events.SystemMetadata.DeduplicationId %}",
+    }
+    assert request["StartingPosition"] == "POINT_IN_TIME"
+    assert request["PointInTimeConfiguration"] == {"PointType": "HORIZON"}
+    assert request["RetryPolicy"] == {"MaxRetryAttempts": 185, "MaxEventAgeInSeconds": 86400}
+    assert request["Name"] == "fraud-sales"
+
+
+def test_a_subscriber_can_start_at_a_moment_in_the_retained_past():
+    moment = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
+    request = mk.custom_bus.subscriber_request(
+        "fraud", bus=OWN_BUS, target_arn=QUEUE_ARN, role_arn=ROLE_ARN, start=moment
+    )
+    assert request["PointInTimeConfiguration"] == {
+        "PointType": "TIMESTAMP",
+        "StartingPoint": moment,
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        ({"start": dt.datetime(2026, 12, 1)}, ValidationError, "naive"),
+        ({"start": "yesterday"}, ValidationError, "'latest'"),
+        ({"ordered": "yes"}, ValidationError, "ordered"),
+        ({"pattern": {"source": [{"wildcard": "sales.*"}]}}, ValidationError, "wildcard"),
+        ({"pattern": {"source": "sales.domain"}}, mk.patterns.PatternError, "list"),
+        ({"max_retry_attempts": 186}, InvalidRequestError, "RetryPolicy.MaxRetryAttempts"),
+        ({"max_event_age_s": 30}, InvalidRequestError, "RetryPolicy.MaxEventAgeInSeconds"),
+        ({"role_arn": "arn:aws:iam::444455556666:user/me"}, InvalidRequestError, "RoleArn"),
+        ({"dead_letter_arn": "arn:aws:sns:us-east-1:1:x"}, InvalidRequestError, "OnFailure"),
+        ({"bus": "SalesEventBus"}, ValidationError, "event-busv2"),
+        ({"name": "x" * 257}, InvalidRequestError, "Name"),
+    ],
+)
+def test_a_bad_subscription_is_refused_naming_what_to_fix(changes, error, message):
+    arguments = {"bus": OWN_BUS, "target_arn": QUEUE_ARN, "role_arn": ROLE_ARN} | changes
+    with pytest.raises(error, match=message):
+        mk.custom_bus.subscriber_request("marketing", **arguments)
+
+
+def test_subscribe_retries_a_concurrent_modification_as_aws_advises(real_aws, monkeypatch):
+    monkeypatch.setattr(mk.custom_bus.subscribers.time, "sleep", lambda s: None)
+    stub = real_aws["eventbridgev2"]
+    stub.add_response("list_subscribers", {"Subscribers": []})
+    stub.add_client_error("create_subscriber", "ConcurrentModificationException")
+    stub.add_response("create_subscriber", {"SubscriberArn": SUBSCRIBER_ARN})
+
+    arn = mk.custom_bus.subscribe(
+        "marketing", bus=OWN_BUS, target_arn=QUEUE_ARN, role_arn=ROLE_ARN,
+        pattern={"detail-type": ["SaleRecorded"]},
+    )  # fmt: skip
+
+    assert arn == SUBSCRIBER_ARN
+
+
+def test_pause_and_resume_change_only_the_state(real_aws):
+    stub = real_aws["eventbridgev2"]
+    mine = {"Tags": {"meshkit:workbook": "true", "meshkit:domain": "marketing"}}
+    stub.add_response("list_tags_for_resource", mine)
+    stub.add_response(
+        "update_subscriber",
+        {"State": "STOPPED"},
+        {"SubscriberArn": SUBSCRIBER_ARN, "State": "STOPPED"},
+    )
+    stub.add_response("list_tags_for_resource", mine)
+    stub.add_response(
+        "update_subscriber",
+        {"State": "RUNNING"},
+        {"SubscriberArn": SUBSCRIBER_ARN, "State": "RUNNING", "ResumePosition": "LAST_PROCESSED"},
+    )
+
+    assert mk.custom_bus.pause(SUBSCRIBER_ARN) == "STOPPED"
+    assert mk.custom_bus.resume(SUBSCRIBER_ARN) == "RUNNING"
+
+
+def test_only_meshkits_subscribers_are_deleted_or_paused(real_aws):
+    stub = real_aws["eventbridgev2"]
+    stub.add_response("list_tags_for_resource", {"Tags": {}})
+    stub.add_response("list_tags_for_resource", {"Tags": {}})
+
+    with pytest.raises(mk.exceptions.NotMeshkitResourceError):
+        mk.custom_bus.unsubscribe(SUBSCRIBER_ARN)
+    with pytest.raises(mk.exceptions.NotMeshkitResourceError):
+        mk.custom_bus.pause(SUBSCRIBER_ARN)  # no UpdateSubscriber, no DeleteSubscriber queued
+
+
+def test_revoke_sends_revoke_resource_for_the_subscriber(real_aws):
+    real_aws["eventbridgev2"].add_response(
+        "revoke_resource", {"Arn": SUBSCRIBER_ARN}, {"Arn": SUBSCRIBER_ARN}
+    )
+    assert mk.custom_bus.revoke(SUBSCRIBER_ARN) == SUBSCRIBER_ARN
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: mk.custom_bus.create_bus("sales"),
+        lambda: mk.custom_bus.delete_bus(OWN_BUS),
+        lambda: mk.custom_bus.share_bus(OWN_BUS, ["444455556666"]),
+        lambda: mk.custom_bus.subscribe(
+            "marketing", bus=OWN_BUS, target_arn=QUEUE_ARN, role_arn=ROLE_ARN
+        ),
+        lambda: mk.custom_bus.pause(SUBSCRIBER_ARN),
+        lambda: mk.custom_bus.revoke(SUBSCRIBER_ARN),
+        lambda: mk.custom_bus.unsubscribe(SUBSCRIBER_ARN),
+        lambda: mk.events.publish(OWN_BUS, [sale(1)]),
+    ],
+    ids=["create", "delete", "share", "subscribe", "pause", "revoke", "unsubscribe", "publish"],
+)
+def test_every_call_is_refused_on_the_embedded_aws_before_any_request(mesh, call, monkeypatch):
+    monkeypatch.setattr(boto3.Session, "client", lambda *a, **k: pytest.fail("a client was made"))
+    with pytest.raises(mk.custom_bus.CustomBusUnavailableError):
+        call()
+
+
+# -- Publishing to the new bus with mk.events.publish ----------------------------------------------
+
+
+def sale(n, group=None, key=None):
+    return mk.events.DomainEvent(
+        "sales.domain",
+        "SaleRecorded",
+        {"sale_id": f"S-{n}", "amount": 10.0, "timestamp": "2026-12-01T09:00:00Z"},
+        idempotency_key=key or f"sale-S-{n}",
+        event_group=group,
+    )
+
+
+class FakeBus:
+    """An eventbridgev2 client that checks each PutEvents request with botocore's own validator
+    and answers with what the test scripts (a function of the request's entries)."""
+
+    def __init__(self, answer):
+        from botocore.validate import ParamValidator
+
+        self.model = boto3.Session(region_name="us-east-1").client("eventbridgev2").meta
+        self.validator = ParamValidator()
+        self.answer = answer
+        self.requests = []
+
+    def describe_event_bus(self, **request):
+        return {"EventBusArn": request["EventBusArn"], "State": "ACTIVE"}
+
+    def put_events(self, **request):
+        shape = self.model.service_model.operation_model("PutEvents").input_shape
+        report = self.validator.validate(request, shape)
+        assert not report.has_errors(), report.generate_report()
+        assert check_request("PutEvents", request) == request
+        self.requests.append(request)
+        return {"Entries": [self.answer(entry) for entry in request["Entries"]]}
+
+
+def published(entry):
+    return {
+        "EventId": "e-" + entry["SystemMetadata"]["DeduplicationId"],
+        "SuccessCode": "PUBLISHED",
+    }
+
+
+def test_publish_sends_100_entries_a_request_with_the_bus_arn_once(mesh, monkeypatch):
+    """PutEvents: 1-100 entries, the bus ARN once per request
+    (https://docs.aws.amazon.com/eventbridgev2/latest/APIReference/API_PutEvents.html)."""
+    fake = FakeBus(published)
+    monkeypatch.setattr(mk._aws, "eventbridgev2_client", lambda s=None: fake)
+
+    result = mk.events.publish(OWN_BUS, [sale(n, group=f"card-{n % 3}") for n in range(250)])
+
+    assert [len(r["Entries"]) for r in fake.requests] == [100, 100, 50]
+    assert {r["EventBusArn"] for r in fake.requests} == {OWN_BUS}
+    first = fake.requests[0]["Entries"][0]
+    assert "EventBusName" not in first
+    assert first["SystemMetadata"] == {"DeduplicationId": "sale-S-0", "EventGroupId": "card-0"}
+    assert json.loads(first["Detail"])["metadata"]["event_group"] == "card-0"
+    assert (result.sent, result.failed, result.api_calls) == (250, [], 3)
+    assert result.event_ids[0] == "e-sale-S-0"
+
+
+def test_a_deduplicated_event_is_a_success_not_counted_as_sent(mesh, monkeypatch):
+    """SuccessCode DEDUPLICATED: "Treat it as a success" and do not count it as a new event
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-custom-bus-ordering.html)."""
+    seen = set()
+
+    def answer(entry):
+        key = entry["SystemMetadata"]["DeduplicationId"]
+        if key in seen:
+            return {"EventId": "e-dup", "SuccessCode": "DEDUPLICATED"}
+        seen.add(key)
+        return published(entry)
+
+    monkeypatch.setattr(mk._aws, "eventbridgev2_client", lambda s=None: FakeBus(answer))
+
+    result = mk.events.publish(OWN_BUS, [sale(1), sale(2), sale(1, key="sale-S-1")])
+
+    assert (result.sent, result.deduplicated, result.ok) == (2, ["sale-S-1"], True)
+    assert "deduplicated=1" in repr(result)
+    assert sorted(result.outcomes_frame()["status"]) == ["deduplicated", "sent", "sent"]
+
+
+def test_partial_failures_on_the_new_bus_are_retried_or_returned(mesh, monkeypatch):
+    monkeypatch.setattr(mk.events, "_sleep", lambda s: None)
+    throttled = {"sale-S-1"}
+
+    def answer(entry):
+        key = entry["SystemMetadata"]["DeduplicationId"]
+        if key in throttled:
+            throttled.discard(key)
+            return {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"}
+        if key == "sale-S-2":
+            return {"ErrorCode": "AccessDeniedException", "ErrorMessage": "KMS key"}
+        return published(entry)
+
+    monkeypatch.setattr(mk._aws, "eventbridgev2_client", lambda s=None: FakeBus(answer))
+
+    result = mk.events.publish(OWN_BUS, [sale(n) for n in range(4)])
+
+    assert (result.sent, result.retried) == (3, 1)
+    assert [(f.event.idempotency_key, f.error_code) for f in result.failed] == [
+        ("sale-S-2", "AccessDeniedException")
+    ]
+
+
+def test_an_idempotency_key_too_long_for_a_dedup_id_is_refused_before_sending(mesh, monkeypatch):
+    fake = FakeBus(published)
+    monkeypatch.setattr(mk._aws, "eventbridgev2_client", lambda s=None: fake)
+
+    with pytest.raises(ValidationError, match=r"idempotency_key is 129 characters.*128"):
+        mk.events.publish(OWN_BUS, [sale(1), sale(2, key="k" * 129)])
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("group", "message"),
+    [("", "event_group is empty"), (7, "must be a string"), ("g" * 129, "128")],
+)
+def test_a_bad_event_group_is_refused(group, message):
+    with pytest.raises(ValidationError, match=message):
+        sale(1, group=group).to_custom_bus_entry()
+
+
+def test_batch_plan_shows_the_new_buses_requests_offline(mesh):
+    plan = mk.events.batch_plan([sale(n) for n in range(150)], OWN_BUS)
+    assert plan.groupby("request").size().tolist() == [100, 50]
+
+
+def test_a_malformed_new_bus_arn_is_refused_naming_its_shape(mesh):
+    with pytest.raises(ValidationError, match="25-character id"):
+        mk.events.publish(OWN_BUS[:-3], [sale(1)])

@@ -87,7 +87,8 @@ def subscriber_request(
     ordered : bool, default False
         ``FIFO``: deliver each event group in publish order; for an SQS FIFO queue, the message
         group and deduplication id come from the event's ``EventGroupId`` and
-        ``DeduplicationId``.
+        ``DeduplicationId`` (so its producers must set ``DomainEvent.event_group``: without
+        one, the queue gets no group and the delivery fails).
     start : "latest", "horizon" or datetime, default "latest"
         Where delivery starts: new events only, the oldest event the bus retains, or a moment in
         the retained past (timezone-aware).
