@@ -1048,3 +1048,21 @@ def test_batch_plan_shows_the_new_buses_requests_offline(mesh):
 def test_a_malformed_new_bus_arn_is_refused_naming_its_shape(mesh):
     with pytest.raises(ValidationError, match="25-character id"):
         mk.events.publish(OWN_BUS[:-3], [sale(1)])
+
+
+def test_a_plan_can_move_consumers_one_at_a_time(classic_mesh):
+    plan = mk.custom_bus.plan_migration(buses=["SalesEventBus"], subscriptions=["fraud-sales"])
+    assert list(plan.frame()["name"]) == ["SalesEventBus", "fraud-sales"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"buses": "SalesEventBus"}, "give a list"),
+        ({"subscriptions": "fraud-sales"}, "give a list"),
+        ({"buses": ["SalesEventBus"], "subscriptions": ["audit-sales"]}, "audit-sales"),
+    ],
+)
+def test_a_plan_of_something_that_is_not_there_is_refused(classic_mesh, arguments, message):
+    with pytest.raises(ValidationError, match=message):
+        mk.custom_bus.plan_migration(**arguments)

@@ -263,6 +263,7 @@ class MigrationPlan:
 def plan_migration(
     *,
     buses: list[str] | None = None,
+    subscriptions: list[str] | None = None,
     retention_days: int = 7,
     boto3_session: boto3.Session | None = None,
 ) -> MigrationPlan:
@@ -272,6 +273,9 @@ def plan_migration(
     ----------
     buses : list of str, optional
         The Classic buses to move (default: every domain bus meshkit made).
+    subscriptions : list of str, optional
+        The subscriptions (rule names) on those buses to move, to migrate consumers one at a
+        time (default: all of them).
     retention_days : int, default 7
         How long each new bus keeps events (1 to 365): what lets a late subscriber start in the
         past, as archive and replay do on Classic.
@@ -286,7 +290,8 @@ def plan_migration(
     Raises
     ------
     meshkit.exceptions.ValidationError
-        When ``retention_days`` is not 1 to 365, or a bus named is not a domain bus of meshkit's.
+        When ``retention_days`` is not 1 to 365, a bus named is not a domain bus of meshkit's,
+        or a subscription named is not on those buses.
 
     Examples
     --------
@@ -313,6 +318,10 @@ def plan_migration(
     region, account = session.region_name or current.region, current.account_id
     events = _aws.client("events", boto3_session)
     known = list_domain_buses(boto3_session=boto3_session)
+    if isinstance(buses, str):
+        raise ValidationError(
+            f"buses is the string {buses!r:.60}: give a list, e.g. [{buses!r:.60}]"
+        )
     chosen = list(known["bus"]) if buses is None else list(buses)
     unknown = sorted(set(chosen) - set(known["bus"]))
     if unknown:
@@ -342,8 +351,23 @@ def plan_migration(
                 f"{bus} has a resource policy: on the new bus, share it with the consumers' "
                 "accounts through AWS RAM and write its `default` policy (not planned here)"
             )
-    subscriptions = list_subscriptions(boto3_session=boto3_session)
-    for row in subscriptions[subscriptions["bus"].isin(chosen)].itertuples():
+    listed = list_subscriptions(boto3_session=boto3_session)
+    listed = listed[listed["bus"].isin(chosen)]
+    names: Any = subscriptions  # typed list[str]; callers may pass anything
+    if names is not None:
+        if isinstance(names, str):
+            raise ValidationError(
+                f"subscriptions is the string {subscriptions!r:.60}: give a list of names, "
+                f"e.g. [{subscriptions!r:.60}]"
+            )
+        missing = sorted(set(subscriptions) - set(listed["name"]))
+        if missing:
+            raise ValidationError(
+                f"subscriptions names {', '.join(map(str, missing))}, not a subscription on "
+                f"{', '.join(chosen)}: give some of {', '.join(listed['name']) or 'none yet'}"
+            )
+        listed = listed[listed["name"].isin(subscriptions)]
+    for row in listed.itertuples():
         planned, more_notes = _subscriber(events, row, region, account)
         notes.extend(more_notes)
         if planned is not None:
