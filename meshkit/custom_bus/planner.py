@@ -357,16 +357,16 @@ def plan_migration(
     if names is not None:
         if isinstance(names, str):
             raise ValidationError(
-                f"subscriptions is the string {subscriptions!r:.60}: give a list of names, "
-                f"e.g. [{subscriptions!r:.60}]"
+                f"subscriptions is the string {names!r:.60}: give a list of names, "
+                f"e.g. [{names!r:.60}]"
             )
-        missing = sorted(set(subscriptions) - set(listed["name"]))
+        missing = sorted(set(names) - set(listed["name"]))
         if missing:
             raise ValidationError(
                 f"subscriptions names {', '.join(map(str, missing))}, not a subscription on "
                 f"{', '.join(chosen)}: give some of {', '.join(listed['name']) or 'none yet'}"
             )
-        listed = listed[listed["name"].isin(subscriptions)]
+        listed = listed[listed["name"].isin(names)]
     for row in listed.itertuples():
         planned, more_notes = _subscriber(events, row, region, account)
         notes.extend(more_notes)
