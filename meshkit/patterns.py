@@ -30,7 +30,14 @@ from .buses import WORKBOOK_TAG
 from .events import DomainEvent, publish
 from .exceptions import ValidationError
 
-__all__ = ["OPERATORS", "PatternError", "check_pattern", "pattern_json", "try_pattern"]
+__all__ = [
+    "OPERATORS",
+    "PatternError",
+    "check_pattern",
+    "operators_in",
+    "pattern_json",
+    "try_pattern",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -174,6 +181,49 @@ def pattern_json(pattern: Mapping[str, Any]) -> str:
     '{"detail":{"currency":["€"]}}'
     """
     return json.dumps(pattern, separators=(",", ":"), ensure_ascii=False)
+
+
+def operators_in(pattern: Mapping[str, Any]) -> set[str]:
+    """The matching operators a checked pattern uses, at any depth (``$or`` branches and
+    ``anything-but``'s nested operator included).
+
+    For what takes part of the syntax only: a subscriber of the new Custom Event Bus, for one,
+    takes no ``wildcard``.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> sorted(mk.patterns.operators_in({
+    ...     "source": [{"prefix": "sales."}],
+    ...     "detail": {"file": [{"anything-but": {"wildcard": "*.tmp"}}]},
+    ... }))
+    ['anything-but', 'prefix', 'wildcard']
+    >>> mk.patterns.operators_in({"detail": {"wildcard": ["a field, not an operator"]}})
+    set()
+    """
+    found: set[str] = set()
+
+    def fields(node: Mapping[str, Any]) -> None:
+        for name, value in node.items():
+            if name == "$or" and isinstance(value, list):
+                for branch in value:
+                    if isinstance(branch, Mapping):
+                        fields(branch)
+            elif isinstance(value, Mapping):
+                fields(value)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, Mapping):
+                        operator(item)
+
+    def operator(node: Mapping[str, Any]) -> None:
+        for name, argument in node.items():
+            found.add(name)
+            if isinstance(argument, Mapping):  # anything-but: {"prefix": ...}
+                operator(argument)
+
+    fields(pattern)
+    return found
 
 
 def _check_max_chars(max_chars: Any) -> None:

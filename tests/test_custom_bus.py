@@ -1066,3 +1066,34 @@ def test_a_plan_can_move_consumers_one_at_a_time(classic_mesh):
 def test_a_plan_of_something_that_is_not_there_is_refused(classic_mesh, arguments, message):
     with pytest.raises(ValidationError, match=message):
         mk.custom_bus.plan_migration(**arguments)
+
+
+def test_each_target_of_a_rule_becomes_a_subscriber_and_only_queues_are_planned(classic_mesh):
+    """ "For each rule, create one subscriber for each of its targets"
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-custom-bus-migrate.html)."""
+    events = mk._aws.client("events")
+    queue = events.list_targets_by_rule(Rule="fraud-sales", EventBusName="SalesEventBus")
+    events.put_targets(
+        Rule="fraud-sales",
+        EventBusName="SalesEventBus",
+        Targets=[
+            {"Id": "copy", "Arn": queue["Targets"][0]["Arn"]},
+            {"Id": "logs", "Arn": "arn:aws:logs:us-west-2:123456789012:log-group:/audit"},
+        ],
+    )
+
+    plan = mk.custom_bus.plan_migration(buses=["SalesEventBus"], subscriptions=["fraud-sales"])
+
+    names = plan.frame().query("operation == 'CreateSubscriber'")["name"].tolist()
+    assert sorted(names) == sorted(["fraud-sales-copy", f"fraud-sales-{mk.buses.QUEUE_TARGET_ID}"])
+    assert any("not an SQS queue" in note for note in plan.notes)
+    assert plan.problems() == []
+
+
+def test_a_field_named_wildcard_is_not_taken_for_the_operator(classic_mesh):
+    mk.subscriptions.subscribe(
+        "audit", bus="SalesEventBus", pattern={"detail": {"data": {"wildcard": ["yes"]}}}
+    )
+    plan = mk.custom_bus.plan_migration(buses=["SalesEventBus"], subscriptions=["audit-sales"])
+    assert plan.notes == ()
+    assert plan.frame()["name"].tolist() == ["SalesEventBus", "audit-sales"]

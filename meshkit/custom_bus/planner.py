@@ -16,6 +16,7 @@ until ``with_bus_arns`` puts in the real ones.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -27,8 +28,10 @@ import pandas as pd
 from .. import _aws
 from ..buses import list_domain_buses
 from ..exceptions import ValidationError
+from ..patterns import operators_in
 from ..subscriptions import list_subscriptions
 from .checks import InvalidRequestError, RequestProblem, request_problems
+from .subscribers import subscriber_request
 
 __all__ = ["STAND_IN_ID", "MigrationPlan", "PlannedRequest", "plan_migration", "stand_in_arn"]
 
@@ -45,6 +48,7 @@ _SUBSCRIBER_PROPERTIES = (
     "FilterConfiguration",
     "Type",
     "StartingPosition",
+    "PointInTimeConfiguration",
     "RetryPolicy",
     "OnFailureConfiguration",
     "State",
@@ -368,10 +372,9 @@ def plan_migration(
             )
         listed = listed[listed["name"].isin(names)]
     for row in listed.itertuples():
-        planned, more_notes = _subscriber(events, row, region, account)
+        planned, more_notes = _subscribers(events, row, region, account)
         notes.extend(more_notes)
-        if planned is not None:
-            requests.append(planned)
+        requests.extend(planned)
     return MigrationPlan(region, account, tuple(requests), tuple(notes))
 
 
@@ -386,59 +389,67 @@ def stand_in_arn(region: str, account: str, bus: str) -> str:
     return f"arn:aws:events:{region}:{account}:event-busv2/{bus}/{STAND_IN_ID}"
 
 
-def _subscriber(
+def _subscribers(
     events: Any, row: Any, region: str, account: str
-) -> tuple[PlannedRequest | None, list[str]]:
+) -> tuple[list[PlannedRequest], list[str]]:
+    """One subscriber per target of a rule ("for each rule, create one subscriber for each of
+    its targets", AWS's migration sequence); SQS targets only."""
     targets = events.list_targets_by_rule(Rule=row.name, EventBusName=row.bus)["Targets"]
-    notes: list[str] = []
-    if len(targets) != 1:
-        return None, [f"{row.name} on {row.bus} has {len(targets)} targets: not planned"]
-    target = targets[0]
-    if "wildcard" in row.pattern:
-        return None, [
+    if not targets:
+        return [], [f"{row.name} on {row.bus} has no target: nothing to plan"]
+    if "wildcard" in operators_in(json.loads(row.pattern)):
+        return [], [
             f"{row.name}: its pattern uses a wildcard, which subscriber filters do not support; "
             "rewrite it with prefix or suffix matching"
         ]
+    planned: list[PlannedRequest] = []
+    notes: list[str] = []
+    for target in targets:
+        name = row.name if len(targets) == 1 else f"{row.name}-{target['Id']}"
+        if ":sqs:" not in target["Arn"]:
+            notes.append(
+                f"{row.name}: its target {target['Arn']} is not an SQS queue; write its "
+                "subscriber by hand (the delivery roles here may only send to queues)"
+            )
+            continue
+        request = _subscriber_request(row, target, name, region, account, notes)
+        planned.append(
+            PlannedRequest(
+                "CreateSubscriber", request, _logical_id(name), f"rule {row.name} + target"
+            )
+        )
+    return planned, notes
+
+
+def _subscriber_request(
+    row: Any, target: Mapping[str, Any], name: str, region: str, account: str, notes: list[str]
+) -> dict[str, Any]:
     retry = target.get("RetryPolicy", {})
-    request: dict[str, Any] = {
-        "Name": row.name,
-        "EventBusArn": stand_in_arn(region, account, row.bus),
-        "InvokeConfiguration": {
-            "RoleArn": f"arn:aws:iam::{account}:role/{_role_name(row.consumer)}",
-            "TargetArn": target["Arn"],
-        },
-        "FilterConfiguration": {
-            "Language": "EVENT_BRIDGE_PATTERN",
-            "Filters": [{"Pattern": row.pattern, "Scope": "DATA"}],
-        },
-        "Type": "UNORDERED",
-        "StartingPosition": "LATEST",
-        "RetryPolicy": {
-            "MaxRetryAttempts": retry.get("MaximumRetryAttempts", CLASSIC_RETRY_ATTEMPTS),
-            "MaxEventAgeInSeconds": retry.get("MaximumEventAgeInSeconds", CLASSIC_EVENT_AGE_S),
-        },
-        "State": "RUNNING",
-        "Tags": {"meshkit:workbook": "true", "meshkit:domain": row.consumer},
-    }
-    dlq = target.get("DeadLetterConfig", {}).get("Arn")
-    if dlq:
-        request["OnFailureConfiguration"] = {"Arn": dlq}
+    fifo = target["Arn"].endswith(".fifo")
+    request = subscriber_request(
+        row.consumer,
+        bus=stand_in_arn(region, account, row.bus),
+        pattern=row.pattern,
+        name=name,
+        target_arn=target["Arn"],
+        role_arn=f"arn:aws:iam::{account}:role/{_role_name(row.consumer)}",
+        dead_letter_arn=target.get("DeadLetterConfig", {}).get("Arn"),
+        ordered=fifo,
+        max_retry_attempts=retry.get("MaximumRetryAttempts", CLASSIC_RETRY_ATTEMPTS),
+        max_event_age_s=retry.get("MaximumEventAgeInSeconds", CLASSIC_EVENT_AGE_S),
+    )
     group = target.get("SqsParameters", {}).get("MessageGroupId")
-    if target["Arn"].endswith(".fifo"):
-        request["Type"] = "FIFO"
-        if group:
-            request["InvokeConfiguration"]["SqsParameters"] = {"MessageGroupId": group}
+    if fifo and group:  # Classic's one group for every message: kept, so the order stays total
+        request["InvokeConfiguration"]["SqsParameters"]["MessageGroupId"] = group
+    elif fifo:
+        notes.append(
+            f"{name}: its FIFO queue now takes each event's EventGroupId as its message group: "
+            "the producers must set DomainEvent.event_group"
+        )
     for key in ("InputTransformer", "InputPath", "Input"):
         if key in target:
-            notes.append(
-                f"{row.name}: its target's {key} is not carried; write a JSONATA transformer"
-            )
-    return (
-        PlannedRequest(
-            "CreateSubscriber", request, _logical_id(row.name), f"rule {row.name} + target"
-        ),
-        notes,
-    )
+            notes.append(f"{name}: its target's {key} is not carried; write a JSONATA transformer")
+    return request
 
 
 def _tags(events: Any, bus: str, domain: str) -> dict[str, str]:

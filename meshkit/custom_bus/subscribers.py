@@ -12,7 +12,6 @@ real AWS is called: on the embedded AWS each function refuses before any call.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Mapping
@@ -26,7 +25,7 @@ from .. import _aws
 from .._shared import DOMAIN_TAG, check_owner, error_code, parse_custom_bus_arn, tag_map
 from ..buses import bus_domain, domain_key
 from ..exceptions import ValidationError
-from ..patterns import check_pattern, pattern_json
+from ..patterns import check_pattern, operators_in, pattern_json
 from .checks import check_request
 
 __all__ = [
@@ -406,7 +405,7 @@ def _starting_position(start: Any) -> dict[str, Any]:
 def _filter_text(pattern: Mapping[str, Any] | str) -> str:
     checked = check_pattern(pattern, max_chars=FILTER_MAX_BYTES)
     text = pattern_json(checked)
-    if '"wildcard"' in json.dumps(checked):
+    if "wildcard" in operators_in(checked):
         raise ValidationError(
             "pattern uses a wildcard, which subscriber filters do not support: match with "
             "prefix or suffix instead (EventBridge User Guide, Filtering events for a subscriber)"
