@@ -1088,12 +1088,3 @@ def test_each_target_of_a_rule_becomes_a_subscriber_and_only_queues_are_planned(
     assert sorted(names) == sorted(["fraud-sales-copy", f"fraud-sales-{mk.buses.QUEUE_TARGET_ID}"])
     assert any("not an SQS queue" in note for note in plan.notes)
     assert plan.problems() == []
-
-
-def test_a_field_named_wildcard_is_not_taken_for_the_operator(classic_mesh):
-    mk.subscriptions.subscribe(
-        "audit", bus="SalesEventBus", pattern={"detail": {"data": {"wildcard": ["yes"]}}}
-    )
-    plan = mk.custom_bus.plan_migration(buses=["SalesEventBus"], subscriptions=["audit-sales"])
-    assert plan.notes == ()
-    assert plan.frame()["name"].tolist() == ["SalesEventBus", "audit-sales"]
