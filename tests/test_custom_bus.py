@@ -486,16 +486,6 @@ def test_the_embedded_aws_is_refused_before_any_call(mesh, monkeypatch):
     assert created == []  # not even a client was made
 
 
-def test_moto_cannot_answer_the_new_bus_api(mesh):
-    """Why meshkit refuses: the call fails inside botocore, not with AWS's ClientError."""
-    client = mesh.session().client("eventbridgev2", endpoint_url=mesh.endpoint_url)
-
-    with pytest.raises(Exception) as raised:
-        client.list_event_buses()
-
-    assert type(raised.value).__name__ in {"ResponseParserError", "AttributeError"}
-
-
 # -- The planner: the Classic mesh as new buses and subscribers ------------------------------------
 
 
