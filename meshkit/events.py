@@ -1254,16 +1254,14 @@ class _Channel:
         else:
             check_bus_exists(self.client, self.bus)
 
-    def put(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    def request(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        """The PutEvents request of ``entries``; on the new bus, checked against its model."""
         if not self.custom:
-            response: dict[str, Any] = self.client.put_events(Entries=entries)
-            return response
+            return {"Entries": entries}
         # checks is a leaf module (botocore and meshkit's exceptions only): no import cycle
-        from .custom_bus.checks import check_request
+        from .custom_bus import checks
 
-        request = check_request("PutEvents", {"EventBusArn": self.bus, "Entries": entries})
-        response = self.client.put_events(**request)
-        return response
+        return checks.check_request("PutEvents", {"EventBusArn": self.bus, "Entries": entries})
 
 
 def _channel(bus: str, boto3_session: boto3.Session | None) -> _Channel:
@@ -1574,9 +1572,10 @@ def _send_once(
     channel: _Channel, pending: list[_Pending], result: PublishResult, max_attempts: int
 ) -> list[_Pending]:
     """One PutEvents request; returns the entries worth another attempt."""
+    request = channel.request([item.entry for item in pending])  # refused: none was sent
     for item in pending:
         item.attempts += 1  # before the request: an interrupted request counts as an attempt
-    response = _put_events(channel, pending, result)
+    response = _put_events(channel, request, pending, result)
     retry: list[_Pending] = []
     for item, outcome in zip(pending, response["Entries"], strict=True):
         item.answered = item.attempts
@@ -1607,11 +1606,12 @@ _clock = time.monotonic  # replaced in tests: when the bus was last checked
 
 
 def _put_events(
-    channel: _Channel, pending: list[_Pending], result: PublishResult
+    channel: _Channel, request: dict[str, Any], pending: list[_Pending], result: PublishResult
 ) -> dict[str, Any]:
     result.api_calls += 1
     try:
-        return channel.put([item.entry for item in pending])
+        response: dict[str, Any] = channel.client.put_events(**request)
+        return response
     except (ClientError, BotoCoreError) as err:
         if isinstance(err, ClientError):
             code, message = error_code(err), err.response["Error"].get("Message", "")

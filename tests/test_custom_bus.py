@@ -1078,3 +1078,21 @@ def test_each_target_of_a_rule_becomes_a_subscriber_and_only_queues_are_planned(
     assert sorted(names) == sorted(["fraud-sales-copy", f"fraud-sales-{mk.buses.QUEUE_TARGET_ID}"])
     assert any("not an SQS queue" in note for note in plan.notes)
     assert plan.problems() == []
+
+
+def test_a_request_the_model_refuses_is_unsent_not_in_doubt(mesh, monkeypatch):
+    """Nothing is lost and nothing is misreported: a request refused before sending leaves its
+    events unsent (publish them again), not "may have been delivered"."""
+    fake = FakeBus(published)
+    monkeypatch.setattr(mk._aws, "eventbridgev2_client", lambda s=None: fake)
+    refusal = InvalidRequestError("PutEvents", [RequestProblem("Entries", "refused", "fix it")])
+    monkeypatch.setattr(
+        mk.custom_bus.checks, "check_request", lambda *a: (_ for _ in ()).throw(refusal)
+    )
+
+    with pytest.raises(mk.events.PublishError) as raised:
+        mk.events.publish(OWN_BUS, [sale(n) for n in range(3)])
+
+    result = raised.value.result
+    assert fake.requests == []
+    assert (result.sent, result.failed, len(result.unsent)) == (0, [], 3)
