@@ -758,6 +758,7 @@ def test_share_bus_uses_the_managed_permission_and_adds_only_missing_principals(
         ([], "empty"),
         (["4444"], "not account ids"),
         ([444455556666], "not account ids"),
+        ([["444455556666"]], "not account ids"),
     ],
 )
 def test_share_bus_refuses_principals_it_cannot_share_with(real_aws, principals, message):

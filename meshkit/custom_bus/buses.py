@@ -356,8 +356,9 @@ def _principals(principals: Any) -> list[str]:
             f"principals is {type(principals).__name__}: give a list of 12-digit account ids "
             "or organization / OU ARNs, e.g. ['444455556666']"
         )
-    wanted = list(dict.fromkeys(principals))
-    bad = [p for p in wanted if not isinstance(p, str) or not _PRINCIPAL.fullmatch(p)]
+    given = list(principals)
+    bad = [p for p in given if not isinstance(p, str) or not _PRINCIPAL.fullmatch(p)]
+    wanted = list(dict.fromkeys(p for p in given if isinstance(p, str)))
     if bad or not wanted:
         raise ValidationError(
             f"principals {bad!r:.120} are not account ids (12 digits) or organization / OU "
