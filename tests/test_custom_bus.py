@@ -18,7 +18,7 @@ from botocore.exceptions import ParamValidationError
 from botocore.stub import Stubber
 
 import meshkit as mk
-from meshkit.custom_bus import InvalidRequestError, RequestProblem, check_request
+from meshkit.custom_bus import InvalidRequestError, RequestProblem, check_request, request_problems
 from meshkit.exceptions import ValidationError
 
 API = "https://docs.aws.amazon.com/eventbridgev2/latest/APIReference/"
@@ -1097,3 +1097,126 @@ def test_a_request_the_model_refuses_is_unsent_not_in_doubt(mesh, monkeypatch):
     result = raised.value.result
     assert fake.requests == []
     assert (result.sent, result.failed, len(result.unsent)) == (0, [], 3)
+
+
+# -- Adversarial inputs (found by a review pass) --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        ({"Name": "sales", "Description": None}, "Description"),
+        (
+            {"Name": "s", "StorageConfiguration": __import__("types").MappingProxyType({})},
+            "Storage",
+        ),
+        (
+            subscriber(
+                InvokeConfiguration={
+                    "RoleArn": "arn:aws:iam::١١١١٢٢٢٢٣٣٣٣:role/r",
+                    "TargetArn": QUEUE_ARN,
+                }
+            ),
+            "RoleArn",
+        ),
+    ],
+    ids=["None member", "mapping that is not a dict", "non-ASCII digits"],
+)
+def test_what_botocore_would_refuse_is_refused_first(request_, field):
+    operation = "CreateEventBus" if "Name" in request_ and "EventBusArn" not in request_ else None
+    problems = request_problems(operation or "CreateSubscriber", request_)
+    assert any(p.field.startswith(field) or field in p.field for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "moment",
+    ["yesterday", dt.date(2026, 1, 1), float("nan"), float("inf"), 10**20, 10**400],
+    ids=["word", "date", "nan", "inf", "1e20", "1e400"],
+)
+def test_a_starting_point_that_is_not_a_time_is_refused(moment):
+    """PointInTimeConfiguration.StartingPoint is a Timestamp (API_PointInTimeConfiguration);
+    botocore refuses these, or crashes serializing them."""
+    request_ = subscriber(
+        StartingPosition="POINT_IN_TIME",
+        PointInTimeConfiguration={"PointType": "TIMESTAMP", "StartingPoint": moment},
+    )
+    problems = request_problems("CreateSubscriber", request_)
+    assert [p.field for p in problems] == ["PointInTimeConfiguration.StartingPoint"]
+
+
+def test_an_operation_that_is_not_a_string_is_refused_by_name():
+    with pytest.raises(ValidationError, match="operation is a list"):
+        check_request(["CreateEventBus"], {})
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"buses": 5}, "give a list"),
+        ({"buses": [None]}, "not a name"),
+        ({"subscriptions": [["x"]]}, "not a name"),
+        ({"subscriptions": b"fraud-sales"}, "give a list"),
+    ],
+)
+def test_plan_arguments_are_refused_by_name(classic_mesh, arguments, message):
+    with pytest.raises(ValidationError, match=message):
+        mk.custom_bus.plan_migration(**arguments)
+
+
+def test_a_plan_reads_an_iterator_of_names_once_and_each_bus_once(classic_mesh):
+    plan = mk.custom_bus.plan_migration(
+        buses=["SalesEventBus", "SalesEventBus"], subscriptions=iter(["fraud-sales"])
+    )
+    assert plan.frame()["name"].tolist() == ["SalesEventBus", "fraud-sales"]
+
+
+def test_names_that_would_share_a_logical_id_are_refused(classic_mesh):
+    mk.subscriptions.subscribe("audit", bus="SalesEventBus", pattern={"source": ["x"]},
+                               name="fraud_sales")  # fmt: skip
+    with pytest.raises(ValidationError, match="FraudSales"):
+        mk.custom_bus.plan_migration(buses=["SalesEventBus"])
+
+
+def test_a_lambda_whose_name_holds_sqs_is_not_planned_as_a_queue(classic_mesh):
+    events = mk._aws.client("events")
+    events.put_targets(
+        Rule="fraud-sales",
+        EventBusName="SalesEventBus",
+        Targets=[{"Id": "fn", "Arn": "arn:aws:lambda:us-west-2:123456789012:function:sqs:live"}],
+    )
+    plan = mk.custom_bus.plan_migration(buses=["SalesEventBus"], subscriptions=["fraud-sales"])
+    assert any("not an SQS queue" in note for note in plan.notes)
+    assert "fraud-sales-fn" not in plan.frame()["name"].tolist()
+
+
+def test_a_template_states_a_starting_point_in_epoch_seconds():
+    """CloudFormation's PointInTimeConfiguration.StartingPoint is an integer."""
+    moment = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    request_ = mk.custom_bus.subscriber_request(
+        "fraud", bus=mk.custom_bus.stand_in_arn("us-east-1", "111122223333", "SalesEventBus"),
+        target_arn=QUEUE_ARN, role_arn=ROLE_ARN, start=moment,
+    )  # fmt: skip
+    plan = mk.custom_bus.MigrationPlan(
+        "us-east-1",
+        "111122223333",
+        (
+            mk.custom_bus.PlannedRequest("CreateEventBus", {"Name": "SalesEventBus"}, "Sales", ""),
+            mk.custom_bus.PlannedRequest("CreateSubscriber", request_, "FraudSales", ""),
+        ),
+    )
+    point = plan.template()["Resources"]["FraudSales"]["Properties"]["PointInTimeConfiguration"]
+    assert point["StartingPoint"] == int(moment.timestamp())
+    json.dumps(plan.template())
+
+
+def test_a_template_of_a_subscriber_without_its_bus_is_refused():
+    request_ = subscriber(EventBusArn=BUS_ARN)
+    plan = mk.custom_bus.MigrationPlan(
+        "us-east-1",
+        "111122223333",
+        (mk.custom_bus.PlannedRequest("CreateSubscriber", request_, "S", ""),),
+    )
+    with pytest.raises(ValidationError, match="plan the bus too"):
+        plan.template()
+    with pytest.raises(ValidationError, match="give a dict"):
+        plan.with_bus_arns(None)

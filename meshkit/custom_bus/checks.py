@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 import botocore.session
 from botocore.model import OperationNotFoundError, ServiceModel, Shape, StructureShape
+from botocore.utils import parse_to_aware_datetime
 
 from ..exceptions import ValidationError
 
@@ -167,6 +168,11 @@ def request_problems(operation: str, request: Mapping[str, Any]) -> list[Request
     StorageConfiguration.RetentionPeriodInDays: 400 is above the maximum, 365; give 1 to 365
     """
     model = service_model()
+    if not isinstance(operation, str):
+        raise ValidationError(
+            f"operation is {_kind_of(operation)}: give the operation's name as a string, "
+            "e.g. 'CreateEventBus'"
+        )
     try:
         shape = model.operation_model(operation).input_shape
     except OperationNotFoundError:
@@ -261,6 +267,8 @@ def _check(shape: Shape, value: Any, path: str, problems: list[RequestProblem]) 
         _check_range(shape, value, where, problems)
     elif kind == "blob":
         _check_size(shape, len(value), "bytes", where, problems)
+    elif kind == "timestamp":
+        _check_timestamp(value, where, problems)
 
 
 def _check_structure(
@@ -269,7 +277,11 @@ def _check_structure(
     members = shape.members
     for name, item in value.items():
         if name in members:
-            if item is not None:
+            if item is None:  # botocore refuses None: a member is given, or left out
+                problems.append(
+                    RequestProblem(_join(path, name), "is None", f"leave {name} out, or give it")
+                )
+            else:
                 _check(members[name], item, _join(path, name), problems)
             continue
         close = difflib.get_close_matches(str(name), list(members), n=1)
@@ -281,7 +293,7 @@ def _check_structure(
         what = path or shape.name.removesuffix("Request")
         problems.append(RequestProblem(_join(path, str(name)), f"not a parameter of {what}", fix))
     for name in shape.required_members:
-        if value.get(name) is None:
+        if name not in value:
             problems.append(
                 RequestProblem(_join(path, name), "missing, and required", f"add {name}")
             )
@@ -352,9 +364,23 @@ def _check_size(
     return True
 
 
+def _check_timestamp(value: Any, where: str, problems: list[RequestProblem]) -> None:
+    """What botocore's serializer can turn into a timestamp (it raises, or crashes, otherwise)."""
+    try:
+        parse_to_aware_datetime(value).timestamp()
+    except (TypeError, ValueError, OverflowError, RuntimeError, OSError):
+        problems.append(
+            RequestProblem(
+                where,
+                f"{_shown(value)} is not a time",
+                "give a timezone-aware datetime, an ISO 8601 string or epoch seconds",
+            )
+        )
+
+
 def _has_type(kind: str, value: Any) -> bool:
     if kind == "structure" or kind == "map":
-        return isinstance(value, Mapping)
+        return isinstance(value, dict)  # botocore takes dicts only
     if kind == "list":
         return isinstance(value, (list, tuple))
     if kind == "string":
@@ -368,7 +394,7 @@ def _has_type(kind: str, value: Any) -> bool:
     if kind == "blob":
         return isinstance(value, (bytes, bytearray, str))
     if kind == "timestamp":
-        return isinstance(value, (dt.datetime, dt.date, str)) or (
+        return isinstance(value, (dt.datetime, str)) or (
             isinstance(value, (int, float)) and not isinstance(value, bool)
         )
     return True
@@ -376,7 +402,28 @@ def _has_type(kind: str, value: Any) -> bool:
 
 @functools.cache
 def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+    # The model's regexes are Java's: \d and \w are ASCII there, Unicode in Python's re. (Not
+    # re.ASCII: it would also change \s and \S, which are Unicode-aware in the model's tags.)
+    ascii_classes = {"d": "0-9", "w": "A-Za-z0-9_"}
+    out, in_class, index = [], False, 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\" and index + 1 < len(pattern):
+            escaped = pattern[index + 1]
+            if escaped in ascii_classes:
+                inner = ascii_classes[escaped]
+                out.append(inner if in_class else f"[{inner}]")
+            else:
+                out.append(char + escaped)
+            index += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class:
+            in_class = False
+        out.append(char)
+        index += 1
+    return re.compile("".join(out))
 
 
 def _span(low: int | None, high: int | None) -> str:
@@ -397,5 +444,8 @@ def _kind_of(value: Any) -> str:
 
 
 def _shown(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception:  # a caller's object whose repr fails still gets named
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= 80 else text[:77] + "..."

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import boto3
 import pandas as pd
+from botocore.utils import parse_to_aware_datetime
 
 from .. import _aws
 from ..buses import list_domain_buses
@@ -190,6 +191,11 @@ class MigrationPlan:
             for planned in self.requests
             if planned.operation == "CreateEventBus"
         }
+        if not isinstance(bus_arns, Mapping):
+            raise ValidationError(
+                f"bus_arns is {type(bus_arns).__name__}: give a dict of bus name -> the "
+                "EventBusArn its CreateEventBus returned"
+            )
         missing = sorted(planned_buses - set(bus_arns))
         if missing:
             raise ValidationError(
@@ -240,12 +246,25 @@ class MigrationPlan:
                     **request["InvokeConfiguration"],
                     "RoleArn": {"Fn::GetAtt": [_logical_id(role), "Arn"]},
                 }
+                bus = _bus_name_of(planned)
+                if bus not in bus_ids:
+                    raise ValidationError(
+                        f"subscriber {request['Name']} is on {bus}, which this plan does not "
+                        "create: plan the bus too (plan_migration(buses=[...]))"
+                    )
                 properties = {
                     "Name": request["Name"],
-                    "EventBusArn": {"Fn::GetAtt": [bus_ids[_bus_name_of(planned)], "EventBusArn"]},
+                    "EventBusArn": {"Fn::GetAtt": [bus_ids[bus], "EventBusArn"]},
                     "InvokeConfiguration": invoke,
                     **{key: request[key] for key in _SUBSCRIBER_PROPERTIES if key in request},
                 }
+                if "PointInTimeConfiguration" in request:  # CloudFormation: epoch seconds
+                    point = dict(request["PointInTimeConfiguration"])
+                    for key in ("StartingPoint", "EndPoint"):
+                        if key in point:
+                            seconds = parse_to_aware_datetime(point[key]).timestamp()
+                            point[key] = int(seconds)
+                    properties["PointInTimeConfiguration"] = point
             tags = sorted(request.get("Tags", {}).items())
             if tags:
                 properties["Tags"] = [{"Key": key, "Value": value} for key, value in tags]
@@ -322,11 +341,7 @@ def plan_migration(
     region, account = session.region_name or current.region, current.account_id
     events = _aws.client("events", boto3_session)
     known = list_domain_buses(boto3_session=boto3_session)
-    if isinstance(buses, str):
-        raise ValidationError(
-            f"buses is the string {buses!r:.60}: give a list, e.g. [{buses!r:.60}]"
-        )
-    chosen = list(known["bus"]) if buses is None else list(buses)
+    chosen = list(known["bus"]) if buses is None else _names("buses", buses)
     unknown = sorted(set(chosen) - set(known["bus"]))
     if unknown:
         raise ValidationError(
@@ -357,13 +372,8 @@ def plan_migration(
             )
     listed = list_subscriptions(boto3_session=boto3_session)
     listed = listed[listed["bus"].isin(chosen)]
-    names: Any = subscriptions  # typed list[str]; callers may pass anything
-    if names is not None:
-        if isinstance(names, str):
-            raise ValidationError(
-                f"subscriptions is the string {names!r:.60}: give a list of names, "
-                f"e.g. [{names!r:.60}]"
-            )
+    if subscriptions is not None:
+        names = _names("subscriptions", subscriptions)
         missing = sorted(set(names) - set(listed["name"]))
         if missing:
             raise ValidationError(
@@ -375,7 +385,35 @@ def plan_migration(
         planned, more_notes = _subscribers(events, row, region, account)
         notes.extend(more_notes)
         requests.extend(planned)
+    _check_logical_ids(requests)
     return MigrationPlan(region, account, tuple(requests), tuple(notes))
+
+
+def _names(field: str, given: Any) -> list[str]:
+    """A list of names, each once, from what the caller gave; refused unless it is one."""
+    if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+        raise ValidationError(
+            f"{field} is {type(given).__name__} {given!r:.60}: give a list of names, "
+            "e.g. ['SalesEventBus']"
+        )
+    names = list(given)
+    bad = [name for name in names if not isinstance(name, str)]
+    if bad:
+        raise ValidationError(f"{field} holds {bad[0]!r:.60}, not a name: give strings")
+    return list(dict.fromkeys(names))
+
+
+def _check_logical_ids(requests: list[PlannedRequest]) -> None:
+    """Two resources of one logical id would overwrite each other in the template."""
+    seen: dict[str, str] = {}
+    for planned in requests:
+        name = planned.request["Name"]
+        other = seen.setdefault(planned.logical_id, name)
+        if other != name:
+            raise ValidationError(
+                f"{other!r} and {name!r} would both be {planned.logical_id!r} in the "
+                "CloudFormation template (logical ids keep letters and digits only): rename one"
+            )
 
 
 def stand_in_arn(region: str, account: str, bus: str) -> str:
@@ -406,7 +444,7 @@ def _subscribers(
     notes: list[str] = []
     for target in targets:
         name = row.name if len(targets) == 1 else f"{row.name}-{target['Id']}"
-        if ":sqs:" not in target["Arn"]:
+        if target["Arn"].split(":")[2:3] != ["sqs"]:
             notes.append(
                 f"{row.name}: its target {target['Arn']} is not an SQS queue; write its "
                 "subscriber by hand (the delivery roles here may only send to queues)"
