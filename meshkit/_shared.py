@@ -202,6 +202,28 @@ def eventbridge_tags(events: Any, arn: str) -> dict[str, str]:
     }
 
 
+def paged(call: Callable[..., Mapping[str, Any]], key: str, **kwargs: Any) -> list[Any]:
+    """Every item of a ``NextToken``-paginated list call (for calls boto3 has no paginator for).
+
+    ``paged(events.list_event_buses, "EventBuses")`` calls until a page has no ``NextToken``.
+    """
+    items: list[Any] = []
+    while True:
+        page = call(**kwargs)
+        items.extend(page.get(key, []))
+        if not page.get("NextToken"):
+            return items
+        kwargs["NextToken"] = page["NextToken"]
+
+
+def logical_id(name: str) -> str:
+    """A CloudFormation logical id (letters and digits only) from a resource name.
+
+    ``logical_id("marketing-sales-dlq") == "MarketingSalesDlq"``.
+    """
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name) if part)
+
+
 def error_code(err: ClientError) -> str:
     """AWS's error code of a failed call, e.g. ``"ResourceNotFoundException"`` ("" if none)."""
     return str(err.response.get("Error", {}).get("Code", ""))

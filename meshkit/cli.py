@@ -1,4 +1,4 @@
-"""The ``meshkit`` command: ``lab`` (make lab), ``run`` (make run) and ``reset``.
+"""The ``meshkit`` command: ``lab`` (make lab), ``run`` (make run), ``reset`` and ``lint``.
 
 Also ``python -m meshkit ...``, which works the same on Windows, where there is no ``make``.
 """
@@ -22,7 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
+from ._shared import OWNER_TAG
 from .exceptions import MeshkitError, TargetError
+from .mesh import SEVERITIES
 from .sandbox import (
     DEFAULT_REGION,
     SERVER_MARKER_VARIABLE,
@@ -104,6 +106,31 @@ def main(argv: list[str] | None = None) -> int:
         help="the embedded AWS's port on 127.0.0.1",
     )
     reset.set_defaults(handler=_reset)
+
+    lint = commands.add_parser(
+        "lint",
+        help="check the live mesh against its governance rules (exit 1 on findings, for CI)",
+        description="Read the live mesh (buses, rules, targets, queues, policies, tags) and check "
+        "it against the mesh's governance rules. Exit status: 0 when no finding is at or above "
+        "--fail-on, 1 when some are, 2 when the mesh could not be read. The mesh is the one "
+        "AWS_ENDPOINT_URL names (JupyterLab's terminal under `meshkit lab`), --endpoint, or real "
+        "AWS when opted in (MESHKIT_TARGET=aws and MESHKIT_AWS_ACCOUNT).",
+    )
+    lint.add_argument(
+        "--fail-on",
+        type=str.upper,
+        choices=SEVERITIES,
+        default="LOW",
+        help="the lowest severity that fails the run (default: %(default)s, every finding)",
+    )
+    lint.add_argument(
+        "--format", choices=("table", "json"), default="table", help="output (default: table)"
+    )
+    lint.add_argument("--endpoint", help="an embedded AWS or other endpoint's URL to read")
+    lint.add_argument(
+        "--owner-tag", default=OWNER_TAG, help="the tag naming an owner (default: %(default)s)"
+    )
+    lint.set_defaults(handler=_lint)
 
     args = parser.parse_args(argv)
     try:
@@ -336,6 +363,35 @@ def _reset(args: argparse.Namespace) -> int:
         "(Kernel > Restart Kernel and Run All Cells): it creates what it needs."
     )
     return 0
+
+
+def _lint(args: argparse.Namespace) -> int:
+    """Discover the mesh the environment names, lint it, print the findings, exit by severity."""
+    import pandas as pd
+
+    from . import sandbox
+    from .mesh import failing, lint
+
+    if args.endpoint is not None:
+        os.environ["AWS_ENDPOINT_URL"] = check_endpoint(args.endpoint, name="--endpoint")
+    elif "AWS_ENDPOINT_URL" not in os.environ and os.environ.get("MESHKIT_TARGET") != "aws":
+        raise TargetError(
+            "no mesh named: run `meshkit lint` in JupyterLab's terminal (under `meshkit lab`), "
+            "pass --endpoint URL, or opt in to real AWS (MESHKIT_TARGET=aws and "
+            "MESHKIT_AWS_ACCOUNT). Without one, it would read a new, empty embedded AWS"
+        )
+    sandbox.start(quiet=True)
+    findings = lint(owner_tag=args.owner_tag)
+    stopping = failing(findings, at=args.fail_on)
+    if args.format == "json":
+        print(json.dumps(findings.to_dict(orient="records"), indent=2))
+    elif findings.empty:
+        print("No findings: the mesh follows every governance rule.")
+    else:
+        with pd.option_context("display.max_colwidth", 120, "display.width", 250):
+            print(findings.to_string(index=False))
+        print(f"\n{len(findings)} finding(s), {len(stopping)} at or above {args.fail_on}.")
+    return 1 if len(stopping) else 0
 
 
 def _run(args: argparse.Namespace) -> int:

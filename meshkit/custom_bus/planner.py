@@ -17,7 +17,6 @@ until ``with_bus_arns`` puts in the real ones.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -27,6 +26,7 @@ import pandas as pd
 from botocore.utils import parse_to_aware_datetime
 
 from .. import _aws
+from .._shared import logical_id
 from ..buses import list_domain_buses
 from ..exceptions import ValidationError
 from ..patterns import operators_in
@@ -244,7 +244,7 @@ class MigrationPlan:
                     queues.append(request["OnFailureConfiguration"]["Arn"])
                 invoke = {
                     **request["InvokeConfiguration"],
-                    "RoleArn": {"Fn::GetAtt": [_logical_id(role), "Arn"]},
+                    "RoleArn": {"Fn::GetAtt": [logical_id(role), "Arn"]},
                 }
                 bus = _bus_name_of(planned)
                 if bus not in bus_ids:
@@ -274,7 +274,7 @@ class MigrationPlan:
                 "Properties": properties,
             }
         for role, queues in queues_by_role.items():
-            resources[_logical_id(role)] = _delivery_role(role, queues)
+            resources[logical_id(role)] = _delivery_role(role, queues)
         return {
             "AWSTemplateFormatVersion": "2010-09-09",
             "Description": "The mesh's domain buses and subscriptions on the new Custom Event Bus "
@@ -360,7 +360,7 @@ def plan_migration(
                     "StorageConfiguration": {"RetentionPeriodInDays": retention_days},
                     "Tags": _tags(events, bus, domains[bus]),
                 },
-                _logical_id(bus),
+                logical_id(bus),
                 f"bus {bus}",
             )
         )
@@ -453,7 +453,7 @@ def _subscribers(
         request = _subscriber_request(row, target, name, region, account, notes)
         planned.append(
             PlannedRequest(
-                "CreateSubscriber", request, _logical_id(name), f"rule {row.name} + target"
+                "CreateSubscriber", request, logical_id(name), f"rule {row.name} + target"
             )
         )
     return planned, notes
@@ -537,8 +537,3 @@ def _bus_name_of(planned: PlannedRequest) -> str:
 
 def _role_name(consumer: str) -> str:
     return f"{consumer}{_ROLE_SUFFIX}"[:64]
-
-
-def _logical_id(name: str) -> str:
-    """A CloudFormation logical id (alphanumeric) from a resource name."""
-    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name) if part)

@@ -1,0 +1,861 @@
+"""The mesh as code: the live mesh exported as CloudFormation, one stack per domain, checked with
+cfn-lint, deployed with change sets, and checked again once deployed.
+
+Each resource goes in the stack of the account it lives in: a bus, its policy, its archives and
+the rules on it in the bus's domain; a queue, its DLQ and its policy in the consuming domain. A
+reference to another domain's resource is built from a ``<Domain>AccountId`` parameter, so the
+same templates deploy into one account (the workbook) or one account per domain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pandas as pd
+from botocore.exceptions import ClientError
+
+from .. import _aws
+from .._shared import error_code, logical_id, session_account
+from ..exceptions import ConflictError, MeshkitError, ValidationError
+from .model import Archive, Bus, Mesh, Queue, Rule, arn_part, discover
+
+__all__ = [
+    "EMBEDDED_SKIPS",
+    "DeployError",
+    "MeshStacks",
+    "ToolMissingError",
+    "check_deployed",
+    "deploy_stacks",
+    "export_stacks",
+    "lint_stacks",
+]
+
+# Resource types the embedded AWS's CloudFormation reports CREATE_COMPLETE for without making
+# them (the parity ledger, P27); bus tags it drops too.
+EMBEDDED_SKIPS = frozenset(
+    {"AWS::Events::EventBusPolicy", "AWS::SQS::QueuePolicy", "AWS::KinesisFirehose::DeliveryStream"}
+)
+_TEMPLATE_BODY_MAX = 51_200  # CloudFormation's TemplateBody limit in bytes; larger needs S3
+_IN_PROGRESS_POLL_S = 0.5
+
+
+class ToolMissingError(MeshkitError):
+    """An optional tool meshkit needs for this is not installed."""
+
+
+class DeployError(MeshkitError):
+    """A stack did not deploy; ``results`` holds every stack's outcome so far."""
+
+    def __init__(self, message: str, results: pd.DataFrame) -> None:
+        super().__init__(message)
+        self.results = results
+
+
+@dataclass(frozen=True)
+class MeshStacks:
+    """CloudFormation templates of a mesh, one per domain.
+
+    Attributes
+    ----------
+    templates : dict of str to dict
+        Stack name -> template.
+    domains : dict of str to str
+        Stack name -> the domain it holds.
+    accounts : dict of str to str
+        Domain -> the account it was exported from (each ``<Domain>AccountId``'s default).
+    notes : tuple of str
+        What the export left out, and why.
+
+    Examples
+    --------
+    >>> from meshkit.mesh import Mesh, export_stacks
+    >>> export_stacks(Mesh()).templates
+    {}
+    """
+
+    templates: dict[str, dict[str, Any]]
+    domains: dict[str, str]
+    accounts: dict[str, str]
+    notes: tuple[str, ...] = field(default=())
+
+    def resources(self) -> pd.DataFrame:
+        """Every declared resource: ``stack``, ``logical_id``, ``type``, ``name``.
+
+        Returns
+        -------
+        pandas.DataFrame
+
+        Examples
+        --------
+        >>> from meshkit.mesh import Mesh, export_stacks
+        >>> export_stacks(Mesh()).resources().columns.tolist()
+        ['stack', 'logical_id', 'type', 'name']
+        """
+        rows = [
+            {"stack": stack, "logical_id": lid, "type": r["Type"], "name": _declared_name(r)}
+            for stack, template in self.templates.items()
+            for lid, r in template["Resources"].items()
+        ]
+        return pd.DataFrame(rows, columns=["stack", "logical_id", "type", "name"])
+
+    def body(self, stack: str) -> str:
+        """A stack's template as JSON text (what CloudFormation and cfn-lint read).
+
+        Parameters
+        ----------
+        stack : str
+
+        Returns
+        -------
+        str
+
+        Raises
+        ------
+        meshkit.exceptions.ValidationError
+            When there is no such stack.
+
+        Examples
+        --------
+        >>> from meshkit.mesh import Mesh, export_stacks
+        >>> export_stacks(Mesh()).body("meshkit-sales")
+        Traceback (most recent call last):
+        ...
+        meshkit.exceptions.ValidationError: no stack 'meshkit-sales': the stacks are (none)
+        """
+        if stack not in self.templates:
+            raise ValidationError(
+                f"no stack {stack!r}: the stacks are {', '.join(self.templates) or '(none)'}"
+            )
+        return json.dumps(self.templates[stack], indent=2)
+
+    def write(self, folder: str | Path) -> list[Path]:
+        """Write each template to ``<folder>/<stack>.json``, for cfn-lint, review or a pipeline.
+
+        Parameters
+        ----------
+        folder : str or pathlib.Path
+            Created if missing.
+
+        Returns
+        -------
+        list of pathlib.Path
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from meshkit.mesh import Mesh, export_stacks
+        >>> export_stacks(Mesh()).write(tempfile.mkdtemp())
+        []
+        """
+        target = Path(folder)
+        target.mkdir(parents=True, exist_ok=True)
+        written = []
+        for stack in self.templates:
+            path = target / f"{stack}.json"
+            path.write_text(self.body(stack) + "\n", encoding="utf-8")
+            written.append(path)
+        return written
+
+
+def export_stacks(mesh: Mesh, *, stack_prefix: str = "meshkit-") -> MeshStacks:
+    """The mesh as CloudFormation templates: one stack per domain, account ids as parameters.
+
+    Buses (with tags, policy statements and archives) and the rules on them go in the bus's
+    domain's stack; queues, their DLQs and policies in the consuming domain's. Written so that
+    CloudFormation, and the embedded AWS's, deploy it: ``EventBusName`` is ``Fn::GetAtt
+    Bus.Name`` (``Ref`` leaves moto's stack in progress for ever) and an archive's pattern is
+    JSON text. The ``default`` bus and its rules are left out (every account has one).
+
+    Parameters
+    ----------
+    mesh : Mesh
+        What ``discover`` read.
+    stack_prefix : str, default "meshkit-"
+        Stack names are ``<prefix><domain>``.
+
+    Returns
+    -------
+    MeshStacks
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        When ``mesh`` is not a ``Mesh``, the prefix is not a stack name's start, or two
+        resources of one stack would get one logical id.
+
+    Examples
+    --------
+    >>> from meshkit.mesh import Bus, Mesh, export_stacks
+    >>> bus = Bus("arn:aws:events:us-west-2:123456789012:event-bus/SalesEventBus",
+    ...           "SalesEventBus", tags={"meshkit:domain": "sales"})
+    >>> stacks = export_stacks(Mesh(buses=(bus,), accounts=("123456789012",)))
+    >>> print(stacks.resources().to_string(index=False))
+            stack       logical_id                  type          name
+    meshkit-sales BusSalesEventBus AWS::Events::EventBus SalesEventBus
+    """
+    if not isinstance(mesh, Mesh):
+        raise ValidationError(
+            f"mesh must be a Mesh (mk.mesh.discover()), not {type(mesh).__name__}"
+        )
+    if not isinstance(stack_prefix, str) or not stack_prefix[:1].isalpha():
+        raise ValidationError(
+            f"stack_prefix must start a stack name (a letter first), such as 'meshkit-', not "
+            f"{stack_prefix!r}"
+        )
+    exporter = _Exporter(mesh, stack_prefix)
+    return exporter.stacks()
+
+
+def lint_stacks(stacks: MeshStacks, *, regions: tuple[str, ...] = ("us-east-1",)) -> pd.DataFrame:
+    """Check every template with cfn-lint, offline: one row per finding.
+
+    Parameters
+    ----------
+    stacks : MeshStacks
+    regions : tuple of str, default ("us-east-1",)
+        Regions whose resource specifications cfn-lint checks against.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``stack``, ``rule`` (cfn-lint's id: ``E`` error, ``W`` warning, ``I``
+        informational), ``message``, ``path``. Empty when every template passes.
+
+    Raises
+    ------
+    ToolMissingError
+        When cfn-lint is not installed (``pip install cfn-lint``).
+
+    Examples
+    --------
+    >>> from meshkit.mesh import Mesh, export_stacks, lint_stacks
+    >>> lint_stacks(export_stacks(Mesh())).empty
+    True
+    """
+    try:
+        from cfnlint.api import ManualArgs, lint
+    except ImportError as err:
+        raise ToolMissingError(
+            "cfn-lint is not installed: pip install 'cfn-lint>=1.58,<2' (make test installs it)"
+        ) from err
+    rows = []
+    for stack in stacks.templates:
+        for match in lint(stacks.body(stack), config=ManualArgs(regions=list(regions))):
+            rows.append(
+                {
+                    "stack": stack,
+                    "rule": match.rule.id,
+                    "message": match.message,
+                    "path": "/".join(str(p) for p in getattr(match, "path", []) or []),
+                }
+            )
+    return pd.DataFrame(rows, columns=["stack", "rule", "message", "path"])
+
+
+def deploy_stacks(
+    stacks: MeshStacks,
+    *,
+    accounts: Mapping[str, str] | None = None,
+    timeout_s: float = 300,
+    boto3_session: boto3.Session | None = None,
+) -> pd.DataFrame:
+    """Deploy every stack with a change set (create, or update what changed), and wait.
+
+    On real AWS this is how a reviewed change goes out: the change set shows what will change
+    before anything does. For one account per domain, call it once per account with that
+    account's session (or use StackSets: see notebook 08's "On real AWS").
+
+    Parameters
+    ----------
+    stacks : MeshStacks
+    accounts : dict of str to str, optional
+        Domain -> account id, for the ``<Domain>AccountId`` parameters; default: every domain
+        in the deploying session's account.
+    timeout_s : float, default 300
+        How long to wait for each change set and stack.
+    boto3_session : boto3.Session, optional
+        The account to deploy into.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``stack``, ``change_set``, ``changes`` (how many resources change),
+        ``status``.
+
+    Raises
+    ------
+    DeployError
+        When a change set or a stack fails or times out; ``results`` says how far each got.
+    meshkit.exceptions.ValidationError
+        When an account id is not 12 digits, a domain is unknown, or a template is over
+        CloudFormation's 51,200-byte body limit.
+
+    Examples
+    --------
+    >>> import meshkit as mk
+    >>> from meshkit.mesh import Mesh, deploy_stacks, export_stacks
+    >>> deploy_stacks(export_stacks(Mesh())).empty
+    True
+    """
+    if not isinstance(stacks, MeshStacks):
+        raise ValidationError(
+            f"stacks must be MeshStacks (mk.mesh.export_stacks), not {type(stacks).__name__}"
+        )
+    if not isinstance(timeout_s, (int, float)) or isinstance(timeout_s, bool) or timeout_s <= 0:
+        raise ValidationError(f"timeout_s must be a number of seconds above 0, not {timeout_s!r}")
+    chosen = _accounts(stacks, accounts, session_account(boto3_session))
+    for stack in stacks.templates:
+        size = len(stacks.body(stack).encode())
+        if size > _TEMPLATE_BODY_MAX:
+            raise ValidationError(
+                f"stack {stack}'s template is {size:,} bytes, over CloudFormation's "
+                f"{_TEMPLATE_BODY_MAX:,}-byte TemplateBody limit: upload it to S3 and deploy "
+                "with TemplateURL, or split the domain"
+            )
+    cloudformation = _aws.client("cloudformation", boto3_session)
+    rows: list[dict[str, Any]] = []
+    for stack, template in stacks.templates.items():
+        try:
+            rows.append(_deploy_one(cloudformation, stack, stacks, template, chosen, timeout_s))
+        except DeployError as err:
+            rows.append({"stack": stack, "change_set": "", "changes": 0, "status": str(err)})
+            raise DeployError(str(err), _deploy_frame(rows)) from None
+    return _deploy_frame(rows)
+
+
+def check_deployed(
+    stacks: MeshStacks,
+    expected: Mesh,
+    *,
+    accounts: Mapping[str, str] | None = None,
+    boto3_session: boto3.Session | None = None,
+) -> pd.DataFrame:
+    """After a deploy: does every declared resource exist, and is the deployed mesh the one
+    exported?
+
+    CloudFormation's CREATE_COMPLETE is not proof: the embedded AWS completes stacks whose bus
+    and queue policies it never made (``EMBEDDED_SKIPS``). This asks each service for each
+    resource, then compares the deployed mesh's map (buses, rules, patterns, targets, retry
+    policies, DLQs, redrive, archives, tags, policies) with ``expected``'s, account ids mapped.
+
+    Parameters
+    ----------
+    stacks : MeshStacks
+        What was deployed.
+    expected : Mesh
+        The mesh it was exported from.
+    accounts : dict of str to str, optional
+        As given to ``deploy_stacks``.
+    boto3_session : boto3.Session, optional
+        The account deployed into.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per declared resource and per difference in the map: ``stack``, ``resource``,
+        ``type``, ``exists``, ``note`` (why it is missing, e.g. a type the embedded AWS skips).
+        A clean deploy has ``exists`` True everywhere, or False only with such a note.
+
+    Raises
+    ------
+    meshkit.exceptions.ValidationError
+        When ``expected`` is not a ``Mesh`` or an account id is not 12 digits.
+
+    Examples
+    --------
+    >>> from meshkit.mesh import Mesh, check_deployed, export_stacks
+    >>> check_deployed(export_stacks(Mesh()), Mesh()).empty
+    True
+    """
+    if not isinstance(expected, Mesh):
+        raise ValidationError(
+            f"expected must be the Mesh the stacks came from, not {type(expected).__name__}"
+        )
+    chosen = _accounts(stacks, accounts, session_account(boto3_session))
+    embedded = _aws.target().mode == "embedded"
+    events = _aws.client("events", boto3_session)
+    sqs = _aws.client("sqs", boto3_session)
+    rows = []
+    for stack, template in stacks.templates.items():
+        for resource in template["Resources"].values():
+            kind = resource["Type"]
+            exists = _exists(events, sqs, kind, resource, template["Resources"])
+            note = ""
+            if not exists:
+                note = (
+                    f"the embedded AWS's CloudFormation skips {kind} (parity P27)"
+                    if embedded and kind in EMBEDDED_SKIPS
+                    else "declared, but not found"
+                )
+            rows.append(
+            {"stack": stack, "resource": _declared_name(resource), "type": kind,
+             "exists": exists, "note": note}
+        )  # fmt: skip
+    deployed = discover(boto3_session=boto3_session)
+    renamed = {old: chosen[domain] for domain, old in stacks.accounts.items()}
+    want, got = _map(expected, renamed), _map(deployed, {})
+    for key in sorted(want.keys() | got.keys()):
+        if want.get(key) == got.get(key):
+            continue
+        what, _, name = key.partition(" ")
+        skipped = embedded and what in ("bus-tags", "bus-policy", "queue-policy")
+        rows.append(
+            {
+                "stack": "",
+                "resource": name,
+                "type": f"map: {what}",
+                "exists": False,
+                "note": (
+                    f"the embedded AWS's CloudFormation drops {what.replace('-', ' ')} (P27)"
+                    if skipped
+                    else f"exported {want.get(key)!r:.120}, deployed {got.get(key)!r:.120}"
+                ),
+            }
+        )
+    return pd.DataFrame(rows, columns=["stack", "resource", "type", "exists", "note"])
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+class _Exporter:
+    def __init__(self, mesh: Mesh, prefix: str) -> None:
+        self.mesh = mesh
+        self.prefix = prefix
+        self.templates: dict[str, dict[str, Any]] = {}
+        self.domains: dict[str, str] = {}
+        self.accounts: dict[str, str] = {}
+        self.notes: list[str] = []
+        self.homes: dict[str, tuple[str, str, str]] = {}  # ARN -> (domain, logical id, name)
+        self.used: dict[str, set[str]] = {}  # stack -> parameters its template references
+
+    def stacks(self) -> MeshStacks:
+        for bus in self.mesh.buses:
+            if bus.name == "default":
+                self.notes.append("the default bus is left out: every account has its own")
+                continue
+            self._home(bus.arn, bus.domain or bus.name, "Bus", bus.name, bus.account)
+        for queue in self.mesh.queues:
+            self._home(queue.arn, self._queue_domain(queue), "Queue", queue.name, queue.account)
+        for bus in self.mesh.buses:
+            if bus.arn in self.homes:
+                self._bus(bus)
+        for rule in self.mesh.rules:
+            if rule.bus_arn in self.homes:
+                self._rule(rule)
+            else:
+                self.notes.append(f"rule {rule.name} on {rule.bus} is left out with its bus")
+        for queue in self.mesh.queues:
+            self._queue(queue)
+        for archive in self.mesh.archives:
+            if archive.bus_arn in self.homes:
+                self._archive(archive)
+        for stack, template in self.templates.items():
+            template["Parameters"] = {
+                _parameter(domain): {
+                    "Type": "String",
+                    "AllowedPattern": "[0-9]{12}",
+                    "Default": self.accounts[domain],
+                    "Description": f"The {domain} domain's AWS account id",
+                }
+                for domain in sorted(self.used.get(stack, set()))
+            }
+            if not template["Parameters"]:
+                del template["Parameters"]
+        return MeshStacks(self.templates, self.domains, self.accounts, tuple(self.notes))
+
+    def _queue_domain(self, queue: Queue) -> str:
+        if queue.tags.get("meshkit:domain"):
+            return queue.tags["meshkit:domain"]
+        for rule in self.mesh.rules:  # the consumer whose rule targets it
+            if any(queue.arn in (t.arn, t.dead_letter_arn) for t in rule.targets) and rule.domain:
+                return rule.domain
+        return "unowned"
+
+    def _home(self, arn: str, domain: str, kind: str, name: str, account: str) -> None:
+        stack = self.prefix + domain
+        self.domains[stack] = domain
+        self.accounts.setdefault(domain, account)
+        lid = kind + logical_id(name)
+        template = self.templates.setdefault(
+            stack,
+            {
+                "AWSTemplateFormatVersion": "2010-09-09",
+                "Description": f"The {domain} domain's part of the event mesh (exported by "
+                f"meshkit on {dt.date.today().isoformat()})",
+                "Resources": {},
+            },
+        )
+        if any(home[1] == lid and home[0] == domain for home in self.homes.values()):
+            raise ValidationError(
+                f"two resources of the {domain} domain would both be {lid!r} in the template "
+                "(logical ids keep letters and digits only): rename one"
+            )
+        self.homes[arn] = (domain, lid, name)
+        template["Resources"][lid] = {"Type": _TYPES[kind], "Properties": {}}
+
+    def _resources(self, domain: str) -> dict[str, Any]:
+        resources: dict[str, Any] = self.templates[self.prefix + domain]["Resources"]
+        return resources
+
+    def _ref(self, arn: str, in_domain: str, attribute: str = "Arn") -> Any:
+        """An ARN as the template should say it: GetAtt in its own stack, else built from the
+        owning domain's account parameter, else as it is."""
+        home = self.homes.get(arn)
+        if home is None:
+            return arn
+        domain, lid, _ = home
+        if domain == in_domain:
+            return {"Fn::GetAtt": [lid, attribute]}
+        self.used.setdefault(self.prefix + in_domain, set()).add(domain)
+        account = arn_part(arn, "account")
+        service, rest = arn_part(arn, "service"), arn_part(arn, "rest")
+        return {
+            "Fn::Sub": f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:"
+            f"${{{_parameter(domain)}}}:{rest}"
+            if account
+            else arn
+        }
+
+    def _rewrite(self, value: Any, in_domain: str) -> Any:
+        """A policy document with every ARN of the mesh said as ``_ref`` says it."""
+        if isinstance(value, str):
+            if value in self.homes:
+                return self._ref(value, in_domain)
+            rule = next((r for r in self.mesh.rules if r.arn == value), None)
+            if rule is not None and rule.bus_arn in self.homes:
+                return self._rule_arn(rule, in_domain)
+            return value
+        if isinstance(value, list):
+            return [self._rewrite(v, in_domain) for v in value]
+        if isinstance(value, Mapping):
+            return {k: self._rewrite(v, in_domain) for k, v in value.items()}
+        return value
+
+    def _rule_arn(self, rule: Rule, in_domain: str) -> Any:
+        domain = self.homes[rule.bus_arn][0]
+        if domain == in_domain:
+            return {"Fn::Sub": f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:"
+                    f"${{AWS::AccountId}}:rule/{rule.bus}/{rule.name}"}  # fmt: skip
+        self.used.setdefault(self.prefix + in_domain, set()).add(domain)
+        return {"Fn::Sub": f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:"
+                f"${{{_parameter(domain)}}}:rule/{rule.bus}/{rule.name}"}  # fmt: skip
+
+    def _bus(self, bus: Bus) -> None:
+        domain, lid, _ = self.homes[bus.arn]
+        resources = self._resources(domain)
+        properties: dict[str, Any] = {"Name": bus.name}
+        if bus.tags:
+            properties["Tags"] = _tag_list(bus.tags)
+        resources[lid]["Properties"] = properties
+        for index, statement in enumerate((bus.policy or {}).get("Statement", [])):
+            sid = str(statement.get("Sid") or f"Statement{index}")
+            body = {k: v for k, v in statement.items() if k != "Sid"}
+            body["Resource"] = {"Fn::GetAtt": [lid, "Arn"]}
+            resources[f"{lid}Policy{logical_id(sid)}"] = {
+                "Type": "AWS::Events::EventBusPolicy",
+                "Properties": {
+                    "EventBusName": {"Fn::GetAtt": [lid, "Name"]},
+                    "StatementId": sid,
+                    "Statement": self._rewrite(body, domain),
+                },
+            }
+
+    def _rule(self, rule: Rule) -> None:
+        domain, bus_lid, _ = self.homes[rule.bus_arn]
+        lid = "Rule" + logical_id(rule.name)
+        resources = self._resources(domain)
+        if lid in resources:
+            raise ValidationError(
+                f"two rules of the {domain} domain's buses would both be {lid!r} in the "
+                "template (logical ids keep letters and digits only): rename one"
+            )
+        targets = []
+        for target in rule.targets:
+            declared: dict[str, Any] = {"Id": target.id, "Arn": self._ref(target.arn, domain)}
+            if target.dead_letter_arn:
+                declared["DeadLetterConfig"] = {"Arn": self._ref(target.dead_letter_arn, domain)}
+            if target.retry_policy:
+                declared["RetryPolicy"] = dict(target.retry_policy)
+            if target.role_arn:
+                declared["RoleArn"] = target.role_arn
+            if target.transformed:
+                self.notes.append(
+                    f"rule {rule.name}: target {target.id}'s input transformation is not read "
+                    "by discover, so it is not exported; add it to the template"
+                )
+            targets.append(declared)
+        properties: dict[str, Any] = {
+            "Name": rule.name,
+            "EventBusName": {"Fn::GetAtt": [bus_lid, "Name"]},  # Ref hangs moto's stack
+            "State": rule.state or "ENABLED",
+            "Targets": targets,
+        }
+        if rule.pattern:
+            properties["EventPattern"] = json.loads(rule.pattern)
+        if rule.tags:
+            properties["Tags"] = _tag_list(rule.tags)
+        resources[lid] = {"Type": "AWS::Events::Rule", "Properties": properties}
+
+    def _queue(self, queue: Queue) -> None:
+        domain, lid, _ = self.homes[queue.arn]
+        resources = self._resources(domain)
+        properties: dict[str, Any] = {"QueueName": queue.name}
+        if queue.name.endswith(".fifo"):
+            properties["FifoQueue"] = True
+        if queue.dead_letter_arn:
+            properties["RedrivePolicy"] = {
+                "deadLetterTargetArn": self._ref(queue.dead_letter_arn, domain),
+                "maxReceiveCount": queue.max_receive_count or 5,
+            }
+        if queue.tags:
+            properties["Tags"] = _tag_list(queue.tags)
+        resources[lid]["Properties"] = properties
+        if queue.policy:
+            document = self._rewrite(queue.policy, domain)
+            resources[lid + "Policy"] = {
+                "Type": "AWS::SQS::QueuePolicy",
+                "Properties": {"Queues": [{"Ref": lid}], "PolicyDocument": document},
+            }
+
+    def _archive(self, archive: Archive) -> None:
+        domain, bus_lid, _ = self.homes[archive.bus_arn]
+        properties: dict[str, Any] = {
+            "ArchiveName": archive.name,
+            "SourceArn": {"Fn::GetAtt": [bus_lid, "Arn"]},
+            "RetentionDays": archive.retention_days,
+        }
+        if archive.pattern:  # JSON text: a YAML / object pattern hangs moto's stack
+            properties["EventPattern"] = archive.pattern
+        if archive.description:
+            properties["Description"] = archive.description
+        self._resources(domain)["Archive" + logical_id(archive.name)] = {
+            "Type": "AWS::Events::Archive",
+            "Properties": properties,
+        }
+
+
+_TYPES = {"Bus": "AWS::Events::EventBus", "Queue": "AWS::SQS::Queue"}
+
+
+def _parameter(domain: str) -> str:
+    return f"{logical_id(domain)}AccountId"
+
+
+def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
+
+
+def _declared_name(resource: Mapping[str, Any]) -> str:
+    properties = resource.get("Properties", {})
+    for key in ("Name", "QueueName", "ArchiveName", "StatementId"):
+        if isinstance(properties.get(key), str):
+            return str(properties[key])
+    if resource.get("Type") == "AWS::SQS::QueuePolicy":
+        return "policy of " + str(properties["Queues"][0]["Ref"])
+    return ""
+
+
+# -- deploy ------------------------------------------------------------------------------------
+
+
+def _accounts(stacks: Any, accounts: Mapping[str, str] | None, default: str) -> dict[str, str]:
+    if not isinstance(stacks, MeshStacks):
+        raise ValidationError(
+            f"stacks must be MeshStacks (mk.mesh.export_stacks), not {type(stacks).__name__}"
+        )
+    if accounts is not None and not isinstance(accounts, Mapping):
+        raise ValidationError(
+            "accounts takes a dict of domain -> account id, e.g. {'sales': '111122223333'}"
+        )
+    chosen = dict.fromkeys(stacks.accounts, default)
+    for domain, account in (accounts or {}).items():
+        if domain not in chosen:
+            raise ValidationError(
+                f"accounts names domain {domain!r}, which no stack holds: the domains are "
+                f"{', '.join(sorted(chosen))}"
+            )
+        if not (isinstance(account, str) and account.isascii() and account.isdigit()
+                and len(account) == 12):  # fmt: skip
+            raise ValidationError(
+                f"accounts[{domain!r}] is {account!r}: an AWS account id is 12 digits"
+            )
+        chosen[domain] = account
+    return chosen
+
+
+def _deploy_one(
+    cloudformation: Any,
+    stack: str,
+    stacks: MeshStacks,
+    template: Mapping[str, Any],
+    accounts: Mapping[str, str],
+    timeout_s: float,
+) -> dict[str, Any]:
+    parameters = [
+        {"ParameterKey": name, "ParameterValue": accounts[_domain_of(stacks, name)]}
+        for name in template.get("Parameters", {})
+    ]
+    status = _stack_status(cloudformation, stack)
+    kind = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
+    name = f"meshkit-{dt.datetime.now(dt.timezone.utc):%Y%m%d%H%M%S%f}"
+    cloudformation.create_change_set(
+        StackName=stack,
+        ChangeSetName=name,
+        ChangeSetType=kind,
+        TemplateBody=stacks.body(stack),
+        Parameters=parameters,
+        Tags=[{"Key": "meshkit:workbook", "Value": "true"},
+              {"Key": "meshkit:domain", "Value": stacks.domains[stack]}],
+    )  # fmt: skip
+    described = _wait(
+        lambda: cloudformation.describe_change_set(StackName=stack, ChangeSetName=name),
+        "Status", timeout_s, f"change set {name} of {stack}",
+    )  # fmt: skip
+    if described["Status"] == "FAILED":
+        reason = described.get("StatusReason", "")
+        if "didn't contain changes" in reason or "No updates" in reason:
+            cloudformation.delete_change_set(StackName=stack, ChangeSetName=name)
+            return {"stack": stack, "change_set": name, "changes": 0, "status": "UNCHANGED"}
+        raise DeployError(f"change set {name} of stack {stack} failed: {reason}", pd.DataFrame())
+    changes = len(described.get("Changes", []))
+    cloudformation.execute_change_set(StackName=stack, ChangeSetName=name)
+    final = _wait(
+        lambda: cloudformation.describe_stacks(StackName=stack)["Stacks"][0],
+        "StackStatus", timeout_s, f"stack {stack}",
+    )  # fmt: skip
+    if final["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        raise DeployError(
+            f"stack {stack} ended {final['StackStatus']}: {final.get('StackStatusReason', '')} "
+            "(its events say which resource failed: describe_stack_events)",
+            pd.DataFrame(),
+        )
+    return {"stack": stack, "change_set": name, "changes": changes, "status": final["StackStatus"]}
+
+
+def _domain_of(stacks: MeshStacks, parameter: str) -> str:
+    return next(domain for domain in stacks.accounts if _parameter(domain) == parameter)
+
+
+def _stack_status(cloudformation: Any, stack: str) -> str | None:
+    try:
+        found = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as err:
+        if error_code(err) == "ValidationError":  # "Stack with id ... does not exist"
+            return None
+        raise
+    status = str(found[0]["StackStatus"]) if found else None
+    if status is not None and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+        raise ConflictError(
+            f"stack {stack} is {status}: wait until it completes, then deploy again"
+        )
+    return status
+
+
+def _wait(read: Callable[[], Any], key: str, timeout_s: float, what: str) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found: dict[str, Any] = read()
+        if not str(found[key]).endswith(("_IN_PROGRESS", "_PENDING")) and found[key] not in (
+            "CREATE_PENDING",
+            "CREATE_IN_PROGRESS",
+        ):
+            return found
+        if time.monotonic() > deadline:
+            raise DeployError(
+                f"{what} is still {found[key]} after {timeout_s:g} s: look at its events in the "
+                "CloudFormation console, or deploy again with a longer timeout_s",
+                pd.DataFrame(),
+            )
+        time.sleep(_IN_PROGRESS_POLL_S)
+
+
+def _deploy_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["stack", "change_set", "changes", "status"])
+
+
+# -- check -------------------------------------------------------------------------------------
+
+
+def _exists(
+    events: Any, sqs: Any, kind: str, resource: Mapping[str, Any], stack: Mapping[str, Any]
+) -> bool:
+    """Does a declared resource exist? ``stack``: its template's resources, for references."""
+    properties = resource["Properties"]
+    try:
+        if kind == "AWS::Events::EventBus":
+            events.describe_event_bus(Name=properties["Name"])
+        elif kind == "AWS::Events::Rule":
+            events.describe_rule(Name=properties["Name"], EventBusName=_bus_name(resource, stack))
+        elif kind == "AWS::Events::Archive":
+            events.describe_archive(ArchiveName=properties["ArchiveName"])
+        elif kind == "AWS::Events::EventBusPolicy":
+            bus = events.describe_event_bus(Name=_bus_name(resource, stack))
+            sids = [s.get("Sid") for s in json.loads(bus.get("Policy", "{}")).get("Statement", [])]
+            return properties["StatementId"] in sids
+        elif kind == "AWS::SQS::Queue":
+            sqs.get_queue_url(QueueName=properties["QueueName"])
+        elif kind == "AWS::SQS::QueuePolicy":
+            return False  # asked through the map's queue-policy entries
+        else:
+            return False
+    except ClientError as err:
+        if "NotFound" in error_code(err) or "NonExistentQueue" in error_code(err):
+            return False
+        raise
+    return True
+
+
+def _bus_name(resource: Mapping[str, Any], stack: Mapping[str, Any]) -> str:
+    """The bus a declared rule or policy is on (``Fn::GetAtt [<bus>, Name]`` in its stack)."""
+    name = resource["Properties"]["EventBusName"]
+    if isinstance(name, Mapping):
+        return str(stack[name["Fn::GetAtt"][0]]["Properties"]["Name"])
+    return str(name)
+
+
+def _map(mesh: Mesh, renamed: Mapping[str, str]) -> dict[str, Any]:
+    """What a mesh is, name by name, with account ids renamed: what a deploy must reproduce."""
+
+    def plain(value: Any) -> Any:
+        text = json.dumps(value, sort_keys=True)
+        for old, new in renamed.items():
+            text = text.replace(old, new)
+        return json.loads(text)
+
+    entries: dict[str, Any] = {}
+    for bus in mesh.buses:
+        if bus.name == "default":
+            continue
+        entries[f"bus {bus.name}"] = True
+        entries[f"bus-tags {bus.name}"] = plain(bus.tags)
+        entries[f"bus-policy {bus.name}"] = plain(bus.policy)
+    for rule in mesh.rules:
+        if rule.bus == "default":
+            continue
+        entries[f"rule {rule.bus}/{rule.name}"] = plain(
+            {
+                "pattern": json.loads(rule.pattern) if rule.pattern else None,
+                "state": rule.state,
+                "targets": [
+                    [t.id, t.arn, t.dead_letter_arn, t.retry_policy, t.role_arn]
+                    for t in rule.targets
+                ],
+            }
+        )
+    for queue in mesh.queues:
+        entries[f"queue {queue.name}"] = plain([queue.dead_letter_arn, queue.max_receive_count])
+        entries[f"queue-tags {queue.name}"] = plain(queue.tags)
+        entries[f"queue-policy {queue.name}"] = plain(queue.policy)
+    for archive in mesh.archives:
+        entries[f"archive {archive.name}"] = plain(
+            [archive.bus_arn, archive.retention_days, archive.pattern]
+        )
+    return entries
