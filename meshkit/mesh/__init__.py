@@ -4,6 +4,9 @@ Every name below is imported from ``meshkit.mesh`` (``mk.mesh.discover``); the m
 each concern lives:
 
 ============================  =================================================================
+``meshkit.mesh.archives``     a domain's events archived, and replayed into a consumer that
+                              joins late (``replay``; refused offline where moto would not
+                              honour the window or the rules)
 ``meshkit.mesh.model``        ``discover``: buses, rules, targets, queues, DLQs, policies, tags
                               and archives read from AWS into one ``Mesh``; its picture and
                               DataFrames
@@ -22,7 +25,8 @@ the function.
 
 from __future__ import annotations
 
-from . import cost, linting, model, removal, stacks
+from . import archives, cost, linting, model, removal, stacks
+from .archives import *  # noqa: F403
 from .cost import *  # noqa: F403
 from .linting import *  # noqa: F403
 from .model import *  # noqa: F403
@@ -30,6 +34,7 @@ from .removal import *  # noqa: F403
 from .stacks import *  # noqa: F403
 
 __all__ = [
+    *archives.__all__,
     *cost.__all__,
     *linting.__all__,
     *model.__all__,

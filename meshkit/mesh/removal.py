@@ -3,8 +3,8 @@ dry run first and a check afterwards; nothing without meshkit's tag is ever touc
 
 "meshkit created it" means the tag ``meshkit:workbook=true``. A resource meshkit adopted
 (``meshkit:adopted=true``: it existed before) is released, its meshkit tags removed, not deleted.
-Archives cannot be tagged: an archive is meshkit's when its description carries
-``meshkit:workbook=true`` (``mk.mesh.create_archive`` writes it).
+Archives cannot be tagged: an archive is meshkit's when its description says so
+(``mk.mesh.create_archive`` writes it; ``mk.mesh.archive_owner`` reads it).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from botocore.exceptions import ClientError
 from .. import _aws
 from .._shared import ADOPTED_TAG, DOMAIN_TAG, OWNER_TAG, WORKBOOK_TAG, error_code, paged
 from ..exceptions import MeshkitError, ValidationError
+from .archives import archive_owner
 
-__all__ = ["ARCHIVE_MARK", "TeardownError", "TeardownReport", "teardown"]
+__all__ = ["TeardownError", "TeardownReport", "teardown"]
 
-ARCHIVE_MARK = f"{WORKBOOK_TAG}=true"  # in an archive's description: archives take no tags
 _MESHKIT_TAGS = [WORKBOOK_TAG, DOMAIN_TAG, OWNER_TAG, ADOPTED_TAG]
 _COLUMNS = ["step", "kind", "resource", "action", "status"]
 
@@ -233,7 +233,7 @@ def _delete_rule(c: _Clients, found: _Found) -> None:
 def _archives(c: _Clients) -> Iterator[_Found]:
     for archive in paged(c.events.list_archives, "Archives"):
         described = c.events.describe_archive(ArchiveName=archive["ArchiveName"])
-        if ARCHIVE_MARK in described.get("Description", ""):
+        if archive_owner(described.get("Description")):
             yield _Found(described["ArchiveArn"], "delete", {"name": archive["ArchiveName"]})
 
 

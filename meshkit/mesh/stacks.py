@@ -22,7 +22,7 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from .. import _aws
-from .._shared import error_code, logical_id, session_account
+from .._shared import ADOPTED_TAG, DOMAIN_TAG, WORKBOOK_TAG, error_code, logical_id, session_account
 from ..exceptions import ConflictError, MeshkitError, ValidationError
 from .model import Archive, Bus, Mesh, Queue, Rule, arn_part, discover
 
@@ -599,10 +599,31 @@ class _Exporter:
             "Targets": targets,
         }
         if rule.pattern:
-            properties["EventPattern"] = json.loads(rule.pattern)
+            properties["EventPattern"] = self._pattern(json.loads(rule.pattern), domain)
         if rule.tags:
             properties["Tags"] = _tag_list(rule.tags)
         resources[lid] = {"Type": "AWS::Events::Rule", "Properties": properties}
+
+    def _pattern(self, pattern: Any, in_domain: str) -> Any:
+        """A pattern whose ``account`` values name the mesh's accounts by parameter."""
+        if not isinstance(pattern, dict):
+            return pattern
+        said = {}
+        for key, value in pattern.items():
+            if key == "account" and isinstance(value, list):
+                said[key] = [self._account(v, in_domain) for v in value]
+            else:
+                said[key] = self._pattern(value, in_domain)
+        return said
+
+    def _account(self, account: Any, in_domain: str) -> Any:
+        if account == self.accounts.get(in_domain):
+            return {"Ref": "AWS::AccountId"}
+        owners = [domain for domain, known in self.accounts.items() if known == account]
+        if len(owners) != 1:
+            return account
+        self.used.setdefault(self.prefix + in_domain, set()).add(owners[0])
+        return {"Ref": _parameter(owners[0])}
 
     def _queue(self, queue: Queue) -> None:
         domain, lid, _ = self.homes[queue.arn]
@@ -650,7 +671,9 @@ def _parameter(domain: str) -> str:
 
 
 def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
+    """Tags as a template declares them; not ``meshkit:adopted``, which a stack's resource
+    (created by the stack) is not."""
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items()) if k != ADOPTED_TAG]
 
 
 def _declared_name(resource: Mapping[str, Any]) -> str:
@@ -706,15 +729,12 @@ def _deploy_one(
     status = _stack_status(cloudformation, stack)
     kind = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
     name = f"meshkit-{dt.datetime.now(dt.timezone.utc):%Y%m%d%H%M%S%f}"
-    cloudformation.create_change_set(
-        StackName=stack,
-        ChangeSetName=name,
-        ChangeSetType=kind,
-        TemplateBody=stacks.body(stack),
-        Parameters=parameters,
-        Tags=[{"Key": "meshkit:workbook", "Value": "true"},
-              {"Key": "meshkit:domain", "Value": stacks.domains[stack]}],
-    )  # fmt: skip
+    try:
+        _create_change_set(cloudformation, stack, name, kind, stacks, parameters)
+    except ClientError as err:  # moto refuses an empty change set; AWS fails it (below)
+        if "No updates are to be performed" not in str(err):
+            raise
+        return {"stack": stack, "change_set": "", "changes": 0, "status": "UNCHANGED"}
     described = _wait(
         lambda: cloudformation.describe_change_set(StackName=stack, ChangeSetName=name),
         "Status", timeout_s, f"change set {name} of {stack}",
@@ -738,6 +758,25 @@ def _deploy_one(
             pd.DataFrame(),
         )
     return {"stack": stack, "change_set": name, "changes": changes, "status": final["StackStatus"]}
+
+
+def _create_change_set(
+    cloudformation: Any,
+    stack: str,
+    name: str,
+    kind: str,
+    stacks: MeshStacks,
+    parameters: list[dict[str, str]],
+) -> None:
+    cloudformation.create_change_set(
+        StackName=stack,
+        ChangeSetName=name,
+        ChangeSetType=kind,
+        TemplateBody=stacks.body(stack),
+        Parameters=parameters,
+        Tags=[{"Key": WORKBOOK_TAG, "Value": "true"},
+              {"Key": DOMAIN_TAG, "Value": stacks.domains[stack]}],
+    )  # fmt: skip
 
 
 def _domain_of(stacks: MeshStacks, parameter: str) -> str:
