@@ -130,6 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     lint.add_argument(
         "--owner-tag", default=OWNER_TAG, help="the tag naming an owner (default: %(default)s)"
     )
+    lint.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        metavar="ARN",
+        help="a role of another account of the mesh to read it with (repeat for several)",
+    )
     lint.set_defaults(handler=_lint)
 
     args = parser.parse_args(argv)
@@ -370,7 +377,8 @@ def _lint(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from . import sandbox
-    from .mesh import failing, lint
+    from .iam import assume_role
+    from .mesh import discover, failing, lint
 
     if args.endpoint is not None:
         os.environ["AWS_ENDPOINT_URL"] = check_endpoint(args.endpoint, name="--endpoint")
@@ -381,7 +389,8 @@ def _lint(args: argparse.Namespace) -> int:
             "MESHKIT_AWS_ACCOUNT). Without one, it would read a new, empty embedded AWS"
         )
     sandbox.start(quiet=True)
-    findings = lint(owner_tag=args.owner_tag)
+    others = [assume_role(role, session_name="meshkit-lint") for role in args.role]
+    findings = lint(discover(other_accounts=others), owner_tag=args.owner_tag)
     stopping = failing(findings, at=args.fail_on)
     if args.format == "json":
         print(json.dumps(findings.to_dict(orient="records"), indent=2))

@@ -31,6 +31,7 @@ import re
 import socket
 import sys
 import urllib.request
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,6 +217,10 @@ class NotMeshkitServerError(TargetError, NotMeshkitResourceError):
     """``reset()`` refuses a moto server that meshkit neither started nor was pointed at."""
 
 
+def _quiet_cloudformation_skips(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("No Moto CloudFormation support for")
+
+
 class EmbeddedServer:
     """A moto server on 127.0.0.1 in a background thread; a context manager.
 
@@ -262,6 +267,11 @@ class EmbeddedServer:
         )
         # moto logs every request through werkzeug; in a notebook that lands in cell outputs
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # moto warns of each CloudFormation type it skips; mk.mesh.check_deployed names them
+        logging.getLogger("moto").addFilter(_quiet_cloudformation_skips)
+        warnings.filterwarnings(
+            "ignore", r"Tried to parse AWS::.* not supported by moto", category=UserWarning
+        )
         self._server.start()
         _, bound_port = self._server.get_host_and_port()
         self.url = f"http://127.0.0.1:{bound_port}"

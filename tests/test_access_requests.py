@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
+from queues import drain
 
 import meshkit as mk
 from meshkit.exceptions import ValidationError
@@ -71,23 +72,11 @@ def _sqs(mesh):
     return mesh.session().client("sqs", endpoint_url=mesh.endpoint_url)
 
 
-def _drain(sqs, queue_url) -> list[dict]:
-    """Every message body on the queue (parsed), deleting them."""
-    bodies: list[dict] = []
-    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
-        bodies += [json.loads(message["Body"]) for message in batch]
-        sqs.delete_message_batch(
-            QueueUrl=queue_url,
-            Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch],
-        )
-    return bodies
-
-
 def _answers(world, domain="marketing") -> list[tuple[ar.AccessAnswer, dict]]:
     """The answers waiting for ``domain``: (the answer, the envelope's metadata)."""
     return [
         (ar.AccessAnswer.from_event(body), body["detail"]["metadata"])
-        for body in _drain(world.sqs, world.answers[domain].queue_url)
+        for body in drain(world.sqs, world.answers[domain].queue_url)
     ]
 
 
@@ -186,7 +175,7 @@ def test_a_request_is_published_on_the_governance_bus_in_the_envelope(mesh_with_
         columns=["sale_id", "amount"],
     )
 
-    [body] = _drain(world.sqs, world.requests.queue_url)
+    [body] = drain(world.sqs, world.requests.queue_url)
     assert body["source"] == "governance.domain"
     assert body["detail-type"] == "DataProductAccessRequested"
     assert body["detail"]["metadata"]["idempotency_key"] == request_id
@@ -212,7 +201,7 @@ def test_the_request_pattern_routes_only_the_domains_own_products(mesh_with_prod
         ar.request_access(product, requester_domain="marketing", principal=ANALYST, purpose="p")
 
     routed = [
-        body["detail"]["data"]["product"] for body in _drain(world.sqs, world.requests.queue_url)
+        body["detail"]["data"]["product"] for body in drain(world.sqs, world.requests.queue_url)
     ]
 
     assert routed == ["sales.sale-recorded"]

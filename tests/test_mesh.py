@@ -57,6 +57,14 @@ def _issues(findings) -> set[tuple[str, str]]:
     return {(row.issue, row.resource) for row in findings.itertuples()}
 
 
+def _meshkit_lint(capsys, *args: str) -> tuple[int, set[tuple[str, str]]]:
+    """`meshkit lint --format json` as a pipeline runs it: exit status, (issue, resource)s."""
+    capsys.readouterr()
+    status = main(["lint", "--format", "json", *args])
+    found = json.loads(capsys.readouterr().out)
+    return status, {(finding["issue"], finding["resource"]) for finding in found}
+
+
 def _target(mesh, rule: str, bus: str = "SalesEventBus") -> dict:
     [target] = _events(mesh).list_targets_by_rule(Rule=rule, EventBusName=bus)["Targets"]
     return target
@@ -174,41 +182,47 @@ def test_lint_finds_nothing_in_a_mesh_meshkit_built(workbook_mesh):
     assert mk.mesh.lint().empty
 
 
-def test_lint_target_without_dlq(workbook_mesh):
+def test_lint_target_without_dlq(workbook_mesh, capsys):
     target = _target(workbook_mesh, "marketing-sales")
     del target["DeadLetterConfig"]
     _events(workbook_mesh).put_targets(Rule="marketing-sales", EventBusName="SalesEventBus",
                                        Targets=[target])  # fmt: skip
 
     found = mk.mesh.lint()
+    status, from_the_command = _meshkit_lint(capsys)
 
     where = f"{_rule_arn('marketing-sales')} -> {_queue_arn('marketing-sales')}"
     assert _issues(found) == {("TARGET_WITHOUT_DLQ", where)}
     assert found["severity"].tolist() == ["HIGH"]
+    assert status == 1 and from_the_command == _issues(found)
 
 
-def test_lint_target_without_retry_policy(workbook_mesh):
+def test_lint_target_without_retry_policy(workbook_mesh, capsys):
     target = _target(workbook_mesh, "fraud-sales")
     del target["RetryPolicy"]
     _events(workbook_mesh).put_targets(Rule="fraud-sales", EventBusName="SalesEventBus",
                                        Targets=[target])  # fmt: skip
 
     found = mk.mesh.lint()
+    status, from_the_command = _meshkit_lint(capsys)
 
     where = f"{_rule_arn('fraud-sales')} -> {_queue_arn('fraud-sales')}"
     assert _issues(found) == {("TARGET_WITHOUT_RETRY_POLICY", where)}
     assert found["severity"].tolist() == ["LOW"]
+    assert status == 1 and from_the_command == _issues(found)
 
 
-def test_lint_target_queue_not_found(workbook_mesh):
+def test_lint_target_queue_not_found(workbook_mesh, capsys):
     sqs = _sqs(workbook_mesh)
     sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName="fraud-sales")["QueueUrl"])
 
     found = mk.mesh.lint()
+    status, from_the_command = _meshkit_lint(capsys)
 
     assert ("TARGET_NOT_FOUND", f"{_rule_arn('fraud-sales')} -> {_queue_arn('fraud-sales')}") in (
         _issues(found)
     )
+    assert status == 1 and from_the_command == _issues(found)
 
 
 @pytest.mark.parametrize(
@@ -218,7 +232,7 @@ def test_lint_target_queue_not_found(workbook_mesh):
         ("arn:aws:lambda:us-west-2:123456789012:function:audit", "embedded AWS (moto) cannot"),
     ],
 )
-def test_lint_unsupported_target(workbook_mesh, arn, why):
+def test_lint_unsupported_target(workbook_mesh, arn, why, capsys):
     """A DynamoDB table is no EventBridge target anywhere; a Lambda function is one, but the
     embedded AWS fails PutEvents for the whole bus when a rule targets it."""
     events = _events(workbook_mesh)
@@ -234,23 +248,27 @@ def test_lint_unsupported_target(workbook_mesh, arn, why):
     )  # fmt: skip
 
     found = mk.mesh.lint()
+    status, from_the_command = _meshkit_lint(capsys)
 
     assert set(found["issue"]) == {"UNSUPPORTED_TARGET"}
     assert why in found["why"].iloc[0]
+    assert status == 1 and from_the_command == _issues(found)
 
 
-def test_lint_queue_without_a_policy(workbook_mesh):
+def test_lint_queue_without_a_policy(workbook_mesh, capsys):
     sqs = _sqs(workbook_mesh)
     url = sqs.get_queue_url(QueueName="marketing-sales")["QueueUrl"]
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": ""})
 
     found = mk.mesh.lint()
+    status, from_the_command = _meshkit_lint(capsys)
 
     where = f"{_rule_arn('marketing-sales')} -> {_queue_arn('marketing-sales')}"
     assert _issues(found) == {("QUEUE_POLICY_MISSING", where)}
+    assert status == 1 and from_the_command == _issues(found)
 
 
-def test_lint_queue_policy_not_scoped_by_source_arn(workbook_mesh):
+def test_lint_queue_policy_not_scoped_by_source_arn(workbook_mesh, capsys):
     """A queue policy admitting EventBridge with no aws:SourceArn: any rule in any account
     could fill the queue (mk.iam.lint's finding), and this rule is not named (ours)."""
     sqs = _sqs(workbook_mesh)
@@ -261,15 +279,17 @@ def test_lint_queue_policy_not_scoped_by_source_arn(workbook_mesh):
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(open_policy)})
 
     found = mk.mesh.lint()
+    status, from_the_command = _meshkit_lint(capsys)
 
     assert ("QUEUE_POLICY_WITHOUT_SOURCE_ARN", _queue_arn("marketing-sales")) in _issues(found)
     assert (
         "QUEUE_POLICY_NOT_FOR_RULE",
         f"{_rule_arn('marketing-sales')} -> {_queue_arn('marketing-sales')}",
     ) in _issues(found)
+    assert status == 1 and from_the_command == _issues(found)
 
 
-def test_lint_bus_policy_without_source_or_organization_condition(workbook_mesh):
+def test_lint_bus_policy_without_source_or_organization_condition(workbook_mesh, capsys):
     """A bus policy that lets another account put any event: the bus is shared, so its rules
     without an `account` filter take that account's events as the domain's own."""
     _events(workbook_mesh).put_permission(
@@ -278,12 +298,14 @@ def test_lint_bus_policy_without_source_or_organization_condition(workbook_mesh)
     )  # fmt: skip
 
     found = mk.mesh.lint()
+    status, from_the_command = _meshkit_lint(capsys)
 
     bus = f"arn:aws:events:us-west-2:{ACCOUNT}:event-bus/SalesEventBus"
     assert ("BUS_POLICY_WITHOUT_SOURCE_CONDITION", bus) in _issues(found)
     without_filter = {r for i, r in _issues(found) if i == "RULE_WITHOUT_ACCOUNT_FILTER"}
     assert without_filter == {_rule_arn(r) for r in ("marketing-sales", "fraud-sales",
                                                       "sales-landing")}  # fmt: skip
+    assert status == 1 and from_the_command == _issues(found)
 
 
 def test_lint_a_rule_with_an_account_filter_on_a_shared_bus_is_fine(workbook_mesh):
@@ -297,7 +319,7 @@ def test_lint_a_rule_with_an_account_filter_on_a_shared_bus_is_fine(workbook_mes
     assert "RULE_WITHOUT_ACCOUNT_FILTER" not in set(found["issue"])
 
 
-def test_lint_chain_of_two_cross_account_hops(workbook_mesh):
+def test_lint_chain_of_two_cross_account_hops(workbook_mesh, capsys):
     """Sales forwards to a hub bus in another account, which forwards on to a third account:
     AWS does not deliver that second hop."""
     hub = mk.iam.assume_role(f"arn:aws:iam::{OTHER}:role/platform")
@@ -315,23 +337,27 @@ def test_lint_chain_of_two_cross_account_hops(workbook_mesh):
             "RetryPolicy": {"MaximumRetryAttempts": 3}}])  # fmt: skip
 
     found = mk.mesh.lint(mk.mesh.discover(other_accounts=[hub]))
+    status, from_the_command = _meshkit_lint(capsys, "--role", f"arn:aws:iam::{OTHER}:role/x")
 
     chains = {r for i, r in _issues(found) if i == "CROSS_ACCOUNT_CHAIN"}
     assert chains == {f"{_rule_arn('to-analytics', 'HubEventBus', OTHER)} -> {third}"}
+    assert status == 1 and from_the_command == _issues(found)
 
 
-def test_lint_pattern_check_pattern_refuses(workbook_mesh):
+def test_lint_pattern_check_pattern_refuses(workbook_mesh, capsys):
     """moto stores a pattern with an unknown operator (and then matches everything with it)."""
     events = _events(workbook_mesh)
     events.put_rule(Name="marketing-sales", EventBusName="SalesEventBus",
                     EventPattern=json.dumps({"source": [{"like": "sales%"}]}))  # fmt: skip
 
     found = mk.mesh.lint()
+    status, from_the_command = _meshkit_lint(capsys)
 
     assert _issues(found) == {("PATTERN_REFUSED", _rule_arn("marketing-sales"))}
+    assert status == 1 and from_the_command == _issues(found)
 
 
-def test_lint_untagged_and_ownerless_resources(workbook_mesh):
+def test_lint_untagged_and_ownerless_resources(workbook_mesh, capsys):
     events = _events(workbook_mesh)
     bus = events.create_event_bus(Name="orders")["EventBusArn"]
     queue = _sqs(workbook_mesh).create_queue(QueueName="orders-audit",
@@ -345,6 +371,7 @@ def test_lint_untagged_and_ownerless_resources(workbook_mesh):
         "RetryPolicy": {"MaximumRetryAttempts": 3}}])  # fmt: skip
 
     found = mk.mesh.lint()
+    status, from_the_command = _meshkit_lint(capsys)
 
     owners = {(i, r) for i, r in _issues(found) if i in ("UNTAGGED", "NO_OWNER")}
     assert owners == {
@@ -352,6 +379,7 @@ def test_lint_untagged_and_ownerless_resources(workbook_mesh):
         ("NO_OWNER", _rule_arn("audit", "orders")),
         ("NO_OWNER", _queue_arn("orders-audit")),
     }
+    assert status == 1 and from_the_command == _issues(found)
 
 
 def test_lint_sorts_most_severe_first_and_failing_filters_by_severity():

@@ -18,6 +18,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import Stubber
+from queues import drain
 
 import meshkit as mk
 import meshkit._aws
@@ -59,15 +60,6 @@ def _sales(*ids: int) -> list[mk.events.DomainEvent]:
     ]
 
 
-def _drain(sqs, url: str) -> list[dict]:
-    bodies: list[dict] = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
-        bodies += [json.loads(message["Body"]) for message in batch]
-        for message in batch:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return bodies
-
-
 def _keys(bodies: list[dict]) -> list[str]:
     return sorted(body["detail"]["metadata"]["idempotency_key"] for body in bodies)
 
@@ -81,7 +73,7 @@ def archived(mesh):
     marketing = mk.subscriptions.subscribe("marketing", bus="SalesEventBus", pattern=SALE)
     assert mk.events.publish("SalesEventBus", _sales(1, 2, 3)).sent == 3
     events, sqs = _clients(mesh)
-    assert len(_drain(sqs, marketing.queue_url)) == 3
+    assert len(drain(sqs, marketing.queue_url)) == 3
     audit = mk.subscriptions.subscribe("audit", bus="SalesEventBus", pattern=SALE)
     return dataclasses.make_dataclass("Archived", ["arn", "marketing", "audit", "events", "sqs"])(
         arn, marketing, audit, events, sqs
@@ -177,8 +169,8 @@ def test_a_late_consumer_is_backfilled_and_sees_replay_name(archived):
     )
     assert result.arn == "arn:aws:events:us-west-2:123456789012:replay/audit-backfill"
     assert result.rules is None and result.archive_event_count == 3 and result.start == LONG_AGO
-    audit = _drain(archived.sqs, archived.audit.queue_url)
-    again = _drain(archived.sqs, archived.marketing.queue_url)
+    audit = drain(archived.sqs, archived.audit.queue_url)
+    again = drain(archived.sqs, archived.marketing.queue_url)
     assert _keys(audit) == _keys(again) == ["sale-S-1", "sale-S-2", "sale-S-3"]
     assert {rp.replay_name(body) for body in audit + again} == {"audit-backfill"}
     # Replayed events are not archived again.
@@ -203,7 +195,7 @@ def test_naming_every_enabled_rule_runs_offline_and_sends_filter_arns(archived):
         "Arn": BUS_ARN,
         "FilterArns": [archived.audit.rule_arn, archived.marketing.rule_arn],
     }
-    assert len(_drain(archived.sqs, archived.audit.queue_url)) == 3
+    assert len(drain(archived.sqs, archived.audit.queue_url)) == 3
 
 
 def test_a_default_replay_name_is_unique_and_the_end_defaults_to_now(archived):
@@ -226,8 +218,8 @@ def test_a_default_replay_name_is_unique_and_the_end_defaults_to_now(archived):
 
 def _nothing_replayed(archived) -> None:
     assert archived.events.list_replays()["Replays"] == []
-    assert _drain(archived.sqs, archived.audit.queue_url) == []
-    assert _drain(archived.sqs, archived.marketing.queue_url) == []
+    assert drain(archived.sqs, archived.audit.queue_url) == []
+    assert drain(archived.sqs, archived.marketing.queue_url) == []
 
 
 def test_offline_a_window_that_starts_after_the_archive_was_made_is_refused(archived):
@@ -280,12 +272,12 @@ def test_offline_a_disabled_rule_left_out_does_not_stop_the_replay(archived):
     result = rp.replay("sales", start=LONG_AGO, rules=[archived.audit.name], name="audit-only")
 
     assert result.state == "COMPLETED"
-    assert _keys(_drain(archived.sqs, archived.audit.queue_url)) == [
+    assert _keys(drain(archived.sqs, archived.audit.queue_url)) == [
         "sale-S-1",
         "sale-S-2",
         "sale-S-3",
     ]
-    assert len(_drain(archived.sqs, archived.marketing.queue_url)) == 3  # moto, not AWS
+    assert len(drain(archived.sqs, archived.marketing.queue_url)) == 3  # moto, not AWS
 
 
 # -- replay: every invalid input refused by name, before anything is sent ------------------------

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from queues import drain
 
 import meshkit as mk
 
@@ -176,15 +177,6 @@ def _queue(sqs, name: str) -> tuple[str, str]:
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
     return url, arn["QueueArn"]
-
-
-def _drain(sqs, url: str) -> list[dict]:
-    bodies: list[dict] = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
-        bodies += [json.loads(message["Body"]) for message in batch]
-        for message in batch:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return bodies
 
 
 def _rule_to(events, bus: str, name: str, arn: str, pattern: dict | None = None) -> None:
@@ -458,9 +450,9 @@ def test_moto_matches_no_field_inside_an_array_of_objects(events, sqs, mesh):
     _rule_to(events, "ParityBus", "items", arn, {"detail": {"items": {"sku": ["A"]}}})
 
     events.put_events(Entries=[_entry("ParityBus", {"items": [{"sku": "A"}, {"sku": "B"}]})])
-    in_an_array = _drain(sqs, url)
+    in_an_array = drain(sqs, url)
     events.put_events(Entries=[_entry("ParityBus", {"items": {"sku": "A"}})])
-    in_an_object = _drain(sqs, url)
+    in_an_object = drain(sqs, url)
 
     assert (len(in_an_array), len(in_an_object)) == (0, 1)
 
@@ -487,7 +479,7 @@ def test_moto_matches_nothing_for_a_cidr_block_with_host_bits_set(events, sqs, m
 
     events.put_events(Entries=[_entry("ParityBus", {"ip": "10.0.0.5"})])
 
-    assert {block: len(_drain(sqs, url)) for block, url in delivered.items()} == {
+    assert {block: len(drain(sqs, url)) for block, url in delivered.items()} == {
         "10.0.0.255/24": 0,
         "10.0.0.0/24": 1,
     }
@@ -570,7 +562,7 @@ def test_moto_fails_put_events_with_http_500_for_a_target_it_cannot_deliver_to(
 
     metadata = raised.value.response["ResponseMetadata"]
     assert (metadata["HTTPStatusCode"], metadata["RetryAttempts"]) == (500, 2)
-    assert len(_drain(sqs, url)) == 3
+    assert len(drain(sqs, url)) == 3
 
 
 @parity(
@@ -663,7 +655,10 @@ def test_moto_does_not_implement_start_message_move_task(subscription, mesh):
     aws="StartReplay replays only the archived events between EventStartTime and EventEndTime, "
     "and only to the rules named in Destination.FilterArns when given",
     page="https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_StartReplay.html",
-    notebooks=[],
+    notebooks=[
+        "08 · 1. Archive and replay: backfill a consumer that joins late",
+        "08 · Offline vs AWS",
+    ],
 )
 def test_moto_replays_an_archive_ignoring_its_time_window_and_filter_arns(events, sqs, mesh):
     """Given three events archived from a bus with two rules, when a replay asks for a window
@@ -678,7 +673,7 @@ def test_moto_replays_an_archive_ignoring_its_time_window_and_filter_arns(events
     happened = datetime(2020, 1, 1, tzinfo=timezone.utc)
     events.put_events(Entries=[{**_entry("ParityBus"), "Time": happened} for _ in range(3)])
     for url in queues.values():
-        _drain(sqs, url)
+        drain(sqs, url)
     first = events.describe_rule(Name="first", EventBusName="ParityBus")["Arn"]
 
     events.start_replay(
@@ -690,7 +685,7 @@ def test_moto_replays_an_archive_ignoring_its_time_window_and_filter_arns(events
     )
 
     assert events.describe_replay(ReplayName="parity")["State"] == "COMPLETED"
-    replayed = {rule: _drain(sqs, url) for rule, url in queues.items()}
+    replayed = {rule: drain(sqs, url) for rule, url in queues.items()}
     assert {rule: len(bodies) for rule, bodies in replayed.items()} == {"first": 3, "second": 3}
     assert {body["replay-name"] for body in replayed["first"]} == {"parity"}
 
@@ -1004,7 +999,7 @@ _STACK = {
     aws="CloudFormation creates every resource of a stack, EventBusPolicy, QueuePolicy, Glue and "
     "Lake Formation ones included, or rolls the stack back; CREATE_COMPLETE means all exist",
     page="https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-events-eventbuspolicy.html",
-    notebooks=[],
+    notebooks=["08 · 4. The mesh as code", "08 · Offline vs AWS"],
 )
 def test_moto_cloudformation_skips_policies_glue_and_lake_formation_yet_completes(mesh, sqs):
     """Given a stack with a bus, a queue, their policies, a Glue database and table, and a Lake
@@ -1031,6 +1026,95 @@ def test_moto_cloudformation_skips_policies_glue_and_lake_formation_yet_complete
     assert glue.get_databases()["DatabaseList"] == []
     assert lakeformation.list_lf_tags()["LFTags"] == []
     assert lakeformation.list_permissions()["PrincipalResourcePermissions"] == []
+
+
+@parity(
+    "P46",
+    aws="A replayed event is the archived event with a replay-name field added; AWS adds no "
+    "ingestion-time field",
+    page="https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-replay-archived-event.html",
+    notebooks=["08 · Offline vs AWS"],
+)
+def test_moto_adds_ingestion_time_to_replayed_events(events, sqs, mesh):
+    """Given an event archived and replayed to a rule's queue, then the replayed copy carries
+    replay-name, as on AWS, and also ingestion-time, which AWS does not send: consumers read
+    replay-name only (mk.mesh.replay_name)."""
+    bus = events.create_event_bus(Name="ParityBus")["EventBusArn"]
+    archive = events.create_archive(ArchiveName="parity", EventSourceArn=bus)["ArchiveArn"]
+    url, arn = _queue(sqs, "parity-replayed")
+    _rule_to(events, "ParityBus", "replayed", arn)
+    events.put_events(Entries=[_entry("ParityBus")])
+    [live] = drain(sqs, url)
+
+    events.start_replay(
+        ReplayName="parity",
+        EventSourceArn=archive,
+        EventStartTime=datetime(2020, 1, 1, tzinfo=timezone.utc),
+        EventEndTime=datetime.now(timezone.utc),
+        Destination={"Arn": bus},
+    )
+
+    [replayed] = drain(sqs, url)
+    assert replayed["replay-name"] == "parity" and "replay-name" not in live
+    assert "ingestion-time" in replayed
+
+
+@parity(
+    "P47",
+    aws="CloudFormation applies an AWS::Events::EventBus's Tags to the bus it creates",
+    page="https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-events-eventbus.html",
+    notebooks=["08 · 4. The mesh as code", "08 · Offline vs AWS"],
+)
+def test_moto_cloudformation_drops_an_event_buss_tags(mesh, sqs):
+    """Given a stack with a tagged bus and a tagged queue, when created through the embedded
+    server, then the queue has its tags and the bus has none: mk.mesh.check_deployed names the
+    difference, and teardown finds stack-made resources through their (tagged) stack."""
+    session = mesh.session()
+    cloudformation = session.client("cloudformation", endpoint_url=mesh.endpoint_url)
+    events = session.client("events", endpoint_url=mesh.endpoint_url)
+    tags = [{"Key": "meshkit:workbook", "Value": "true"}]
+    stack = {"Resources": {
+        "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": "Tagged", "Tags": tags}},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "tagged", "Tags": tags}},
+    }}  # fmt: skip
+
+    cloudformation.create_stack(StackName="parity-tags", TemplateBody=json.dumps(stack))
+
+    arn = events.describe_event_bus(Name="Tagged")["Arn"]
+    assert events.list_tags_for_resource(ResourceARN=arn)["Tags"] == []
+    url = sqs.get_queue_url(QueueName="tagged")["QueueUrl"]
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"meshkit:workbook": "true"}
+
+
+@parity(
+    "P48",
+    aws="CreateChangeSet for a template with no changes creates the change set, which ends FAILED "
+    'with the reason "The submitted information didn\'t contain changes"',
+    page="https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html",
+    notebooks=["08 · Offline vs AWS"],
+)
+def test_moto_refuses_an_empty_change_set(mesh):
+    """Given a stack created from a template with a parameter, when a change set of the same
+    template and parameter is asked for, then moto refuses the call (ValidationError "No updates
+    are to be performed"), where AWS creates a FAILED change set; mk.mesh.deploy_stacks reports
+    UNCHANGED for both. (Without parameters, moto creates the change set.)"""
+    cloudformation = mesh.session().client("cloudformation", endpoint_url=mesh.endpoint_url)
+    body = json.dumps({
+        "Parameters": {"QueueName": {"Type": "String"}},
+        "Resources": {"Q": {"Type": "AWS::SQS::Queue",
+                            "Properties": {"QueueName": {"Ref": "QueueName"}}}},
+    })  # fmt: skip
+    parameters = [{"ParameterKey": "QueueName", "ParameterValue": "same"}]
+    cloudformation.create_stack(StackName="parity-same", TemplateBody=body, Parameters=parameters)
+
+    with pytest.raises(ClientError) as refused:
+        cloudformation.create_change_set(
+            StackName="parity-same", ChangeSetName="again", TemplateBody=body,
+            Parameters=parameters, ChangeSetType="UPDATE",
+        )  # fmt: skip
+
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+    assert "No updates are to be performed" in str(refused.value)
 
 
 # -- 05: the Glue Schema Registry --------------------------------------------------------------

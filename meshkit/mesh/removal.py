@@ -9,6 +9,7 @@ Archives cannot be tagged: an archive is meshkit's when its description says so
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,8 +46,8 @@ class TeardownReport:
     actions : pandas.DataFrame
         One row per resource: ``step`` (the order), ``kind``, ``resource``, ``action``
         (``delete``, ``release`` for an adopted one, or ``keep: <why>``) and ``status``
-        (``would`` in a dry run, ``done``, ``gone`` when it vanished meanwhile, or
-        ``failed: <why>``).
+        (``would`` in a dry run, ``done``, ``gone`` when it vanished meanwhile, ``kept``,
+        ``with its stack`` for what a stack deleted with itself, or ``failed: <why>``).
     remaining : pandas.DataFrame
         Resources still tagged ``meshkit:workbook=true`` after the run (``kind``,
         ``resource``); in a dry run, everything found.
@@ -132,13 +133,20 @@ def teardown(*, dry_run: bool = True, boto3_session: boto3.Session | None = None
     clients = _Clients(boto3_session)
     rows: list[dict[str, Any]] = []
     try:
+        made_by_stacks = _made_by_stacks(clients)
         for step, (kind, scan, remove) in enumerate(_KINDS, start=1):
             for found in scan(clients):
+                action = found.action
+                stack = made_by_stacks.get((kind, found.name))
+                if stack is not None and kind != "CloudFormation stack":
+                    action = f"with its stack {stack}"  # deleting the stack deletes it
                 row = {"step": step, "kind": kind, "resource": found.resource,
-                       "action": found.action, "status": "would" if dry_run else ""}  # fmt: skip
+                       "action": action, "status": "would" if dry_run else ""}  # fmt: skip
                 rows.append(row)
-                if not dry_run and found.action in ("delete", "release"):
+                if not dry_run and action in ("delete", "release"):
                     row["status"] = _attempt(remove, clients, found)
+                elif not dry_run:
+                    row["status"] = "kept" if action.startswith("keep") else "with its stack"
     except (KeyboardInterrupt, ClientError, OSError) as err:
         report = TeardownReport(pd.DataFrame(rows, columns=_COLUMNS), _remaining(clients))
         raise TeardownError(
@@ -157,6 +165,11 @@ class _Found:
     resource: str  # ARN, or name where a service has none handy
     action: str  # "delete", "release", or "keep: <why>"
     detail: Mapping[str, Any]
+
+    @property
+    def name(self) -> str:
+        """The resource's name, as a template declares it."""
+        return str(self.detail.get("name") or self.resource.rsplit(":", 1)[-1].rsplit("/", 1)[-1])
 
 
 class _Clients:
@@ -195,6 +208,29 @@ def _eventbridge_tags(events: Any, arn: str) -> dict[str, str]:
         if error_code(err) == "ResourceNotFoundException":
             return {}
         raise
+
+
+# A template's resource types, as teardown's kinds, with the property that names each.
+_DECLARED = {
+    "AWS::Events::Rule": ("rule", "Name"),
+    "AWS::Events::Archive": ("archive", "ArchiveName"),
+    "AWS::Events::EventBus": ("event bus", "Name"),
+    "AWS::SQS::Queue": ("SQS queue", "QueueName"),
+}
+
+
+def _made_by_stacks(c: _Clients) -> dict[tuple[str, str], str]:
+    """(kind, name) -> the meshkit stack whose template declares it (deleted with the stack)."""
+    made: dict[tuple[str, str], str] = {}
+    for found in _stacks(c):
+        body = c.cloudformation.get_template(StackName=found.resource)["TemplateBody"]
+        template = json.loads(body) if isinstance(body, str) else body
+        for resource in template.get("Resources", {}).values():
+            kind, key = _DECLARED.get(resource.get("Type"), ("", ""))
+            name = resource.get("Properties", {}).get(key)
+            if kind and isinstance(name, str):
+                made[(kind, name)] = found.detail["name"]
+    return made
 
 
 def _stacks(c: _Clients) -> Iterator[_Found]:

@@ -135,6 +135,46 @@ class MeshStacks:
             )
         return json.dumps(self.templates[stack], indent=2)
 
+    def parameters(self, stack: str, accounts: Mapping[str, str]) -> list[dict[str, str]]:
+        """A stack's ``<Domain>AccountId`` parameters, as CloudFormation and StackSets take them.
+
+        Parameters
+        ----------
+        stack : str
+        accounts : dict of str to str
+            Domain -> account id, for every domain the stack references.
+
+        Returns
+        -------
+        list of dict
+            ``[{"ParameterKey": "MarketingAccountId", "ParameterValue": "444455556666"}, ...]``.
+
+        Raises
+        ------
+        meshkit.exceptions.ValidationError
+            When there is no such stack, or ``accounts`` leaves out a domain it references.
+
+        Examples
+        --------
+        >>> from meshkit.mesh import Mesh, export_stacks
+        >>> export_stacks(Mesh()).parameters("meshkit-sales", {})
+        Traceback (most recent call last):
+        ...
+        meshkit.exceptions.ValidationError: no stack 'meshkit-sales': the stacks are (none)
+        """
+        self.body(stack)  # refuses an unknown stack
+        wanted = {_parameter(domain): domain for domain in self.accounts}
+        declared = self.templates[stack].get("Parameters", {})
+        missing = sorted(wanted[name] for name in declared if wanted[name] not in accounts)
+        if missing:
+            raise ValidationError(
+                f"accounts leaves out {', '.join(missing)}, whose account ids stack {stack} "
+                "references: give each domain's 12-digit account id"
+            )
+        return [
+            {"ParameterKey": name, "ParameterValue": accounts[wanted[name]]} for name in declared
+        ]
+
     def write(self, folder: str | Path) -> list[Path]:
         """Write each template to ``<folder>/<stack>.json``, for cfn-lint, review or a pipeline.
 
@@ -321,9 +361,9 @@ def deploy_stacks(
             )
     cloudformation = _aws.client("cloudformation", boto3_session)
     rows: list[dict[str, Any]] = []
-    for stack, template in stacks.templates.items():
+    for stack in stacks.templates:
         try:
-            rows.append(_deploy_one(cloudformation, stack, stacks, template, chosen, timeout_s))
+            rows.append(_deploy_one(cloudformation, stack, stacks, chosen, timeout_s))
         except DeployError as err:
             rows.append({"stack": stack, "change_set": "", "changes": 0, "status": str(err)})
             raise DeployError(str(err), _deploy_frame(rows)) from None
@@ -718,14 +758,10 @@ def _deploy_one(
     cloudformation: Any,
     stack: str,
     stacks: MeshStacks,
-    template: Mapping[str, Any],
     accounts: Mapping[str, str],
     timeout_s: float,
 ) -> dict[str, Any]:
-    parameters = [
-        {"ParameterKey": name, "ParameterValue": accounts[_domain_of(stacks, name)]}
-        for name in template.get("Parameters", {})
-    ]
+    parameters = stacks.parameters(stack, accounts)
     status = _stack_status(cloudformation, stack)
     kind = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
     name = f"meshkit-{dt.datetime.now(dt.timezone.utc):%Y%m%d%H%M%S%f}"
@@ -777,10 +813,6 @@ def _create_change_set(
         Tags=[{"Key": WORKBOOK_TAG, "Value": "true"},
               {"Key": DOMAIN_TAG, "Value": stacks.domains[stack]}],
     )  # fmt: skip
-
-
-def _domain_of(stacks: MeshStacks, parameter: str) -> str:
-    return next(domain for domain in stacks.accounts if _parameter(domain) == parameter)
 
 
 def _stack_status(cloudformation: Any, stack: str) -> str | None:
