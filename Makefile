@@ -39,7 +39,7 @@ $(VENV)/.python:
 
 # Each re-installs when pyproject.toml changes.
 $(VENV)/.lab-installed: pyproject.toml $(VENV)/.python
-	@echo "Installing meshkit and JupyterLab into $(VENV) (about 870 MB, a few minutes the first time)..."
+	@echo "Installing meshkit and JupyterLab into $(VENV) (about 1.1 GB, a few minutes the first time)..."
 	@$(BIN)/python -m pip install -qq -e '.[lab]'
 	@touch $@
 

@@ -15,7 +15,7 @@ import boto3
 from botocore.config import Config
 
 from . import sandbox
-from .exceptions import CustomBusUnavailableError, TargetError
+from .exceptions import CustomBusUnavailableError, TargetError, ValidationError
 
 # Standard retry mode: AWS's recommended client-side retries with backoff for throttling.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
@@ -51,6 +51,11 @@ def session(boto3_session: boto3.Session | None = None) -> boto3.Session:
     current = target()
     if boto3_session is None:
         return current.session()
+    if not isinstance(boto3_session, boto3.Session):
+        raise ValidationError(
+            f"boto3_session is {type(boto3_session).__name__} {boto3_session!r:.40}: give a "
+            "boto3.Session (mk.iam.assume_role returns one), or leave it out for the target's"
+        )
     opted_in = (current.account_id, *current.other_accounts)
     if current.is_real_aws and _checked_accounts.get(boto3_session) not in opted_in:
         account = sandbox.caller_account(boto3_session, None)

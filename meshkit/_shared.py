@@ -146,6 +146,7 @@ def session_account(boto3_session: boto3.Session | None) -> str:
     """The account a session acts in: the target's, or asked of STS once per session."""
     if boto3_session is None:
         return _aws.target().account_id
+    _aws.session(boto3_session)  # refuses what is not a session, before it is used as a key
     account = _session_accounts.get(boto3_session)
     if account is None:
         account = str(_aws.client("sts", boto3_session).get_caller_identity()["Account"])

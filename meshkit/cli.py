@@ -11,6 +11,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
 from ._shared import OWNER_TAG
-from .exceptions import MeshkitError, TargetError
+from .exceptions import MeshkitError, TargetError, ValidationError
 from .mesh import SEVERITIES
 from .sandbox import (
     DEFAULT_REGION,
@@ -375,6 +376,7 @@ def _reset(args: argparse.Namespace) -> int:
 def _lint(args: argparse.Namespace) -> int:
     """Discover the mesh the environment names, lint it, print the findings, exit by severity."""
     import pandas as pd
+    from botocore.exceptions import BotoCoreError, ClientError
 
     from . import sandbox
     from .iam import assume_role
@@ -389,8 +391,17 @@ def _lint(args: argparse.Namespace) -> int:
             "MESHKIT_AWS_ACCOUNT). Without one, it would read a new, empty embedded AWS"
         )
     sandbox.start(quiet=True)
-    others = [assume_role(role, session_name="meshkit-lint") for role in args.role]
-    findings = lint(discover(other_accounts=others), owner_tag=args.owner_tag)
+    for role in args.role:
+        if not re.fullmatch(r"arn:aws[\w-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}", role):
+            raise ValidationError(
+                f"--role {role!r} is not an IAM role ARN: give one such as "
+                "arn:aws:iam::444455556666:role/mesh-reader"
+            )
+    try:
+        others = [assume_role(role, session_name="meshkit-lint") for role in args.role]
+        findings = lint(discover(other_accounts=others), owner_tag=args.owner_tag)
+    except (ClientError, BotoCoreError) as err:  # exit 2, never 1: 1 means findings
+        raise TargetError(f"could not read the mesh: {type(err).__name__}: {err}") from err
     stopping = failing(findings, at=args.fail_on)
     if args.format == "json":
         print(json.dumps(findings.to_dict(orient="records"), indent=2))

@@ -347,6 +347,9 @@ def forward(
     name: str,
     role_arn: str | None = None,
     domain: str | None = None,
+    retry_attempts: int = 185,
+    max_event_age_s: int = 24 * 3600,
+    dead_letter_queue_arn: str | None = None,
     boto3_session: boto3.Session | None = None,
 ) -> str:
     """Forward the events of ``from_bus`` that match ``pattern`` to another bus; return the rule's
@@ -374,6 +377,12 @@ def forward(
     domain : str, optional
         The domain that owns the forwarding rule (and is tagged on it); default: the domain
         ``from_bus`` is tagged for. Required when meshkit did not create ``from_bus``.
+    retry_attempts, max_event_age_s : int, default 185 and 86400
+        The target's ``RetryPolicy``, as for ``subscribe``.
+    dead_letter_queue_arn : str, optional
+        An SQS queue for the events EventBridge could not put on the receiving bus (its policy
+        must let the rule send to it, as ``queue_policy`` writes); without one such events are
+        dropped, and ``mk.mesh.lint`` says so.
     boto3_session : boto3.Session, optional
 
     Returns
@@ -409,6 +418,7 @@ def forward(
     pattern = patterns.check_pattern(pattern)
     name = _check_rule_name(name)
     _check_role_arn(role_arn, "when the receiving bus's policy admits this account")
+    delivery = _delivery(retry_attempts, max_event_age_s, dead_letter_queue_arn)
     owner = domain_key(domain) if domain is not None else None
     eventbridge = _aws.client("events", boto3_session)
     from_bus = bus_for_calls(sender, eventbridge, boto3_session, field="from_bus")
@@ -426,7 +436,7 @@ def forward(
     arn = _put_rule(
         eventbridge, name, from_bus, pattern, tag_map(owner), existing, description=description
     )
-    target: dict[str, Any] = {"Id": FORWARD_TARGET_ID, "Arn": to_bus_arn}
+    target: dict[str, Any] = {"Id": FORWARD_TARGET_ID, "Arn": to_bus_arn, **delivery}
     if role_arn:
         target["RoleArn"] = role_arn
     eventbridge.put_targets(Rule=name, EventBusName=from_bus, Targets=[target])
@@ -523,15 +533,7 @@ def route_to_stream(
         )
     _check_role_arn(role_arn, "")
     _check_partition_key_path(partition_key_path)
-    _check_range("retry_attempts", retry_attempts, 0, 185)
-    _check_range("max_event_age_s", max_event_age_s, 60, 86_400)
-    if dead_letter_queue_arn is not None and not (
-        isinstance(dead_letter_queue_arn, str) and _QUEUE_ARN.fullmatch(dead_letter_queue_arn)
-    ):
-        raise ValidationError(
-            f"dead_letter_queue_arn {dead_letter_queue_arn!r:.120} is not an SQS queue ARN: give "
-            "one such as 'arn:aws:sqs:us-west-2:123456789012:fraud-sales-stream-dlq', or None"
-        )
+    delivery = _delivery(retry_attempts, max_event_age_s, dead_letter_queue_arn)
     if _aws.target().mode == "embedded":
         raise UndeliverableTargetError(
             f"the embedded AWS cannot deliver to a Kinesis target: with this rule on {ref.name}, "
@@ -555,13 +557,8 @@ def route_to_stream(
         "Arn": stream_arn,
         "RoleArn": role_arn,
         "KinesisParameters": {"PartitionKeyPath": partition_key_path},
-        "RetryPolicy": {
-            "MaximumRetryAttempts": retry_attempts,
-            "MaximumEventAgeInSeconds": max_event_age_s,
-        },
+        **delivery,
     }
-    if dead_letter_queue_arn is not None:
-        target["DeadLetterConfig"] = {"Arn": dead_letter_queue_arn}
     eventbridge.put_targets(Rule=name, EventBusName=bus, Targets=[target])
     _logger.info("routed %s to %s on %s", rule_arn, stream_arn, bus)
     return rule_arn
@@ -1113,6 +1110,29 @@ def _bus_owner(eventbridge: Any, bus: str) -> str:
             "adopt=True)"
         )
     return tags[DOMAIN_TAG]
+
+
+def _delivery(
+    retry_attempts: Any, max_event_age_s: Any, dead_letter_queue_arn: Any
+) -> dict[str, Any]:
+    """A target's ``RetryPolicy`` and ``DeadLetterConfig``, checked as PutTargets checks them."""
+    _check_range("retry_attempts", retry_attempts, 0, 185)
+    _check_range("max_event_age_s", max_event_age_s, 60, 86_400)
+    delivery: dict[str, Any] = {
+        "RetryPolicy": {
+            "MaximumRetryAttempts": retry_attempts,
+            "MaximumEventAgeInSeconds": max_event_age_s,
+        }
+    }
+    if dead_letter_queue_arn is None:
+        return delivery
+    if not (isinstance(dead_letter_queue_arn, str) and _QUEUE_ARN.fullmatch(dead_letter_queue_arn)):
+        raise ValidationError(
+            f"dead_letter_queue_arn {dead_letter_queue_arn!r:.120} is not an SQS queue ARN: give "
+            "one such as 'arn:aws:sqs:us-west-2:123456789012:fraud-sales-dlq', or None"
+        )
+    delivery["DeadLetterConfig"] = {"Arn": dead_letter_queue_arn}
+    return delivery
 
 
 def _check_range(field: str, value: Any, low: int, high: int) -> None:

@@ -383,7 +383,7 @@ def test_lint_untagged_and_ownerless_resources(workbook_mesh, capsys):
 
 
 def test_lint_sorts_most_severe_first_and_failing_filters_by_severity():
-    logs = Target("t", "arn:aws:logs:us-west-2:1:log-group:x")
+    logs = Target("t", f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:x")
     rule = Rule(_rule_arn("r"), "r", "SalesEventBus", '{"source":["x"]}', "ENABLED",
                 targets=(logs,))  # fmt: skip
 
@@ -640,3 +640,239 @@ def test_teardown_interrupted_says_how_far_it_got(workbook_mesh, monkeypatch):
 def test_teardown_refuses_a_dry_run_that_is_not_a_bool(mesh, given):
     with pytest.raises(ValidationError, match="dry_run must be True or False"):
         mk.mesh.teardown(dry_run=given)
+
+
+# -- after an adversarial review ---------------------------------------------------------------
+
+
+def test_teardown_keeps_a_bus_with_someone_elses_archive_and_the_archive(workbook_mesh):
+    events = _events(workbook_mesh)
+    bus = events.describe_event_bus(Name="FraudEventBus")["Arn"]
+    events.create_archive(ArchiveName="theirs", EventSourceArn=bus, Description="by hand")
+
+    report = mk.mesh.teardown(dry_run=False)
+
+    kept = report.actions[report.actions["resource"] == bus]["action"].iloc[0]
+    assert kept.startswith("keep: archive(s) theirs")
+    assert [a["ArchiveName"] for a in events.list_archives()["Archives"]] == ["theirs"]
+
+
+def test_teardown_releases_adopted_rules_glue_databases_and_roles(mesh):
+    """meshkit:adopted=true means it existed before meshkit: its tags go, it stays."""
+    session = mesh.session()
+    adopted = {"meshkit:workbook": "true", "meshkit:adopted": "true"}
+    events = _events(mesh)
+    events.put_rule(Name="their-rule", EventPattern='{"source":["x"]}',
+                    Tags=[{"Key": k, "Value": v} for k, v in adopted.items()])  # fmt: skip
+    glue = session.client("glue", endpoint_url=mesh.endpoint_url)
+    glue.create_database(DatabaseInput={"Name": "theirdb"}, Tags=adopted)
+    iam = session.client("iam", endpoint_url=mesh.endpoint_url)
+    iam.create_role(RoleName="their-role", AssumeRolePolicyDocument="{}",
+                    Tags=[{"Key": k, "Value": v} for k, v in adopted.items()])  # fmt: skip
+
+    report = mk.mesh.teardown(dry_run=False)
+
+    assert set(report.actions["action"]) == {"release"} and report.clean
+    assert events.describe_rule(Name="their-rule")["Name"] == "their-rule"
+    assert glue.get_database(Name="theirdb")["Database"]["Name"] == "theirdb"
+    assert iam.list_role_tags(RoleName="their-role")["Tags"] == []
+
+
+def test_teardown_that_loses_the_connection_says_how_far_it_got(workbook_mesh):
+    from botocore.exceptions import EndpointConnectionError
+
+    client = mk._aws.client("events", None)
+
+    def lost(**_):
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+
+    client.meta.events.register("before-call.events.DeleteEventBus", lost)
+    try:
+        with pytest.raises(TeardownError) as stopped:
+            mk.mesh.teardown(dry_run=False)
+    finally:
+        client.meta.events.unregister("before-call.events.DeleteEventBus", lost)
+
+    assert "EndpointConnectionError" in str(stopped.value)
+    assert not stopped.value.report.clean
+
+
+def test_deploy_refuses_to_update_a_stack_meshkit_did_not_deploy(workbook_mesh):
+    cloudformation = workbook_mesh.session().client(
+        "cloudformation", endpoint_url=workbook_mesh.endpoint_url
+    )
+    theirs = {"Resources": {"Q": {"Type": "AWS::SQS::Queue",
+                                  "Properties": {"QueueName": "their-queue"}}}}  # fmt: skip
+    cloudformation.create_stack(StackName="meshkit-sales", TemplateBody=json.dumps(theirs))
+
+    with pytest.raises(mk.exceptions.NotMeshkitResourceError, match="meshkit did not deploy"):
+        mk.mesh.deploy_stacks(export_stacks(mk.mesh.discover()).only("sales"))
+
+    assert _sqs(workbook_mesh).get_queue_url(QueueName="their-queue")["QueueUrl"]
+
+
+def test_export_carries_fifo_targets_transformers_queue_settings_and_descriptions(mesh):
+    """What discover reads, the template declares, and the deployed mesh has again."""
+    sqs, events = _sqs(mesh), _events(mesh)
+    mk.buses.create_domain_bus("sales")
+    sqs.create_queue(QueueName="orders.fifo", tags={"meshkit:owner": "o"},
+                     Attributes={"FifoQueue": "true", "VisibilityTimeout": "300"})  # fmt: skip
+    events.put_rule(Name="ordered", EventBusName="SalesEventBus", Description="in order",
+                    EventPattern='{"source":["sales.domain"]}')  # fmt: skip
+    events.put_targets(Rule="ordered", EventBusName="SalesEventBus", Targets=[{
+        "Id": "q", "Arn": _queue_arn("orders.fifo"),
+        "SqsParameters": {"MessageGroupId": "sales"},
+        "InputTransformer": {"InputPathsMap": {"id": "$.id"}, "InputTemplate": '{"id": <id>}'},
+    }])  # fmt: skip
+    expected = mk.mesh.discover()
+    stacks = export_stacks(expected)
+    production = mk.iam.assume_role(f"arn:aws:iam::{OTHER}:role/platform")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        mk.mesh.deploy_stacks(stacks, boto3_session=production)
+    checked = mk.mesh.check_deployed(stacks, expected, boto3_session=production)
+
+    body = json.dumps(stacks.templates, indent=2)
+    assert '"MessageGroupId": "sales"' in body and '"InputTemplate"' in body
+    assert '"VisibilityTimeout": 300' in body and '"Description": "in order"' in body
+    assert lint_stacks(stacks).empty
+    assert checked[checked["type"].str.startswith("map: rule")].empty
+    assert checked[checked["type"] == "map: queue"].empty
+
+
+def test_deploy_where_the_resources_already_exist_is_a_deploy_error(workbook_mesh):
+    with pytest.raises(mk.mesh.DeployError) as failed:
+        mk.mesh.deploy_stacks(export_stacks(mk.mesh.discover()))
+
+    assert "may already exist" in str(failed.value) or "ended" in str(failed.value)
+    assert len(failed.value.results)
+
+
+def test_discover_leaves_out_a_queue_deleted_while_it_reads(workbook_mesh):
+    client = mk._aws.client("sqs", None)
+    raw = _sqs(workbook_mesh)
+    deleted = []
+
+    def delete_first(params, **_):
+        if not deleted:
+            deleted.append(params["QueueUrl"])
+            raw.delete_queue(QueueUrl=params["QueueUrl"])
+
+    client.meta.events.register("provide-client-params.sqs.ListQueueTags", delete_first)
+    try:
+        found = mk.mesh.discover()
+    finally:
+        client.meta.events.unregister("provide-client-params.sqs.ListQueueTags", delete_first)
+
+    assert deleted and deleted[0].rsplit("/", 1)[-1] not in {q.name for q in found.queues}
+
+
+def test_lint_a_forward_with_meshkit_defaults_states_retries_and_wants_a_dlq(workbook_mesh):
+    mk.subscriptions.forward("SalesEventBus", "MarketingEventBus",
+                             pattern={"source": ["sales.domain"]}, name="to-marketing")  # fmt: skip
+    dlq = _queue_arn("marketing-sales-dlq")
+    mk.subscriptions.forward("SalesEventBus", "FraudEventBus", pattern={"source": ["sales.domain"]},
+                             name="to-fraud", dead_letter_queue_arn=dlq)  # fmt: skip
+
+    found = mk.mesh.lint()
+
+    assert [(i, r.split(" ")[0]) for i, r in _issues(found)] == [
+        ("TARGET_WITHOUT_DLQ", _rule_arn("to-marketing"))
+    ]
+
+
+def test_lint_a_bus_shared_only_for_rules_asks_no_account_filter(workbook_mesh):
+    sales = _events(workbook_mesh).describe_event_bus(Name="SalesEventBus")["Arn"]
+    mk.iam.attach_bus_policy("SalesEventBus", mk.iam.bus_policy(sales, rule_accounts=[OTHER]))
+
+    assert "RULE_WITHOUT_ACCOUNT_FILTER" not in set(mk.mesh.lint()["issue"])
+
+
+def test_lint_reads_an_arn_like_source_arn_with_wildcards(workbook_mesh):
+    sqs = _sqs(workbook_mesh)
+    url = sqs.get_queue_url(QueueName="marketing-sales")["QueueUrl"]
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage", "Resource": _queue_arn("marketing-sales"),
+        "Condition": {"ArnLike": {"aws:SourceArn": _rule_arn("*")}}}]}  # fmt: skip
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+
+    assert "QUEUE_POLICY_NOT_FOR_RULE" not in set(mk.mesh.lint()["issue"])
+
+
+def test_lint_a_cross_account_queue_target_without_a_role(workbook_mesh):
+    _events(workbook_mesh).put_targets(Rule="fraud-sales", EventBusName="SalesEventBus",
+        Targets=[{"Id": "audit", "Arn": _queue_arn("audit-sales", OTHER),
+                  "DeadLetterConfig": {"Arn": _queue_arn("fraud-sales-dlq")},
+                  "RetryPolicy": {"MaximumRetryAttempts": 3}}])  # fmt: skip
+
+    found = mk.mesh.lint()
+
+    assert set(found["issue"]) == {"CROSS_ACCOUNT_TARGET_WITHOUT_ROLE"}
+
+
+@pytest.mark.parametrize(
+    "mesh_of, match",
+    [
+        (lambda q: (q("x", policy={"Statement": []}), q("x-policy")), "would both be"),
+        (lambda q: (q("a-b"), q("a_b")), "would both be"),
+    ],
+)
+def test_export_refuses_resources_whose_logical_ids_collide(mesh_of, match):
+    from meshkit.mesh import Queue
+
+    def queue(name, **settings):
+        arn = f"arn:aws:sqs:us-west-2:{ACCOUNT}:{name}"
+        return Queue(arn, "u", tags={"meshkit:domain": "d"}, **settings)
+
+    with pytest.raises(ValidationError, match=match):
+        export_stacks(Mesh(queues=mesh_of(queue), accounts=(ACCOUNT,)))
+
+
+@pytest.mark.parametrize("prefix", ["meshkit_", "ü-", "m" * 65, "", 3])
+def test_export_refuses_a_stack_prefix_cloudformation_would_refuse(prefix):
+    with pytest.raises(ValidationError, match="stack_prefix"):
+        export_stacks(Mesh(), stack_prefix=prefix)
+
+
+def test_export_says_other_accounts_principals_by_parameter(workbook_mesh):
+    _events(workbook_mesh).put_permission(EventBusName="FraudEventBus", Action="events:PutEvents",
+                                          Principal=ACCOUNT, StatementId="own")  # fmt: skip
+
+    stacks = export_stacks(mk.mesh.discover())
+
+    assert ACCOUNT not in json.dumps(stacks.templates["meshkit-fraud"]["Resources"])
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: mk.mesh.discover(boto3_session="x"),
+        lambda: mk.mesh.teardown(boto3_session=5),
+        lambda: mk.mesh.lint_stacks(None),
+        lambda: mk.mesh.lint_stacks(export_stacks(Mesh()), regions="us-east-1"),
+        lambda: mk.mesh.failing(None),
+        lambda: export_stacks(Mesh()).write(None),
+        lambda: export_stacks(Mesh()).body([]),
+        lambda: Mesh(buses=None),
+        lambda: mk.mesh.arn_part("arn:aws:sqs:us-west-2:1:q", "nope"),
+        lambda: mk.mesh.deploy_stacks(export_stacks(Mesh()), timeout_s=float("nan")),
+        lambda: mk.mesh.deploy_stacks(export_stacks(Mesh()), timeout_s=float("inf")),
+    ],
+)
+def test_bad_arguments_are_refused_by_name(mesh, call):
+    with pytest.raises(ValidationError):
+        call()
+
+
+def test_meshkit_lint_with_a_role_that_is_no_arn_exits_2(workbook_mesh, capsys):
+    assert main(["lint", "--role", "notanarn"]) == 2
+    assert "not an IAM role ARN" in capsys.readouterr().err
+
+
+def test_the_template_size_is_measured_as_sent(workbook_mesh):
+    stacks = export_stacks(mk.mesh.discover())
+    sent = json.dumps(stacks.templates["meshkit-sales"], separators=(",", ":"))
+
+    assert len(sent) < len(stacks.body("meshkit-sales"))

@@ -344,3 +344,27 @@ def test_a_price_removed_from_the_table_is_reported_as_not_priced():
     assert line(cost, "replays").usd is None
     assert line(cost, "replays").note.startswith("not priced")
     assert cost.total == 0
+
+
+@pytest.mark.parametrize(
+    "call, field",
+    [
+        (lambda: Workload(events_per_day=1e308, event_kb=1), "events_per_day"),
+        (lambda: estimate_run(events=10**40, event_kb=1), "events"),
+        (
+            lambda: Workload(
+                events_per_day=1, event_kb=1, archived=True, archive_retention_days=10**30
+            ),
+            "archive_retention_days",
+        ),  # fmt: skip
+        (lambda: estimate(Workload(events_per_day=1, event_kb=1), prices="x"), "prices"),
+        (lambda: estimate_run(events=1, event_kb=1, prices=None), "prices"),
+    ],
+)
+def test_numbers_beyond_any_account_and_prices_that_are_no_table_are_refused(call, field):
+    """Given a count no account's quotas allow (10**15 and up) or prices that are not a price
+    table, then the error names the field, before any arithmetic fails on it."""
+    with pytest.raises(InvalidWorkloadError) as refused:
+        call()
+
+    assert refused.value.field == field

@@ -355,9 +355,23 @@ def test_replay_names_an_unknown_archive_and_an_unknown_rule(archived):
     _nothing_replayed(archived)
 
 
+@pytest.mark.parametrize("where", ["444455556666:rule", "123456789012:rule"])
+def test_replay_refuses_a_rule_arn_of_another_account_or_region(archived, where):
+    """A rule ARN names its account and Region: another one's rule of the same name is not this
+    bus's rule, and is refused rather than swapped for the local one."""
+    region = "eu-west-1" if where.startswith("123") else "us-west-2"
+    arn = f"arn:aws:events:{region}:{where}/SalesEventBus/{archived.audit.name}"
+
+    with pytest.raises(ValidationError, match=r"rules\[0\] .* is a rule of account"):
+        rp.replay("sales", start=LONG_AGO, rules=[arn])
+
+    _nothing_replayed(archived)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field", "words"),
     [
+        ({"retention_days": 2**31}, "retention_days", "int32"),
         ({"bus": 3}, "bus", "must be a string"),
         ({"bus": "Sales Bus"}, "bus", "not one EventBridge takes"),
         ({"retention_days": True}, "retention_days", "whole number"),

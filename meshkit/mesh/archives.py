@@ -101,6 +101,7 @@ _RULE_ARN = re.compile(
     r"arn:aws[a-z-]*:events:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
     r"rule/(?:(?P<bus>[.\-_A-Za-z0-9]+)/)?(?P<name>[.\-_A-Za-z0-9]{1,64})"
 )
+_INT32_MAX = 2**31 - 1  # CreateArchive's RetentionDays is an Integer
 _ACTIVE = ("STARTING", "RUNNING")  # ListReplays states of a replay still sending events
 _FINAL = ("COMPLETED", "FAILED", "CANCELLED")
 _POLL_S = 5.0  # AWS replays minute by minute of event time: seconds between polls are plenty
@@ -548,7 +549,7 @@ def replay(
     archive_arn = str(described["ArchiveArn"])
     bus_arn = str(described["EventSourceArn"])
     bus = bus_arn.rsplit("/", 1)[-1]
-    filter_arns = None if wanted is None else _rule_arns(events, wanted, bus)
+    filter_arns = None if wanted is None else _rule_arns(events, wanted, bus_arn)
     if _aws.target().mode == "embedded":
         _check_honoured_offline(
             events, described, bus, start, None if end_is_now else end, filter_arns
@@ -697,9 +698,10 @@ def _check_name(field: str, value: Any, limit: int, what: str, example: str) -> 
 
 
 def _check_whole(field: str, value: Any, example: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _INT32_MAX:
         raise ValidationError(
-            f"{field} is {value!r}; AWS takes a whole number of days, 0 or more: {example}"
+            f"{field} is {value!r}; AWS takes a whole number of days, 0 to {_INT32_MAX:,} (an "
+            f"int32): {example}"
         )
 
 
@@ -834,14 +836,22 @@ def _differences(
     return found
 
 
-def _rule_arns(events: Any, rules: tuple[str, ...], bus: str) -> tuple[str, ...]:
+def _rule_arns(events: Any, rules: tuple[str, ...], bus_arn: str) -> tuple[str, ...]:
     """Each rule's ARN, checked to be on the archive's bus (a replay goes to its source bus)."""
     arns: list[str] = []
+    bus = bus_arn.rsplit("/", 1)[-1]
+    _, _, _, region, account, _ = bus_arn.split(":", 5)
     for i, rule in enumerate(rules):
         rule_name = rule
         match = _RULE_ARN.fullmatch(rule)
         if match is not None:
             on = match["bus"] or "default"
+            if (match["account"], match["region"]) != (account, region):
+                raise ValidationError(
+                    f"rules[{i}] {rule!r} is a rule of account {match['account']} in "
+                    f"{match['region']}, but a replay goes only to the archive's bus, {bus_arn}: "
+                    f"name rules of that bus"
+                )
             if on != bus:
                 raise ValidationError(
                     f"rules[{i}] {rule!r} is a rule of bus {on}, but a replay goes only to the "

@@ -607,6 +607,7 @@ def estimate(workload: Workload, *, prices: PriceTable = PRICES) -> CostEstimate
             f"workload is {type(workload).__name__}: give a meshkit.mesh.cost.Workload, e.g. "
             "Workload(events_per_day=10_000, event_kb=2)",
         )
+    prices = _prices(prices)
     events = _number(workload.events_per_day) * DAYS_PER_MONTH
     event_kb = _number(workload.event_kb)
     day_gb = _number(workload.events_per_day) * event_kb / KB_PER_GB
@@ -692,6 +693,7 @@ def estimate_run(
         _whole(name, value)
     _event_kb("event_kb", event_kb)
     _count("archive_days", archive_days)
+    prices = _prices(prices)
     kb = _number(event_kb)
     archived_gb = Decimal(archived_events) * kb / KB_PER_GB
     return CostEstimate(
@@ -759,6 +761,20 @@ def _line(bus: str, price: Price, quantity: Decimal | None) -> LineItem:
     )
 
 
+_MAX_COUNT = 10**15
+_MAX_DAYS = 36_500
+
+
+def _prices(prices: object) -> PriceTable:
+    if not isinstance(prices, PriceTable):
+        raise InvalidWorkloadError(
+            "prices",
+            f"prices is {type(prices).__name__}: give a PriceTable, such as mk.mesh.PRICES "
+            "(the default), or dataclasses.replace(PRICES, ...) with your own figures",
+        )
+    return prices
+
+
 def _number(value: object) -> Decimal:
     """A checked number as a Decimal, through its shortest text (64.001 stays 64.001)."""
     return value if isinstance(value, Decimal) else Decimal(str(value))
@@ -776,9 +792,20 @@ def _finite(name: str, value: object) -> Decimal:
 
 
 def _count(name: str, value: object) -> None:
-    if _finite(name, value) < 0:
+    number = _finite(name, value)
+    if number < 0:
         raise InvalidWorkloadError(
             name, f"{name} is {value}: it cannot be negative; give 0 or more, e.g. {name}=0"
+        )
+    _at_most(name, number)
+
+
+def _at_most(name: str, number: Decimal | int) -> None:
+    if number > _MAX_COUNT:
+        raise InvalidWorkloadError(
+            name,
+            f"{name} is {number:.3g}: over 10**15, beyond what any account's quotas allow "
+            "(500,000 events a second is 4.3 * 10**10 a day); give a realistic figure",
         )
 
 
@@ -787,6 +814,7 @@ def _whole(name: str, value: object) -> None:
         raise InvalidWorkloadError(
             name, f"{name} is {value!r:.40}: give a whole number of 0 or more, e.g. {name}=0"
         )
+    _at_most(name, value)
 
 
 def _event_kb(name: str, value: object) -> None:
@@ -815,9 +843,11 @@ def _retention(archived: bool, days: object) -> None:
                 "grows without end and has no monthly cost to estimate",
             )
         return
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= _MAX_DAYS:
         raise InvalidWorkloadError(
-            name, f"{name} is {days!r:.40}: give a whole number of days, 1 or more, e.g. 30"
+            name,
+            f"{name} is {days!r:.40}: give a whole number of days from 1 to {_MAX_DAYS:,} "
+            "(a century), e.g. 30",
         )
     if not archived:
         raise InvalidWorkloadError(

@@ -4,6 +4,7 @@ found in the model ``discover`` reads, one row per finding with why it matters a
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -58,6 +59,8 @@ def lint(
                                                  not for this rule's ``aws:SourceArn``
     ``RULE_WITHOUT_ACCOUNT_FILTER``    MEDIUM    a rule on a bus shared with other accounts does
                                                  not say whose events it wants (``account``)
+    ``CROSS_ACCOUNT_TARGET_WITHOUT_    HIGH      a target in another account (not a bus) has no
+    ROLE``                                       ``RoleArn``: AWS delivers through one
     ``CROSS_ACCOUNT_CHAIN``            HIGH      a rule sends on to a third account what came
                                                  from another account: AWS does not deliver it
     ``PATTERN_REFUSED``                HIGH      ``mk.patterns.check_pattern`` refuses the pattern
@@ -153,8 +156,13 @@ def failing(findings: pd.DataFrame, at: str = "LOW") -> pd.DataFrame:
     >>> len(failing(findings, at="HIGH")), len(failing(findings))
     (0, 1)
     """
-    if at not in SEVERITIES:
+    if not isinstance(at, str) or at not in SEVERITIES:
         raise ValidationError(f"at is {at!r}: use one of {', '.join(SEVERITIES)}")
+    if not isinstance(findings, pd.DataFrame) or "severity" not in findings:
+        raise ValidationError(
+            f"findings must be lint's DataFrame (with a severity column), not "
+            f"{type(findings).__name__}"
+        )
     floor = SEVERITIES.index(at)
     return findings[findings["severity"].map(SEVERITIES.index) >= floor]
 
@@ -207,9 +215,18 @@ def _where_it_goes(mesh: Mesh, rule: Rule, target: Target, where: str) -> Iterab
             "whole bus, for every consumer",
             "on the embedded AWS consume through an SQS queue; keep this target for real AWS",
         )  # fmt: skip
+    account = arn_part(target.arn, "account")
+    if service != "events" and account != rule.account and not target.role_arn:
+        yield _finding(
+            "HIGH", "CROSS_ACCOUNT_TARGET_WITHOUT_ROLE", where,
+            f"a {service} target in another account ({account}) is sent to through an execution "
+            "role of the rule's account; without RoleArn nothing is delivered "
+            "(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-cross-account.html)",
+            "give the target a RoleArn of the rule's account that may send to it, and let the "
+            "target's policy admit that role",
+        )  # fmt: skip
     if service != "sqs":
         return
-    account = arn_part(target.arn, "account")
     queue = mesh.queue(target.arn)
     if queue is None:
         if account in mesh.accounts:
@@ -248,17 +265,21 @@ def _admits(policy: Mapping[str, Any], rule_arn: str) -> bool:
             and {"sqs:sendmessage", "sqs:*", "*"} & set(actions)
         ):
             condition = statement.get("Condition", {})
-            arns = [
-                arn
-                for keys in condition.values()
-                if isinstance(keys, Mapping)
-                for key, value in keys.items()
-                if key.lower() == "aws:sourcearn"
-                for arn in _as_list(value)
-            ]
-            if rule_arn in arns:
-                return True
+            for operator, keys in condition.items() if isinstance(condition, Mapping) else ():
+                for key, value in keys.items() if isinstance(keys, Mapping) else ():
+                    if key.lower() == "aws:sourcearn" and any(
+                        _arn_matches(str(operator), arn, rule_arn) for arn in _as_list(value)
+                    ):
+                        return True
     return False
+
+
+def _arn_matches(operator: str, written: str, arn: str) -> bool:
+    """Does a condition ``operator`` with the value ``written`` hold for ``arn``? ``*Like``
+    operators take ``*`` and ``?`` wildcards; the others compare whole values."""
+    if operator.lower().removeprefix("foranyvalue:").endswith("like"):
+        return fnmatch.fnmatchcase(arn, written)
+    return arn == written
 
 
 def _policy_findings(mesh: Mesh) -> Iterable[dict[str, str]]:
@@ -296,10 +317,15 @@ def _shared_bus_findings(mesh: Mesh) -> Iterable[dict[str, str]]:
 
 
 def _admitted_accounts(policy: Mapping[str, Any] | None) -> set[str]:
-    """The accounts (or ``*``) a bus policy lets put events."""
+    """The accounts (or ``*``) a bus policy lets put events (not those it lets make rules)."""
     accounts: set[str] = set()
     for statement in _statements(policy or {}):
-        if statement.get("Effect") != "Allow":
+        actions = {action.lower() for action in _as_list(statement.get("Action"))}
+        if statement.get("Effect") != "Allow" or not actions & {
+            "events:putevents",
+            "events:*",
+            "*",
+        }:
             continue
         principal = statement.get("Principal")
         values = _as_list(principal.get("AWS") if isinstance(principal, Mapping) else principal)

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import boto3
@@ -24,7 +25,9 @@ from .._shared import DOMAIN_TAG, OWNER_TAG, WORKBOOK_TAG, error_code, paged, se
 from ..buses import bus_domain
 from ..exceptions import ValidationError
 
-__all__ = ["Archive", "Bus", "Mesh", "Queue", "Rule", "Target", "arn_part", "discover"]
+__all__ = [
+    "QUEUE_SETTINGS", "Archive", "Bus", "Mesh", "Queue", "Rule", "Target", "arn_part", "discover",
+]  # fmt: skip
 
 _ARN = re.compile(
     r"arn:[\w-]+:(?P<service>[\w-]+):(?P<region>[\w-]*):(?P<account>\d*):(?P<rest>.*)"
@@ -52,6 +55,8 @@ def arn_part(arn: str, part: str) -> str:
     >>> arn_part("arn:aws:sqs:us-west-2:123456789012:marketing-sales", "account")
     '123456789012'
     """
+    if part not in _ARN.groupindex:
+        raise ValidationError(f"part is {part!r}: use one of {', '.join(_ARN.groupindex)}")
     match = _ARN.fullmatch(arn) if isinstance(arn, str) else None
     return match.group(part) if match else ""
 
@@ -70,8 +75,9 @@ class Target:
         ``MaximumRetryAttempts`` and ``MaximumEventAgeInSeconds``, when set.
     role_arn : str or None
         The role EventBridge assumes to deliver (needed for another account's bus).
-    transformed : bool
-        The target has ``Input``, ``InputPath`` or ``InputTransformer``.
+    parameters : dict
+        The target's other settings, as PutTargets takes them: ``SqsParameters`` (a FIFO
+        queue's message group), ``Input``, ``InputPath``, ``InputTransformer``, ...
 
     Examples
     --------
@@ -85,7 +91,7 @@ class Target:
     dead_letter_arn: str | None = None
     retry_policy: dict[str, int] | None = None
     role_arn: str | None = None
-    transformed: bool = False
+    parameters: dict[str, Any] = field(default_factory=dict)
 
     @property
     def service(self) -> str:
@@ -119,6 +125,7 @@ class Rule:
         ``ENABLED`` or ``DISABLED`` (or another state AWS reports).
     tags : dict of str to str
     targets : tuple of Target
+    description : str
 
     Examples
     --------
@@ -136,6 +143,7 @@ class Rule:
     state: str
     tags: dict[str, str] = field(default_factory=dict)
     targets: tuple[Target, ...] = ()
+    description: str = ""
 
     @property
     def account(self) -> str:
@@ -257,6 +265,9 @@ class Queue:
     max_receive_count : int or None
         Receives before SQS moves a message to the DLQ.
     tags : dict of str to str
+    settings : dict of str to str
+        Its attributes among ``QUEUE_SETTINGS`` (``VisibilityTimeout``, ``FifoQueue``, ...), as
+        GetQueueAttributes answers them.
 
     Examples
     --------
@@ -271,6 +282,7 @@ class Queue:
     dead_letter_arn: str | None = None
     max_receive_count: int | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -360,6 +372,15 @@ class Mesh:
     archives: tuple[Archive, ...] = ()
     accounts: tuple[str, ...] = ()
     embedded: bool = False
+
+    def __post_init__(self) -> None:
+        kinds = {"buses": Bus, "rules": Rule, "queues": Queue, "archives": Archive, "accounts": str}
+        for name, kind in kinds.items():
+            value = getattr(self, name)
+            if not isinstance(value, tuple) or not all(isinstance(v, kind) for v in value):
+                raise ValidationError(
+                    f"Mesh's {name} must be a tuple of {kind.__name__}, not {value!r:.60}"
+                )
 
     def bus(self, arn: str) -> Bus | None:
         """The bus of that ARN, if the mesh holds it.
@@ -596,12 +617,18 @@ def discover(
     for session in by_account.values():
         events = _aws.client("events", session)
         for found in paged(events.list_event_buses, "EventBuses"):
-            bus_rules = [_rule(events, r) for r in _rules(events, found["Name"])]
+            try:  # anything may be deleted while the mesh is read: it is then left out
+                bus_rules = [r for r in map(partial(_rule, events), _rules(events, found)) if r]
+            except ClientError as err:
+                if not _gone(err):
+                    raise
+                continue
             if found["Name"] == "default" and not bus_rules and not found.get("Policy"):
                 continue
             buses.append(_bus(events, found))
             rules += bus_rules
-        archives += [_archive(events, a) for a in paged(events.list_archives, "Archives")]
+        listed = paged(events.list_archives, "Archives")
+        archives += [a for a in map(partial(_archive, events), listed) if a]
         queue_arns |= _tagged_queues(_aws.client("sqs", session))
     for rule in rules:
         for target in rule.targets:
@@ -638,20 +665,38 @@ def _sessions(other_accounts: Any) -> list[boto3.Session]:
     return sessions
 
 
-def _rules(events: Any, bus: str) -> list[dict[str, Any]]:
-    found = paged(events.list_rules, "Rules", EventBusName=bus)
+def _rules(events: Any, bus: Mapping[str, Any]) -> list[dict[str, Any]]:
+    found = paged(events.list_rules, "Rules", EventBusName=bus["Name"])
     return [rule for rule in found if not rule.get("ManagedBy")]
 
 
-def _rule(events: Any, found: Mapping[str, Any]) -> Rule:
+_TARGET_FIELDS = {"Id", "Arn", "DeadLetterConfig", "RetryPolicy", "RoleArn"}
+# A queue's settings, as CloudFormation's AWS::SQS::Queue names them (GetQueueAttributes too).
+QUEUE_SETTINGS = (
+    "ContentBasedDeduplication", "DeduplicationScope", "DelaySeconds", "FifoQueue",
+    "FifoThroughputLimit", "KmsDataKeyReusePeriodSeconds", "KmsMasterKeyId", "MaximumMessageSize",
+    "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds", "SqsManagedSseEnabled",
+    "VisibilityTimeout",
+)  # fmt: skip
+
+
+def _rule(events: Any, found: Mapping[str, Any]) -> Rule | None:
     bus = found.get("EventBusName", "default")
-    targets = paged(events.list_targets_by_rule, "Targets", Rule=found["Name"], EventBusName=bus)
+    try:
+        targets = paged(
+            events.list_targets_by_rule, "Targets", Rule=found["Name"], EventBusName=bus
+        )
+    except ClientError as err:
+        if _gone(err):  # deleted since it was listed
+            return None
+        raise
     return Rule(
         arn=found["Arn"],
         name=found["Name"],
         bus=bus,
         pattern=found.get("EventPattern"),
         state=found.get("State", ""),
+        description=found.get("Description", ""),
         tags=_tags(events.list_tags_for_resource, found["Arn"]),
         targets=tuple(
             Target(
@@ -660,7 +705,7 @@ def _rule(events: Any, found: Mapping[str, Any]) -> Rule:
                 dead_letter_arn=t.get("DeadLetterConfig", {}).get("Arn"),
                 retry_policy=t.get("RetryPolicy"),
                 role_arn=t.get("RoleArn"),
-                transformed=bool({"Input", "InputPath", "InputTransformer"} & t.keys()),
+                parameters={k: v for k, v in t.items() if k not in _TARGET_FIELDS},
             )
             for t in sorted(targets, key=lambda t: str(t["Id"]))
         ),
@@ -677,8 +722,13 @@ def _bus(events: Any, found: Mapping[str, Any]) -> Bus:
     )
 
 
-def _archive(events: Any, found: Mapping[str, Any]) -> Archive:
-    described = events.describe_archive(ArchiveName=found["ArchiveName"])
+def _archive(events: Any, found: Mapping[str, Any]) -> Archive | None:
+    try:
+        described = events.describe_archive(ArchiveName=found["ArchiveName"])
+    except ClientError as err:
+        if _gone(err):  # deleted since it was listed
+            return None
+        raise
     return Archive(
         arn=described["ArchiveArn"],
         name=described["ArchiveName"],
@@ -705,9 +755,19 @@ def _is_queue(arn: str) -> bool:
 def _tagged_queues(sqs: Any) -> set[str]:
     found: set[str] = set()
     for url in paged(sqs.list_queues, "QueueUrls", MaxResults=1000):
-        if sqs.list_queue_tags(QueueUrl=url).get("Tags", {}).get(WORKBOOK_TAG) == "true":
-            found.add(_queue_arn(sqs, url))
+        try:
+            if sqs.list_queue_tags(QueueUrl=url).get("Tags", {}).get(WORKBOOK_TAG) == "true":
+                found.add(_queue_arn(sqs, url))
+        except ClientError as err:
+            if not _gone(err):  # deleted since it was listed
+                raise
     return found
+
+
+def _gone(err: ClientError) -> bool:
+    """The resource was deleted, or never was: nothing to read, and no error to report."""
+    code = error_code(err)
+    return any(word in code for word in ("NotFound", "NonExistent", "DoesNotExist"))
 
 
 def _queue_arn(sqs: Any, url: str) -> str:
@@ -730,8 +790,9 @@ def _queues(arns: set[str], by_account: Mapping[str, boto3.Session | None]) -> l
                 QueueName=arn.rsplit(":", 1)[-1], QueueOwnerAWSAccountId=account
             )["QueueUrl"]
             attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+            tags = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
         except ClientError as err:
-            if "NonExistentQueue" in error_code(err):  # a target whose queue is gone
+            if _gone(err):  # a target whose queue is gone, or went while we read
                 continue
             raise
         attributes = attributes.get("Attributes", {})
@@ -743,7 +804,8 @@ def _queues(arns: set[str], by_account: Mapping[str, boto3.Session | None]) -> l
             policy=json.loads(policy) if policy else None,
             dead_letter_arn=redrive.get("deadLetterTargetArn"),
             max_receive_count=int(redrive["maxReceiveCount"]) if redrive else None,
-            tags=sqs.list_queue_tags(QueueUrl=url).get("Tags", {}),
+            tags=tags,
+            settings={k: v for k, v in attributes.items() if k in QUEUE_SETTINGS},
         )
         queues[arn] = queue
         if queue.dead_letter_arn:

@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 import pandas as pd
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import _aws
 from .._shared import ADOPTED_TAG, DOMAIN_TAG, OWNER_TAG, WORKBOOK_TAG, error_code, paged
@@ -147,8 +147,8 @@ def teardown(*, dry_run: bool = True, boto3_session: boto3.Session | None = None
                     row["status"] = _attempt(remove, clients, found)
                 elif not dry_run:
                     row["status"] = "kept" if action.startswith("keep") else "with its stack"
-    except (KeyboardInterrupt, ClientError, OSError) as err:
-        report = TeardownReport(pd.DataFrame(rows, columns=_COLUMNS), _remaining(clients))
+    except (KeyboardInterrupt, ClientError, BotoCoreError, OSError) as err:
+        report = TeardownReport(pd.DataFrame(rows, columns=_COLUMNS), _remaining_or_why(clients))
         raise TeardownError(
             f"teardown stopped after {len(rows)} resource(s) ({type(err).__name__}: {err}); "
             "run it again: it picks up what remains",
@@ -168,7 +168,9 @@ class _Found:
 
     @property
     def name(self) -> str:
-        """The resource's name, as a template declares it."""
+        """The resource's name as a template declares it (a rule's as ``<bus>/<rule>``)."""
+        if "bus" in self.detail:
+            return f"{self.detail['bus']}/{self.detail['name']}"
         return str(self.detail.get("name") or self.resource.rsplit(":", 1)[-1].rsplit("/", 1)[-1])
 
 
@@ -225,9 +227,17 @@ def _made_by_stacks(c: _Clients) -> dict[tuple[str, str], str]:
     for found in _stacks(c):
         body = c.cloudformation.get_template(StackName=found.resource)["TemplateBody"]
         template = json.loads(body) if isinstance(body, str) else body
-        for resource in template.get("Resources", {}).values():
+        resources = template.get("Resources", {})
+        for resource in resources.values():
             kind, key = _DECLARED.get(resource.get("Type"), ("", ""))
-            name = resource.get("Properties", {}).get(key)
+            properties = resource.get("Properties", {})
+            name = properties.get(key)
+            if kind == "rule":  # a rule's name is unique on its bus only
+                bus = properties.get("EventBusName", "default")
+                if isinstance(bus, Mapping):  # Fn::GetAtt [<bus's logical id>, Name]
+                    target = resources.get(bus.get("Fn::GetAtt", [""])[0], {})
+                    bus = target.get("Properties", {}).get("Name")
+                name = f"{bus}/{name}" if isinstance(bus, str) else None
             if kind and isinstance(name, str):
                 made[(kind, name)] = found.detail["name"]
     return made
@@ -254,11 +264,16 @@ def _buses(c: _Clients) -> list[dict[str, Any]]:
 def _rules(c: _Clients) -> Iterator[_Found]:
     for bus in [{"Name": "default"}, *_buses(c)]:
         for rule in paged(c.events.list_rules, "Rules", EventBusName=bus["Name"]):
-            if not rule.get("ManagedBy") and _ours(_eventbridge_tags(c.events, rule["Arn"])):
-                yield _Found(rule["Arn"], "delete", {"name": rule["Name"], "bus": bus["Name"]})
+            tags = _eventbridge_tags(c.events, rule["Arn"])
+            if not rule.get("ManagedBy") and _ours(tags):
+                detail = {"name": rule["Name"], "bus": bus["Name"], "tags": tags}
+                yield _Found(rule["Arn"], _action(tags), detail)
 
 
 def _delete_rule(c: _Clients, found: _Found) -> None:
+    if found.action == "release":
+        c.events.untag_resource(ResourceARN=found.resource, TagKeys=_present(found.detail["tags"]))
+        return
     name, bus = found.detail["name"], found.detail["bus"]
     targets = paged(c.events.list_targets_by_rule, "Targets", Rule=name, EventBusName=bus)
     if targets:
@@ -288,11 +303,20 @@ def _event_buses(c: _Clients) -> Iterator[_Found]:
             for rule in paged(c.events.list_rules, "Rules", EventBusName=bus["Name"])
             if not rule.get("ManagedBy") and not _ours(_eventbridge_tags(c.events, rule["Arn"]))
         ]
+        theirs = [
+            archive["ArchiveName"]
+            for archive in paged(c.events.list_archives, "Archives", EventSourceArn=bus["Arn"])
+            if not archive_owner(
+                c.events.describe_archive(ArchiveName=archive["ArchiveName"]).get("Description")
+            )
+        ]
         if others and action == "delete":
             action = (
                 f"keep: carries rule(s) {', '.join(others)} without meshkit's tag, which "
                 "EventBridge would delete with the bus"
             )
+        elif theirs and action == "delete":
+            action = f"keep: archive(s) {', '.join(theirs)} without meshkit's mark archive it"
         yield _Found(bus["Arn"], action, {"name": bus["Name"], "tags": tags})
 
 
@@ -300,9 +324,7 @@ def _remove_bus(c: _Clients, found: _Found) -> None:
     if found.action == "release":
         c.events.untag_resource(ResourceARN=found.resource, TagKeys=_present(found.detail["tags"]))
         return
-    for archive in paged(c.events.list_archives, "Archives", EventSourceArn=found.resource):
-        c.events.delete_archive(ArchiveName=archive["ArchiveName"])  # a managed rule each
-    c.events.delete_event_bus(Name=found.detail["name"])
+    c.events.delete_event_bus(Name=found.detail["name"])  # meshkit's archives went in step 3
 
 
 def _queues(c: _Clients) -> Iterator[_Found]:
@@ -380,34 +402,46 @@ def _glue_tables(c: _Clients) -> Iterator[_Found]:
     for database in paged(c.glue.get_databases, "DatabaseList"):
         for table in paged(c.glue.get_tables, "TableList", DatabaseName=database["Name"]):
             arn = _glue_arn(c, f"table/{database['Name']}/{table['Name']}")
-            if _ours(_glue_tags(c, arn)):
-                yield _Found(arn, "delete", {"database": database["Name"], "name": table["Name"]})
+            tags = _glue_tags(c, arn)
+            if _ours(tags):
+                detail = {"database": database["Name"], "name": table["Name"], "tags": tags}
+                yield _Found(arn, _action(tags), detail)
+
+
+def _release_glue(c: _Clients, found: _Found) -> bool:
+    """Untag an adopted Glue resource; True when it was one."""
+    if found.action == "release":
+        c.glue.untag_resource(
+            ResourceArn=found.resource, TagsToRemove=_present(found.detail["tags"])
+        )
+    return found.action == "release"
 
 
 def _delete_glue_table(c: _Clients, found: _Found) -> None:
-    c.glue.delete_table(DatabaseName=found.detail["database"], Name=found.detail["name"])
+    if not _release_glue(c, found):
+        c.glue.delete_table(DatabaseName=found.detail["database"], Name=found.detail["name"])
 
 
 def _glue_databases(c: _Clients) -> Iterator[_Found]:
     for database in paged(c.glue.get_databases, "DatabaseList"):
         arn = _glue_arn(c, f"database/{database['Name']}")
-        if not _ours(_glue_tags(c, arn)):
+        tags = _glue_tags(c, arn)
+        if not _ours(tags):
             continue
         others = [
             t["Name"]
             for t in paged(c.glue.get_tables, "TableList", DatabaseName=database["Name"])
             if not _ours(_glue_tags(c, _glue_arn(c, f"table/{database['Name']}/{t['Name']}")))
         ]
-        action = (
-            f"keep: holds table(s) {', '.join(others)} without meshkit's tag"
-            if others
-            else "delete"
-        )
-        yield _Found(arn, action, {"name": database["Name"]})
+        action = _action(tags)
+        if others and action == "delete":
+            action = f"keep: holds table(s) {', '.join(others)} without meshkit's tag"
+        yield _Found(arn, action, {"name": database["Name"], "tags": tags})
 
 
 def _delete_glue_database(c: _Clients, found: _Found) -> None:
-    c.glue.delete_database(Name=found.detail["name"])
+    if not _release_glue(c, found):
+        c.glue.delete_database(Name=found.detail["name"])
 
 
 def _registries(c: _Clients) -> Iterator[_Found]:
@@ -416,12 +450,15 @@ def _registries(c: _Clients) -> Iterator[_Found]:
     except ClientError:  # the embedded AWS answers list calls of the registry with errors
         return
     for registry in registries:
-        if _ours(_glue_tags(c, registry["RegistryArn"])):
-            yield _Found(registry["RegistryArn"], "delete", {"name": registry["RegistryName"]})
+        tags = _glue_tags(c, registry["RegistryArn"])
+        if _ours(tags):
+            detail = {"name": registry["RegistryName"], "tags": tags}
+            yield _Found(registry["RegistryArn"], _action(tags), detail)
 
 
 def _delete_registry(c: _Clients, found: _Found) -> None:
-    c.glue.delete_registry(RegistryId={"RegistryName": found.detail["name"]})
+    if not _release_glue(c, found):
+        c.glue.delete_registry(RegistryId={"RegistryName": found.detail["name"]})
 
 
 def _buckets(c: _Clients) -> Iterator[_Found]:
@@ -467,11 +504,14 @@ def _users(c: _Clients) -> Iterator[_Found]:
         for user in page["Users"]:
             tags = _iam_tags(c.iam.list_user_tags(UserName=user["UserName"]).get("Tags", []))
             if _ours(tags):
-                yield _Found(user["Arn"], "delete", {"name": user["UserName"]})
+                yield _Found(user["Arn"], _action(tags), {"name": user["UserName"], "tags": tags})
 
 
 def _delete_user(c: _Clients, found: _Found) -> None:
     name = found.detail["name"]
+    if found.action == "release":
+        c.iam.untag_user(UserName=name, TagKeys=_present(found.detail["tags"]))
+        return
     for key in c.iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
         c.iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
     for policy in c.iam.list_user_policies(UserName=name)["PolicyNames"]:
@@ -486,11 +526,14 @@ def _roles(c: _Clients) -> Iterator[_Found]:
         for role in page["Roles"]:
             tags = _iam_tags(c.iam.list_role_tags(RoleName=role["RoleName"]).get("Tags", []))
             if _ours(tags):
-                yield _Found(role["Arn"], "delete", {"name": role["RoleName"]})
+                yield _Found(role["Arn"], _action(tags), {"name": role["RoleName"], "tags": tags})
 
 
 def _delete_role(c: _Clients, found: _Found) -> None:
     name = found.detail["name"]
+    if found.action == "release":
+        c.iam.untag_role(RoleName=name, TagKeys=_present(found.detail["tags"]))
+        return
     for policy in c.iam.list_role_policies(RoleName=name)["PolicyNames"]:
         c.iam.delete_role_policy(RoleName=name, PolicyName=policy)
     for policy in c.iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
@@ -519,6 +562,17 @@ _KINDS: list[tuple[str, _Scan, _Remove]] = [
     ("IAM user", _users, _delete_user),
     ("IAM role", _roles, _delete_role),
 ]
+
+
+def _remaining_or_why(c: _Clients) -> pd.DataFrame:
+    """What remains, or, when it cannot be read either (the connection is gone), why not."""
+    try:
+        return _remaining(c)
+    except (ClientError, BotoCoreError, OSError) as err:
+        return pd.DataFrame(
+            [{"kind": "unknown", "resource": f"not read again: {type(err).__name__}: {err}"}],
+            columns=["kind", "resource"],
+        )
 
 
 def _remaining(c: _Clients) -> pd.DataFrame:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,11 +21,12 @@ from typing import Any
 
 import boto3
 import pandas as pd
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from .. import _aws
 from .._shared import ADOPTED_TAG, DOMAIN_TAG, WORKBOOK_TAG, error_code, logical_id, session_account
-from ..exceptions import ConflictError, MeshkitError, ValidationError
+from ..exceptions import ConflictError, MeshkitError, NotMeshkitResourceError, ValidationError
 from .model import Archive, Bus, Mesh, Queue, Rule, arn_part, discover
 
 __all__ = [
@@ -129,11 +132,50 @@ class MeshStacks:
         ...
         meshkit.exceptions.ValidationError: no stack 'meshkit-sales': the stacks are (none)
         """
-        if stack not in self.templates:
+        if not isinstance(stack, str) or stack not in self.templates:
             raise ValidationError(
                 f"no stack {stack!r}: the stacks are {', '.join(self.templates) or '(none)'}"
             )
         return json.dumps(self.templates[stack], indent=2)
+
+    def only(self, *domains: str) -> MeshStacks:
+        """The stacks of some domains: what one domain's account deploys.
+
+        Parameters
+        ----------
+        *domains : str
+
+        Returns
+        -------
+        MeshStacks
+
+        Raises
+        ------
+        meshkit.exceptions.ValidationError
+            When a domain has no stack.
+
+        Examples
+        --------
+        >>> from meshkit.mesh import Bus, Mesh, export_stacks
+        >>> bus = Bus("arn:aws:events:us-west-2:123456789012:event-bus/SalesEventBus", "S",
+        ...           tags={"meshkit:domain": "sales"})
+        >>> list(export_stacks(Mesh(buses=(bus,), accounts=("123456789012",))).only("sales")
+        ...      .templates)
+        ['meshkit-sales']
+        """
+        unknown = [d for d in domains if d not in self.domains.values()]
+        if unknown or not domains:
+            raise ValidationError(
+                f"no stack holds domain(s) {unknown or '(none given)'}: the domains are "
+                f"{', '.join(sorted(self.domains.values())) or '(none)'}"
+            )
+        kept = {stack for stack, domain in self.domains.items() if domain in domains}
+        return MeshStacks(
+            {stack: self.templates[stack] for stack in self.templates if stack in kept},
+            {stack: self.domains[stack] for stack in kept},
+            dict(self.accounts),
+            self.notes,
+        )
 
     def parameters(self, stack: str, accounts: Mapping[str, str]) -> list[dict[str, str]]:
         """A stack's ``<Domain>AccountId`` parameters, as CloudFormation and StackSets take them.
@@ -163,6 +205,12 @@ class MeshStacks:
         meshkit.exceptions.ValidationError: no stack 'meshkit-sales': the stacks are (none)
         """
         self.body(stack)  # refuses an unknown stack
+        if not isinstance(accounts, Mapping):
+            raise ValidationError(
+                "accounts takes a dict of domain -> account id, e.g. {'sales': '111122223333'}"
+            )
+        for domain, account in accounts.items():
+            _check_account(domain, account)
         wanted = {_parameter(domain): domain for domain in self.accounts}
         declared = self.templates[stack].get("Parameters", {})
         missing = sorted(wanted[name] for name in declared if wanted[name] not in accounts)
@@ -194,6 +242,8 @@ class MeshStacks:
         >>> export_stacks(Mesh()).write(tempfile.mkdtemp())
         []
         """
+        if not isinstance(folder, (str, Path)) or not str(folder):
+            raise ValidationError(f"folder must be a path, such as 'stacks/', not {folder!r}")
         target = Path(folder)
         target.mkdir(parents=True, exist_ok=True)
         written = []
@@ -244,10 +294,10 @@ def export_stacks(mesh: Mesh, *, stack_prefix: str = "meshkit-") -> MeshStacks:
         raise ValidationError(
             f"mesh must be a Mesh (mk.mesh.discover()), not {type(mesh).__name__}"
         )
-    if not isinstance(stack_prefix, str) or not stack_prefix[:1].isalpha():
+    if not isinstance(stack_prefix, str) or not _STACK_PREFIX.fullmatch(stack_prefix):
         raise ValidationError(
-            f"stack_prefix must start a stack name (a letter first), such as 'meshkit-', not "
-            f"{stack_prefix!r}"
+            f"stack_prefix is {stack_prefix!r}: it starts every stack name, so it must be a "
+            "letter and then up to 63 ASCII letters, digits or dashes, such as 'meshkit-'"
         )
     exporter = _Exporter(mesh, stack_prefix)
     return exporter.stacks()
@@ -279,6 +329,19 @@ def lint_stacks(stacks: MeshStacks, *, regions: tuple[str, ...] = ("us-east-1",)
     >>> lint_stacks(export_stacks(Mesh())).empty
     True
     """
+    if not isinstance(stacks, MeshStacks):
+        raise ValidationError(
+            f"stacks must be MeshStacks (mk.mesh.export_stacks), not {type(stacks).__name__}"
+        )
+    given: Any = regions  # callers pass anything; refuse what is not a list of Regions
+    if (
+        not isinstance(given, (tuple, list))
+        or not given
+        or not all(isinstance(region, str) for region in given)
+    ):
+        raise ValidationError(
+            f"regions takes a tuple of Region codes, such as ('us-east-1',), not {regions!r}"
+        )
     try:
         from cfnlint.api import ManualArgs, lint
     except ImportError as err:
@@ -348,11 +411,17 @@ def deploy_stacks(
         raise ValidationError(
             f"stacks must be MeshStacks (mk.mesh.export_stacks), not {type(stacks).__name__}"
         )
-    if not isinstance(timeout_s, (int, float)) or isinstance(timeout_s, bool) or timeout_s <= 0:
-        raise ValidationError(f"timeout_s must be a number of seconds above 0, not {timeout_s!r}")
+    if (
+        not isinstance(timeout_s, (int, float))
+        or isinstance(timeout_s, bool)
+        or not 0 < timeout_s < math.inf
+    ):
+        raise ValidationError(
+            f"timeout_s must be a finite number of seconds above 0, such as 300, not {timeout_s!r}"
+        )
     chosen = _accounts(stacks, accounts, session_account(boto3_session))
     for stack in stacks.templates:
-        size = len(stacks.body(stack).encode())
+        size = len(_compact(stacks, stack).encode())
         if size > _TEMPLATE_BODY_MAX:
             raise ValidationError(
                 f"stack {stack}'s template is {size:,} bytes, over CloudFormation's "
@@ -364,9 +433,15 @@ def deploy_stacks(
     for stack in stacks.templates:
         try:
             rows.append(_deploy_one(cloudformation, stack, stacks, chosen, timeout_s))
-        except DeployError as err:
-            rows.append({"stack": stack, "change_set": "", "changes": 0, "status": str(err)})
-            raise DeployError(str(err), _deploy_frame(rows)) from None
+        except (DeployError, BotoCoreError, ResponseParserError) as err:
+            why = str(err)
+            if not isinstance(err, DeployError):  # moto answers some refusals unparseably
+                why = (
+                    f"stack {stack} did not deploy ({type(err).__name__}: {err}); resources of "
+                    "these names may already exist in the account outside the stack"
+                )
+            rows.append({"stack": stack, "change_set": "", "changes": 0, "status": why})
+            raise DeployError(why, _deploy_frame(rows)) from None
     return _deploy_frame(rows)
 
 
@@ -475,6 +550,7 @@ class _Exporter:
         self.notes: list[str] = []
         self.homes: dict[str, tuple[str, str, str]] = {}  # ARN -> (domain, logical id, name)
         self.used: dict[str, set[str]] = {}  # stack -> parameters its template references
+        self.declared: dict[tuple[str, str], str] = {}  # (domain, logical id) -> its name
 
     def stacks(self) -> MeshStacks:
         for bus in self.mesh.buses:
@@ -497,6 +573,14 @@ class _Exporter:
         for archive in self.mesh.archives:
             if archive.bus_arn in self.homes:
                 self._archive(archive)
+        named: dict[str, str] = {}
+        for domain in self.accounts:
+            other = named.setdefault(_parameter(domain), domain)
+            if other != domain:
+                raise ValidationError(
+                    f"domains {other!r} and {domain!r} would both be parameter "
+                    f"{_parameter(domain)!r}: rename one domain"
+                )
         for stack, template in self.templates.items():
             template["Parameters"] = {
                 _parameter(domain): {
@@ -520,11 +604,10 @@ class _Exporter:
         return "unowned"
 
     def _home(self, arn: str, domain: str, kind: str, name: str, account: str) -> None:
-        stack = self.prefix + domain
-        self.domains[stack] = domain
+        stack = self._stack(domain)
         self.accounts.setdefault(domain, account)
         lid = kind + logical_id(name)
-        template = self.templates.setdefault(
+        self.templates.setdefault(
             stack,
             {
                 "AWSTemplateFormatVersion": "2010-09-09",
@@ -533,16 +616,38 @@ class _Exporter:
                 "Resources": {},
             },
         )
-        if any(home[1] == lid and home[0] == domain for home in self.homes.values()):
-            raise ValidationError(
-                f"two resources of the {domain} domain would both be {lid!r} in the template "
-                "(logical ids keep letters and digits only): rename one"
-            )
         self.homes[arn] = (domain, lid, name)
-        template["Resources"][lid] = {"Type": _TYPES[kind], "Properties": {}}
+        self._add(domain, lid, {"Type": _TYPES[kind], "Properties": {}}, name)
+
+    def _stack(self, domain: str) -> str:
+        """The domain's stack name, as CloudFormation allows one: [A-Za-z][-A-Za-z0-9]*."""
+        stack = self.prefix + re.sub(r"[^A-Za-z0-9-]+", "-", domain).strip("-")
+        if len(stack) > _STACK_NAME_MAX:
+            raise ValidationError(
+                f"the {domain} domain's stack name {stack!r} is {len(stack)} characters, over "
+                f"CloudFormation's {_STACK_NAME_MAX}: pass a shorter stack_prefix"
+            )
+        other = self.domains.setdefault(stack, domain)
+        if other != domain:
+            raise ValidationError(
+                f"domains {other!r} and {domain!r} would both be stack {stack!r} (stack names "
+                "keep letters, digits and dashes): rename one domain"
+            )
+        return stack
+
+    def _add(self, domain: str, lid: str, resource: dict[str, Any], name: str) -> None:
+        """Declare a resource, refusing one whose logical id another already has."""
+        resources = self._resources(domain)
+        other = self.declared.setdefault((domain, lid), name)
+        if lid in resources:
+            raise ValidationError(
+                f"{name!r} and {other!r} of the {domain} domain would both be {lid!r} in its "
+                "template (logical ids keep letters and digits only): rename one"
+            )
+        resources[lid] = resource
 
     def _resources(self, domain: str) -> dict[str, Any]:
-        resources: dict[str, Any] = self.templates[self.prefix + domain]["Resources"]
+        resources: dict[str, Any] = self.templates[self._stack(domain)]["Resources"]
         return resources
 
     def _ref(self, arn: str, in_domain: str, attribute: str = "Arn") -> Any:
@@ -554,7 +659,7 @@ class _Exporter:
         domain, lid, _ = home
         if domain == in_domain:
             return {"Fn::GetAtt": [lid, attribute]}
-        self.used.setdefault(self.prefix + in_domain, set()).add(domain)
+        self.used.setdefault(self._stack(in_domain), set()).add(domain)
         account = arn_part(arn, "account")
         service, rest = arn_part(arn, "service"), arn_part(arn, "rest")
         return {
@@ -572,19 +677,33 @@ class _Exporter:
             rule = next((r for r in self.mesh.rules if r.arn == value), None)
             if rule is not None and rule.bus_arn in self.homes:
                 return self._rule_arn(rule, in_domain)
-            return value
+            return self._with_accounts(value, in_domain)
         if isinstance(value, list):
             return [self._rewrite(v, in_domain) for v in value]
         if isinstance(value, Mapping):
             return {k: self._rewrite(v, in_domain) for k, v in value.items()}
         return value
 
+    def _with_accounts(self, text: str, in_domain: str) -> Any:
+        """A principal or ARN naming one of the mesh's accounts, with that account said by
+        parameter (``arn:aws:iam::111122223333:root`` -> ``${SalesAccountId}``)."""
+        if re.fullmatch(r"\d{12}", text):
+            return self._account(text, in_domain)
+        match = re.fullmatch(r"(arn:[\w-]+:[\w-]+:[\w-]*:)(\d{12})(:.*)", text)
+        if not match or "${" in text:
+            return text
+        said = self._account(match.group(2), in_domain)
+        if not isinstance(said, Mapping):
+            return text
+        name = said["Ref"]
+        return {"Fn::Sub": f"{match.group(1)}${{{name}}}{match.group(3)}"}
+
     def _rule_arn(self, rule: Rule, in_domain: str) -> Any:
         domain = self.homes[rule.bus_arn][0]
         if domain == in_domain:
             return {"Fn::Sub": f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:"
                     f"${{AWS::AccountId}}:rule/{rule.bus}/{rule.name}"}  # fmt: skip
-        self.used.setdefault(self.prefix + in_domain, set()).add(domain)
+        self.used.setdefault(self._stack(in_domain), set()).add(domain)
         return {"Fn::Sub": f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:"
                 f"${{{_parameter(domain)}}}:rule/{rule.bus}/{rule.name}"}  # fmt: skip
 
@@ -599,7 +718,7 @@ class _Exporter:
             sid = str(statement.get("Sid") or f"Statement{index}")
             body = {k: v for k, v in statement.items() if k != "Sid"}
             body["Resource"] = {"Fn::GetAtt": [lid, "Arn"]}
-            resources[f"{lid}Policy{logical_id(sid)}"] = {
+            policy = {
                 "Type": "AWS::Events::EventBusPolicy",
                 "Properties": {
                     "EventBusName": {"Fn::GetAtt": [lid, "Name"]},
@@ -607,16 +726,11 @@ class _Exporter:
                     "Statement": self._rewrite(body, domain),
                 },
             }
+            self._add(domain, f"{lid}Policy{logical_id(sid)}", policy, f"statement {sid}")
 
     def _rule(self, rule: Rule) -> None:
         domain, bus_lid, _ = self.homes[rule.bus_arn]
         lid = "Rule" + logical_id(rule.name)
-        resources = self._resources(domain)
-        if lid in resources:
-            raise ValidationError(
-                f"two rules of the {domain} domain's buses would both be {lid!r} in the "
-                "template (logical ids keep letters and digits only): rename one"
-            )
         targets = []
         for target in rule.targets:
             declared: dict[str, Any] = {"Id": target.id, "Arn": self._ref(target.arn, domain)}
@@ -625,12 +739,8 @@ class _Exporter:
             if target.retry_policy:
                 declared["RetryPolicy"] = dict(target.retry_policy)
             if target.role_arn:
-                declared["RoleArn"] = target.role_arn
-            if target.transformed:
-                self.notes.append(
-                    f"rule {rule.name}: target {target.id}'s input transformation is not read "
-                    "by discover, so it is not exported; add it to the template"
-                )
+                declared["RoleArn"] = self._rewrite(target.role_arn, domain)
+            declared.update(target.parameters)  # SqsParameters, InputTransformer, ...
             targets.append(declared)
         properties: dict[str, Any] = {
             "Name": rule.name,
@@ -640,9 +750,11 @@ class _Exporter:
         }
         if rule.pattern:
             properties["EventPattern"] = self._pattern(json.loads(rule.pattern), domain)
+        if rule.description:
+            properties["Description"] = rule.description
         if rule.tags:
             properties["Tags"] = _tag_list(rule.tags)
-        resources[lid] = {"Type": "AWS::Events::Rule", "Properties": properties}
+        self._add(domain, lid, {"Type": "AWS::Events::Rule", "Properties": properties}, rule.name)
 
     def _pattern(self, pattern: Any, in_domain: str) -> Any:
         """A pattern whose ``account`` values name the mesh's accounts by parameter."""
@@ -662,13 +774,15 @@ class _Exporter:
         owners = [domain for domain, known in self.accounts.items() if known == account]
         if len(owners) != 1:
             return account
-        self.used.setdefault(self.prefix + in_domain, set()).add(owners[0])
+        self.used.setdefault(self._stack(in_domain), set()).add(owners[0])
         return {"Ref": _parameter(owners[0])}
 
     def _queue(self, queue: Queue) -> None:
         domain, lid, _ = self.homes[queue.arn]
         resources = self._resources(domain)
         properties: dict[str, Any] = {"QueueName": queue.name}
+        for setting, value in sorted(queue.settings.items()):
+            properties[setting] = _setting(value)
         if queue.name.endswith(".fifo"):
             properties["FifoQueue"] = True
         if queue.dead_letter_arn:
@@ -681,10 +795,11 @@ class _Exporter:
         resources[lid]["Properties"] = properties
         if queue.policy:
             document = self._rewrite(queue.policy, domain)
-            resources[lid + "Policy"] = {
+            policy = {
                 "Type": "AWS::SQS::QueuePolicy",
                 "Properties": {"Queues": [{"Ref": lid}], "PolicyDocument": document},
             }
+            self._add(domain, lid + "Policy", policy, f"the policy of {queue.name}")
 
     def _archive(self, archive: Archive) -> None:
         domain, bus_lid, _ = self.homes[archive.bus_arn]
@@ -697,13 +812,20 @@ class _Exporter:
             properties["EventPattern"] = archive.pattern
         if archive.description:
             properties["Description"] = archive.description
-        self._resources(domain)["Archive" + logical_id(archive.name)] = {
-            "Type": "AWS::Events::Archive",
-            "Properties": properties,
-        }
+        resource = {"Type": "AWS::Events::Archive", "Properties": properties}
+        self._add(domain, "Archive" + logical_id(archive.name), resource, archive.name)
 
 
 _TYPES = {"Bus": "AWS::Events::EventBus", "Queue": "AWS::SQS::Queue"}
+_STACK_NAME_MAX = 128
+_STACK_PREFIX = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,63}")
+
+
+def _setting(value: str) -> Any:
+    """A queue attribute as AWS::SQS::Queue takes it: "true" a bool, "30" an integer."""
+    if value in ("true", "false"):
+        return value == "true"
+    return int(value) if value.isdigit() else value
 
 
 def _parameter(domain: str) -> str:
@@ -745,13 +867,16 @@ def _accounts(stacks: Any, accounts: Mapping[str, str] | None, default: str) -> 
                 f"accounts names domain {domain!r}, which no stack holds: the domains are "
                 f"{', '.join(sorted(chosen))}"
             )
-        if not (isinstance(account, str) and account.isascii() and account.isdigit()
-                and len(account) == 12):  # fmt: skip
-            raise ValidationError(
-                f"accounts[{domain!r}] is {account!r}: an AWS account id is 12 digits"
-            )
+        _check_account(domain, account)
         chosen[domain] = account
     return chosen
+
+
+def _check_account(domain: Any, account: Any) -> None:
+    if not (isinstance(account, str) and re.fullmatch(r"[0-9]{12}", account)):
+        raise ValidationError(
+            f"accounts[{domain!r}] is {account!r}: an AWS account id is 12 digits, as a string"
+        )
 
 
 def _deploy_one(
@@ -762,7 +887,7 @@ def _deploy_one(
     timeout_s: float,
 ) -> dict[str, Any]:
     parameters = stacks.parameters(stack, accounts)
-    status = _stack_status(cloudformation, stack)
+    status = _stack_status(cloudformation, stack)  # refuses a stack meshkit did not deploy
     kind = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
     name = f"meshkit-{dt.datetime.now(dt.timezone.utc):%Y%m%d%H%M%S%f}"
     try:
@@ -796,6 +921,12 @@ def _deploy_one(
     return {"stack": stack, "change_set": name, "changes": changes, "status": final["StackStatus"]}
 
 
+def _compact(stacks: MeshStacks, stack: str) -> str:
+    """A template as sent: compact JSON (the 51,200-byte limit counts what is sent)."""
+    stacks.body(stack)  # refuses an unknown stack
+    return json.dumps(stacks.templates[stack], separators=(",", ":"))
+
+
 def _create_change_set(
     cloudformation: Any,
     stack: str,
@@ -808,7 +939,7 @@ def _create_change_set(
         StackName=stack,
         ChangeSetName=name,
         ChangeSetType=kind,
-        TemplateBody=stacks.body(stack),
+        TemplateBody=_compact(stacks, stack),
         Parameters=parameters,
         Tags=[{"Key": WORKBOOK_TAG, "Value": "true"},
               {"Key": DOMAIN_TAG, "Value": stacks.domains[stack]}],
@@ -823,6 +954,12 @@ def _stack_status(cloudformation: Any, stack: str) -> str | None:
             return None
         raise
     status = str(found[0]["StackStatus"]) if found else None
+    tags = {tag["Key"]: tag["Value"] for tag in (found[0].get("Tags", []) if found else [])}
+    if status is not None and tags.get(WORKBOOK_TAG) != "true":
+        raise NotMeshkitResourceError(
+            f"stack {stack} exists and meshkit did not deploy it (no {WORKBOOK_TAG} tag): an "
+            "update would replace its resources. Pass another stack_prefix to export_stacks"
+        )
     if status is not None and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
         raise ConflictError(
             f"stack {stack} is {status}: wait until it completes, then deploy again"
@@ -892,6 +1029,12 @@ def _bus_name(resource: Mapping[str, Any], stack: Mapping[str, Any]) -> str:
     return str(name)
 
 
+def _own_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """Tags a template declares: not AWS's own (``aws:cloudformation:stack-name``, ...), nor
+    ``meshkit:adopted``."""
+    return {k: v for k, v in tags.items() if not k.startswith("aws:") and k != ADOPTED_TAG}
+
+
 def _map(mesh: Mesh, renamed: Mapping[str, str]) -> dict[str, Any]:
     """What a mesh is, name by name, with account ids renamed: what a deploy must reproduce."""
 
@@ -906,7 +1049,7 @@ def _map(mesh: Mesh, renamed: Mapping[str, str]) -> dict[str, Any]:
         if bus.name == "default":
             continue
         entries[f"bus {bus.name}"] = True
-        entries[f"bus-tags {bus.name}"] = plain(bus.tags)
+        entries[f"bus-tags {bus.name}"] = plain(_own_tags(bus.tags))
         entries[f"bus-policy {bus.name}"] = plain(bus.policy)
     for rule in mesh.rules:
         if rule.bus == "default":
@@ -915,15 +1058,18 @@ def _map(mesh: Mesh, renamed: Mapping[str, str]) -> dict[str, Any]:
             {
                 "pattern": json.loads(rule.pattern) if rule.pattern else None,
                 "state": rule.state,
+                "description": rule.description,
                 "targets": [
-                    [t.id, t.arn, t.dead_letter_arn, t.retry_policy, t.role_arn]
+                    [t.id, t.arn, t.dead_letter_arn, t.retry_policy, t.role_arn, t.parameters]
                     for t in rule.targets
                 ],
             }
         )
     for queue in mesh.queues:
-        entries[f"queue {queue.name}"] = plain([queue.dead_letter_arn, queue.max_receive_count])
-        entries[f"queue-tags {queue.name}"] = plain(queue.tags)
+        entries[f"queue {queue.name}"] = plain(
+            [queue.dead_letter_arn, queue.max_receive_count, queue.settings]
+        )
+        entries[f"queue-tags {queue.name}"] = plain(_own_tags(queue.tags))
         entries[f"queue-policy {queue.name}"] = plain(queue.policy)
     for archive in mesh.archives:
         entries[f"archive {archive.name}"] = plain(
