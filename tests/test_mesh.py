@@ -250,8 +250,9 @@ def test_lint_unsupported_target(workbook_mesh, arn, why, capsys):
     found = mk.mesh.lint()
     status, from_the_command = _meshkit_lint(capsys)
 
-    assert set(found["issue"]) == {"UNSUPPORTED_TARGET"}
-    assert why in found["why"].iloc[0]
+    # fraud-sales-dlq admits its own rule only: the audit rule's failures could not land there
+    assert set(found["issue"]) == {"UNSUPPORTED_TARGET", "DLQ_POLICY_NOT_FOR_RULE"}
+    assert why in found[found["issue"] == "UNSUPPORTED_TARGET"]["why"].iloc[0]
     assert status == 1 and from_the_command == _issues(found)
 
 
@@ -777,8 +778,9 @@ def test_lint_a_forward_with_meshkit_defaults_states_retries_and_wants_a_dlq(wor
 
     found = mk.mesh.lint()
 
-    assert [(i, r.split(" ")[0]) for i, r in _issues(found)] == [
-        ("TARGET_WITHOUT_DLQ", _rule_arn("to-marketing"))
+    assert sorted((i, r.split(" ")[0]) for i, r in _issues(found)) == [
+        ("DLQ_POLICY_NOT_FOR_RULE", _rule_arn("to-fraud")),  # that DLQ admits marketing-sales
+        ("TARGET_WITHOUT_DLQ", _rule_arn("to-marketing")),
     ]
 
 

@@ -356,7 +356,7 @@ def test_a_price_removed_from_the_table_is_reported_as_not_priced():
                 events_per_day=1, event_kb=1, archived=True, archive_retention_days=10**30
             ),
             "archive_retention_days",
-        ),  # fmt: skip
+        ),
         (lambda: estimate(Workload(events_per_day=1, event_kb=1), prices="x"), "prices"),
         (lambda: estimate_run(events=1, event_kb=1, prices=None), "prices"),
     ],

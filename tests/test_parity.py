@@ -1117,6 +1117,32 @@ def test_moto_refuses_an_empty_change_set(mesh):
     assert "No updates are to be performed" in str(refused.value)
 
 
+@parity(
+    "P49",
+    aws="PutRule refuses an event pattern whose numeric operator compares with a string "
+    "(InvalidEventPatternException)",
+    page="https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html",
+    notebooks=["08 · 3. Lint the mesh before a change ships", "08 · Offline vs AWS"],
+)
+def test_moto_stores_a_numeric_pattern_with_a_string_then_fails_every_publish(events, mesh):
+    """Given a rule whose pattern compares an amount with the string "1000", then moto stores it,
+    and every PutEvents whose event reaches that comparison fails with HTTP 500 (a TypeError
+    inside moto), for the whole bus: mk.mesh.lint finds the pattern (PATTERN_REFUSED)."""
+    once = mesh.session().client(
+        "events", endpoint_url=mesh.endpoint_url, config=Config(retries={"total_max_attempts": 1})
+    )
+    events.create_event_bus(Name="ParityBus")
+    pattern = {"source": ["sales.domain"], "detail": {"amount": [{"numeric": [">=", "1000"]}]}}
+
+    events.put_rule(Name="audit", EventBusName="ParityBus", EventPattern=json.dumps(pattern))
+    queue = f"arn:aws:sqs:us-west-2:{ACCOUNT}:q"
+    events.put_targets(Rule="audit", EventBusName="ParityBus", Targets=[{"Id": "q", "Arn": queue}])
+
+    with pytest.raises(ClientError) as failed:
+        once.put_events(Entries=[_entry("ParityBus", {"amount": 5})])
+    assert failed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+
+
 # -- 05: the Glue Schema Registry --------------------------------------------------------------
 
 _REGISTRY_DRAFT_07 = "http://json-schema.org/draft-07/schema#"

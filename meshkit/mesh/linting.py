@@ -57,6 +57,7 @@ def lint(
                                                  not send to it
     ``QUEUE_POLICY_NOT_FOR_RULE``      HIGH      a target queue's policy admits EventBridge, but
                                                  not for this rule's ``aws:SourceArn``
+    ``DLQ_POLICY_NOT_FOR_RULE``        HIGH      the same, for a target's dead-letter queue
     ``RULE_WITHOUT_ACCOUNT_FILTER``    MEDIUM    a rule on a bus shared with other accounts does
                                                  not say whose events it wants (``account``)
     ``CROSS_ACCOUNT_TARGET_WITHOUT_    HIGH      a target in another account (not a bus) has no
@@ -199,6 +200,16 @@ def _target_findings(mesh: Mesh) -> Iterable[dict[str, str]]:
 
 def _where_it_goes(mesh: Mesh, rule: Rule, target: Target, where: str) -> Iterable[dict[str, str]]:
     service = target.service
+    dead_letters = mesh.queue(target.dead_letter_arn or "")
+    if dead_letters is not None and not (
+        dead_letters.policy and _admits(dead_letters.policy, rule.arn)
+    ):
+        yield _finding(
+            "HIGH", "DLQ_POLICY_NOT_FOR_RULE", where,
+            "the dead-letter queue's policy does not admit EventBridge for this rule "
+            "(aws:SourceArn): an event that fails is dropped instead of kept",
+            "give the DLQ a statement for this rule's ARN (mk.subscriptions.queue_policy)",
+        )  # fmt: skip
     if service not in _TARGET_SERVICES:
         yield _finding(
             "HIGH", "UNSUPPORTED_TARGET", where,
@@ -363,7 +374,8 @@ def _pattern_findings(mesh: Mesh) -> Iterable[dict[str, str]]:
         except (PatternError, ValidationError) as err:
             yield _finding(
                 "HIGH", "PATTERN_REFUSED", rule.arn,
-                f"the pattern matches other events than it seems to: {err}",
+                f"EventBridge would refuse the pattern, or match other events than it seems "
+                f"to (the embedded AWS may store it and then fail every publish): {err}",
                 "rewrite the pattern as the message says; try it with mk.patterns.try_pattern",
             )  # fmt: skip
 

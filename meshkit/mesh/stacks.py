@@ -520,7 +520,7 @@ def check_deployed(
         if want.get(key) == got.get(key):
             continue
         what, _, name = key.partition(" ")
-        skipped = embedded and what in ("bus-tags", "bus-policy", "queue-policy")
+        skipped = embedded and what in _PARITY
         rows.append(
             {
                 "stack": "",
@@ -528,7 +528,8 @@ def check_deployed(
                 "type": f"map: {what}",
                 "exists": False,
                 "note": (
-                    f"the embedded AWS's CloudFormation drops {what.replace('-', ' ')} (P27)"
+                    f"the embedded AWS's CloudFormation drops {what.replace('-', ' ')} "
+                    f"({_PARITY[what]})"
                     if skipped
                     else f"exported {want.get(key)!r:.120}, deployed {got.get(key)!r:.120}"
                 ),
@@ -818,6 +819,8 @@ class _Exporter:
 
 _TYPES = {"Bus": "AWS::Events::EventBus", "Queue": "AWS::SQS::Queue"}
 _STACK_NAME_MAX = 128
+# What the embedded AWS's CloudFormation drops, by the parity ledger entry that pins it.
+_PARITY = {"bus-tags": "P47", "bus-policy": "P27", "queue-policy": "P27"}
 _STACK_PREFIX = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,63}")
 
 
