@@ -225,6 +225,11 @@ def logical_id(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name) if part)
 
 
+def eventbridgev2_tags(client: Any, arn: str) -> dict[str, str]:
+    """The tags of a new Custom Event Bus resource (a bus or a subscriber), as a dict."""
+    return dict(client.list_tags_for_resource(ResourceArn=arn).get("Tags", {}))
+
+
 def error_code(err: ClientError) -> str:
     """AWS's error code of a failed call, e.g. ``"ResourceNotFoundException"`` ("" if none)."""
     return str(err.response.get("Error", {}).get("Code", ""))

@@ -26,6 +26,7 @@ from ._shared import (
     error_code,
     eventbridge_tags,
     own_bus_name,
+    paged,
     parse_bus,
 )
 from .exceptions import NotMeshkitResourceError, ValidationError
@@ -561,11 +562,4 @@ def _not_found(err: ClientError) -> bool:
 
 def _all_buses(events: Any) -> list[dict[str, Any]]:
     """Every bus in the account and region (ListEventBuses has no boto3 paginator)."""
-    buses: list[dict[str, Any]] = []
-    kwargs: dict[str, str] = {}
-    while True:
-        page = events.list_event_buses(**kwargs)
-        buses.extend(page["EventBuses"])
-        if not page.get("NextToken"):
-            return buses
-        kwargs["NextToken"] = page["NextToken"]
+    return paged(events.list_event_buses, "EventBuses")

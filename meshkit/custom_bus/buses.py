@@ -25,6 +25,8 @@ from .._shared import (
     DOMAIN_TAG,
     check_owner,
     error_code,
+    eventbridgev2_tags,
+    paged,
     parse_custom_bus_arn,
     session_account,
     tag_map,
@@ -145,7 +147,7 @@ def create_bus(
     if existing is not None:
         arn = str(existing["EventBusArn"])
         check_owner(
-            _tags(client, arn),
+            eventbridgev2_tags(client, arn),
             what=f"event bus {request['Name']}",
             domain=request["Tags"][DOMAIN_TAG],
             fix="pick another domain name, or delete that bus in the console",
@@ -190,7 +192,7 @@ def delete_bus(bus: str, *, boto3_session: boto3.Session | None = None) -> bool:
     request = check_request("DeleteEventBus", {"EventBusArn": parse_custom_bus_arn(bus).arn})
     client = _aws.eventbridgev2_client(boto3_session)
     try:
-        tags = _tags(client, request["EventBusArn"])
+        tags = eventbridgev2_tags(client, request["EventBusArn"])
     except ClientError as err:
         if error_code(err) == "ResourceNotFoundException":
             return False
@@ -266,7 +268,9 @@ def share_bus(
         )
     wanted = _principals(principals)
     client = _aws.eventbridgev2_client(boto3_session)  # refused offline before any call
-    bus_tags = _tags(client, bus)  # sharing changes who reads the bus: meshkit's buses only
+    bus_tags = eventbridgev2_tags(
+        client, bus
+    )  # sharing changes who reads the bus: meshkit's buses only
     domain = bus_tags.get(DOMAIN_TAG, "")
     check_owner(bus_tags, what=f"event bus {ref.arn}", domain=domain,
                 fix="share it yourself if it is yours to share")  # fmt: skip
@@ -371,23 +375,19 @@ def _principals(principals: Any) -> list[str]:
 
 def _own_bus(client: Any, name: str, account: str) -> dict[str, Any] | None:
     """This account's bus named ``name`` (buses shared with it are listed too: not those)."""
-    token: str | None = None
-    while True:
-        page = client.list_event_buses(NamePrefix=name, **({"NextToken": token} if token else {}))
-        for bus in page.get("EventBuses", []):
-            if bus["Name"] == name and parse_custom_bus_arn(bus["EventBusArn"]).account == account:
-                return dict(bus)
-        token = page.get("NextToken")
-        if not token:
-            return None
+    listed = paged(client.list_event_buses, "EventBuses", NamePrefix=name)
+    return next(
+        (
+            dict(bus)
+            for bus in listed
+            if bus["Name"] == name and parse_custom_bus_arn(bus["EventBusArn"]).account == account
+        ),
+        None,
+    )
 
 
 def _share_tags(share: dict[str, Any]) -> dict[str, str]:
     return {tag["key"]: tag["value"] for tag in share.get("tags", [])}
-
-
-def _tags(client: Any, arn: str) -> dict[str, str]:
-    return dict(client.list_tags_for_resource(ResourceArn=arn).get("Tags", {}))
 
 
 def _wait_active(client: Any, arn: str) -> None:

@@ -22,7 +22,15 @@ import boto3
 from botocore.exceptions import ClientError
 
 from .. import _aws
-from .._shared import DOMAIN_TAG, check_owner, error_code, parse_custom_bus_arn, tag_map
+from .._shared import (
+    DOMAIN_TAG,
+    check_owner,
+    error_code,
+    eventbridgev2_tags,
+    paged,
+    parse_custom_bus_arn,
+    tag_map,
+)
 from ..buses import bus_domain, domain_key
 from ..exceptions import ValidationError
 from ..patterns import check_pattern, operators_in, pattern_json
@@ -226,7 +234,7 @@ def subscribe(
     if existing is not None:
         arn = str(existing["SubscriberArn"])
         check_owner(
-            _tags(client, arn),
+            eventbridgev2_tags(client, arn),
             what=f"subscriber {request['Name']}",
             domain=request["Tags"][DOMAIN_TAG],
             fix="give the subscription another name (name=...)",
@@ -367,7 +375,7 @@ def unsubscribe(subscriber: str, *, boto3_session: boto3.Session | None = None) 
     request = check_request("DeleteSubscriber", {"SubscriberArn": subscriber})
     client = _aws.eventbridgev2_client(boto3_session)
     try:
-        tags = _tags(client, subscriber)
+        tags = eventbridgev2_tags(client, subscriber)
         check_owner(tags, what=f"subscriber {subscriber}", domain=tags.get(DOMAIN_TAG, ""),
                     fix="delete it yourself if it is yours to delete")  # fmt: skip
         _retrying_concurrent(lambda: client.delete_subscriber(**request))
@@ -423,28 +431,15 @@ def _update_state(
 ) -> str:
     request = check_request("UpdateSubscriber", {"SubscriberArn": subscriber, **changes})
     client = _aws.eventbridgev2_client(boto3_session)
-    tags = _tags(client, subscriber)
+    tags = eventbridgev2_tags(client, subscriber)
     check_owner(tags, what=f"subscriber {subscriber}", domain=tags.get(DOMAIN_TAG, ""),
                 fix="change it yourself if it is yours to change")  # fmt: skip
     return str(client.update_subscriber(**request).get("State", changes["State"]))
 
 
 def _subscriber_named(client: Any, bus: str, name: str) -> dict[str, Any] | None:
-    token: str | None = None
-    while True:
-        page = client.list_subscribers(
-            EventBusArn=bus, NamePrefix=name, **({"NextToken": token} if token else {})
-        )
-        for subscriber in page.get("Subscribers", []):
-            if subscriber["Name"] == name:
-                return dict(subscriber)
-        token = page.get("NextToken")
-        if not token:
-            return None
-
-
-def _tags(client: Any, arn: str) -> dict[str, str]:
-    return dict(client.list_tags_for_resource(ResourceArn=arn).get("Tags", {}))
+    listed = paged(client.list_subscribers, "Subscribers", EventBusArn=bus, NamePrefix=name)
+    return next((dict(subscriber) for subscriber in listed if subscriber["Name"] == name), None)
 
 
 def _retrying_concurrent(call: Any) -> dict[str, Any]:
