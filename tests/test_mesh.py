@@ -878,3 +878,23 @@ def test_the_template_size_is_measured_as_sent(workbook_mesh):
     sent = json.dumps(stacks.templates["meshkit-sales"], separators=(",", ":"))
 
     assert len(sent) < len(stacks.body("meshkit-sales"))
+
+
+def test_check_deployed_finds_a_queue_policy_that_exists(workbook_mesh):
+    """CloudFormation on AWS makes queue policies; the check asks the queue, not the stack."""
+    expected = mk.mesh.discover()
+    stacks = export_stacks(expected)
+    production = mk.iam.assume_role(f"arn:aws:iam::{OTHER}:role/platform")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        mk.mesh.deploy_stacks(stacks, boto3_session=production)
+    sqs = _sqs(workbook_mesh, production)
+    url = sqs.get_queue_url(QueueName="fraud-sales")["QueueUrl"]
+    policy = expected.queue(_queue_arn("fraud-sales")).policy
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+
+    checked = mk.mesh.check_deployed(stacks, expected, boto3_session=production)
+
+    policies = checked[checked["type"] == "AWS::SQS::QueuePolicy"]
+    found = policies[policies["exists"]]["resource"].tolist()
+    assert found == ["policy of QueueFraudSales"]

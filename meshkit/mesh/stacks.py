@@ -329,10 +329,7 @@ def lint_stacks(stacks: MeshStacks, *, regions: tuple[str, ...] = ("us-east-1",)
     >>> lint_stacks(export_stacks(Mesh())).empty
     True
     """
-    if not isinstance(stacks, MeshStacks):
-        raise ValidationError(
-            f"stacks must be MeshStacks (mk.mesh.export_stacks), not {type(stacks).__name__}"
-        )
+    _check_stacks(stacks)
     given: Any = regions  # callers pass anything; refuse what is not a list of Regions
     if (
         not isinstance(given, (tuple, list))
@@ -407,10 +404,6 @@ def deploy_stacks(
     >>> deploy_stacks(export_stacks(Mesh())).empty
     True
     """
-    if not isinstance(stacks, MeshStacks):
-        raise ValidationError(
-            f"stacks must be MeshStacks (mk.mesh.export_stacks), not {type(stacks).__name__}"
-        )
     if (
         not isinstance(timeout_s, (int, float))
         or isinstance(timeout_s, bool)
@@ -854,11 +847,15 @@ def _declared_name(resource: Mapping[str, Any]) -> str:
 # -- deploy ------------------------------------------------------------------------------------
 
 
-def _accounts(stacks: Any, accounts: Mapping[str, str] | None, default: str) -> dict[str, str]:
+def _check_stacks(stacks: Any) -> None:
     if not isinstance(stacks, MeshStacks):
         raise ValidationError(
             f"stacks must be MeshStacks (mk.mesh.export_stacks), not {type(stacks).__name__}"
         )
+
+
+def _accounts(stacks: Any, accounts: Mapping[str, str] | None, default: str) -> dict[str, str]:
+    _check_stacks(stacks)
     if accounts is not None and not isinstance(accounts, Mapping):
         raise ValidationError(
             "accounts takes a dict of domain -> account id, e.g. {'sales': '111122223333'}"
@@ -1013,12 +1010,16 @@ def _exists(
             return properties["StatementId"] in sids
         elif kind == "AWS::SQS::Queue":
             sqs.get_queue_url(QueueName=properties["QueueName"])
-        elif kind == "AWS::SQS::QueuePolicy":
-            return False  # asked through the map's queue-policy entries
+        elif kind == "AWS::SQS::QueuePolicy":  # Queues: [{"Ref": <the queue's logical id>}]
+            queue = stack[properties["Queues"][0]["Ref"]]["Properties"]["QueueName"]
+            url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+            found = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
+            return bool(found.get("Attributes", {}).get("Policy"))
         else:
             return False
     except ClientError as err:
-        if "NotFound" in error_code(err) or "NonExistentQueue" in error_code(err):
+        code = error_code(err)
+        if any(word in code for word in ("NotFound", "NonExistent", "DoesNotExist")):
             return False
         raise
     return True
